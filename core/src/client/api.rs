@@ -1,0 +1,378 @@
+//! The engine's vocabulary with its host: operation ids, actions, outcomes and the
+//! requests that start operations.
+
+use core::fmt;
+
+use zeroize::Zeroizing;
+
+use crate::error::Error;
+use crate::http::HttpRequest;
+use crate::keys::{KeyType, PrivateKey};
+use crate::timestamp::Timestamp;
+use crate::wire::{Account, Identifier};
+
+/// Addresses one operation on a [`Client`](crate::Client).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OpId(pub u64);
+
+impl fmt::Display for OpId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "op-{}", self.0)
+    }
+}
+
+/// One piece of work for the host, from [`Client::poll`](crate::Client::poll).
+#[derive(Debug)]
+pub struct Output {
+    /// The operation it belongs to.
+    pub op: OpId,
+    /// What to do.
+    pub action: Action,
+}
+
+/// What the host must do for an operation.
+#[derive(Debug)]
+pub enum Action {
+    /// Send this request and pass the response to `handle_response`.
+    Send(HttpRequest),
+    /// Make this challenge answerable, then call `challenge_ready` (or `challenge_failed`).
+    Deploy(ChallengeTask),
+    /// Remove a deployed challenge; no answer expected.
+    Cleanup(ChallengeTask),
+    /// Store this checkpoint; give it to `resume` after a crash to continue the same order.
+    Save(Snapshot),
+    /// The operation succeeded; it is finished.
+    Done(Outcome),
+    /// The operation failed; it is finished (challenges were cleaned up first).
+    Failed(Error),
+}
+
+/// The challenge types the engine can answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ChallengeType {
+    /// HTTP-01: a file under `/.well-known/acme-challenge/` on port 80.
+    Http01,
+    /// DNS-01: a TXT record at `_acme-challenge.<domain>`.
+    Dns01,
+    /// TLS-ALPN-01: a special certificate on port 443 for ALPN `acme-tls/1`.
+    TlsAlpn01,
+}
+
+impl ChallengeType {
+    /// The name the CA uses: `http-01`, `dns-01`, `tls-alpn-01`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChallengeType::Http01 => "http-01",
+            ChallengeType::Dns01 => "dns-01",
+            ChallengeType::TlsAlpn01 => "tls-alpn-01",
+        }
+    }
+
+    /// The type named `name` (as the CA spells it), if the engine supports it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "http-01" => Some(ChallengeType::Http01),
+            "dns-01" => Some(ChallengeType::Dns01),
+            "tls-alpn-01" => Some(ChallengeType::TlsAlpn01),
+            _ => None,
+        }
+    }
+}
+
+/// A challenge to deploy or clean up.
+#[derive(Clone, Debug)]
+pub struct ChallengeTask {
+    /// The identifier as ordered (`*.example.com` for a wildcard).
+    pub identifier: Identifier,
+    /// The challenge token; also the handle for `challenge_ready`.
+    pub token: String,
+    /// The key authorization (`token.thumbprint`).
+    pub key_authorization: String,
+    /// What exactly to publish.
+    pub solution: Solution,
+}
+
+/// What to publish for a challenge.
+#[derive(Clone)]
+pub enum Solution {
+    /// Serve `key_authorization` as `text/plain` at `path` over HTTP on port 80.
+    Http01 {
+        /// `/.well-known/acme-challenge/<token>`.
+        path: String,
+    },
+    /// Publish a TXT record.
+    Dns01 {
+        /// `_acme-challenge.<domain>` (no trailing dot).
+        record_name: String,
+        /// The TXT value.
+        value: String,
+    },
+    /// Serve this certificate for the identifier's SNI when ALPN is `acme-tls/1`.
+    TlsAlpn01 {
+        /// The certificate, PEM.
+        certificate_pem: String,
+        /// Its private key, PKCS#8 PEM.
+        private_key_pem: Zeroizing<String>,
+    },
+}
+
+impl fmt::Debug for Solution {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Solution::Http01 { path } => f.debug_struct("Http01").field("path", path).finish(),
+            Solution::Dns01 { record_name, value } => f
+                .debug_struct("Dns01")
+                .field("record_name", record_name)
+                .field("value", value)
+                .finish(),
+            Solution::TlsAlpn01 { .. } => f
+                .debug_struct("TlsAlpn01")
+                .field("private_key_pem", &"<redacted>")
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+impl ChallengeTask {
+    /// The challenge's type.
+    pub fn challenge_type(&self) -> ChallengeType {
+        match self.solution {
+            Solution::Http01 { .. } => ChallengeType::Http01,
+            Solution::Dns01 { .. } => ChallengeType::Dns01,
+            Solution::TlsAlpn01 { .. } => ChallengeType::TlsAlpn01,
+        }
+    }
+}
+
+/// What a finished operation produced.
+#[derive(Debug)]
+pub enum Outcome {
+    /// An account was created, found, fetched, updated or deactivated.
+    Account(AccountInfo),
+    /// A certificate was issued.
+    Certificate(IssuedCertificate),
+    /// The certificate was revoked.
+    Revoked,
+    /// The account key was replaced; the client now signs with the new key.
+    KeyChanged,
+    /// The CA's renewal advice for a certificate.
+    RenewalInfo(RenewalAdvice),
+}
+
+/// An account and its URL (the `kid`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountInfo {
+    /// The account URL.
+    pub url: String,
+    /// The account object.
+    pub account: Account,
+    /// Whether the CA created it now (201) rather than finding an existing one.
+    pub created: bool,
+}
+
+/// An issued certificate.
+pub struct IssuedCertificate {
+    /// The chain as PEM, leaf first.
+    pub chain_pem: String,
+    /// The certificate key as PKCS#8 PEM, unless the caller supplied a CSR.
+    pub private_key_pem: Option<Zeroizing<String>>,
+    /// The order URL.
+    pub order_url: String,
+    /// The URL the chain was downloaded from.
+    pub certificate_url: String,
+    /// URLs of the alternate chains the CA offered.
+    pub alternate_urls: Vec<String>,
+}
+
+impl fmt::Debug for IssuedCertificate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IssuedCertificate")
+            .field("order_url", &self.order_url)
+            .field("certificate_url", &self.certificate_url)
+            .field("alternate_urls", &self.alternate_urls)
+            .field("private_key_pem", &self.private_key_pem.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// The CA's renewal advice (ARI) with the time chosen in its window.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RenewalAdvice {
+    /// Start of the suggested window.
+    pub window_start: Timestamp,
+    /// End of the suggested window.
+    pub window_end: Timestamp,
+    /// A uniformly random time inside the window: when to renew.
+    pub renew_at: Timestamp,
+    /// The CA's explanation, if the window moved.
+    pub explanation_url: Option<String>,
+    /// When to ask again (`Retry-After`, else six hours).
+    pub check_again_at: Timestamp,
+}
+
+/// Options for creating or finding an account.
+#[derive(Clone, Debug, Default)]
+pub struct NewAccountRequest {
+    /// Contact URLs, e.g. `mailto:admin@example.com`.
+    pub contact: Vec<String>,
+    /// Whether the holder agrees to the CA's terms of service.
+    pub terms_of_service_agreed: bool,
+    /// Only find an existing account for this key; never create one.
+    pub only_return_existing: bool,
+    /// External account binding, for CAs that require it.
+    pub external_account: Option<ExternalAccountKey>,
+}
+
+/// An external account binding key from the CA.
+#[derive(Clone)]
+pub struct ExternalAccountKey {
+    /// The key id.
+    pub kid: String,
+    /// The decoded HMAC key.
+    pub hmac_key: Zeroizing<Vec<u8>>,
+}
+
+impl fmt::Debug for ExternalAccountKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExternalAccountKey")
+            .field("kid", &self.kid)
+            .field("hmac_key", &"<redacted>")
+            .finish()
+    }
+}
+
+/// The key the certificate will certify.
+#[derive(Clone, Debug)]
+pub enum CertificateKey {
+    /// Generate a fresh key of this type (never the account key).
+    Generate(KeyType),
+    /// Use this key.
+    Key(PrivateKey),
+    /// Send this DER CSR as is; the caller holds the key.
+    Csr(Vec<u8>),
+}
+
+impl Default for CertificateKey {
+    fn default() -> Self {
+        CertificateKey::Generate(KeyType::P256)
+    }
+}
+
+/// What to order.
+#[derive(Clone, Debug)]
+pub struct OrderRequest {
+    /// The names and addresses to certify.
+    pub identifiers: Vec<Identifier>,
+    /// Challenge types the host can deploy, most preferred first.
+    pub challenge_types: Vec<ChallengeType>,
+    /// The certificate key.
+    pub certificate_key: CertificateKey,
+    /// Requested notBefore.
+    pub not_before: Option<Timestamp>,
+    /// Requested notAfter.
+    pub not_after: Option<Timestamp>,
+    /// ARI certificate ID of the certificate this one replaces.
+    pub replaces: Option<String>,
+    /// The certificate profile, if the CA offers profiles.
+    pub profile: Option<String>,
+    /// Prefer the chain whose top issuer's common name is this (alternate chains).
+    pub preferred_issuer: Option<String>,
+}
+
+impl OrderRequest {
+    /// An order for `identifiers` with the defaults: HTTP-01 then DNS-01 then TLS-ALPN-01,
+    /// a fresh P-256 key.
+    pub fn new(identifiers: Vec<Identifier>) -> Self {
+        Self {
+            identifiers,
+            challenge_types: vec![
+                ChallengeType::Http01,
+                ChallengeType::Dns01,
+                ChallengeType::TlsAlpn01,
+            ],
+            certificate_key: CertificateKey::default(),
+            not_before: None,
+            not_after: None,
+            replaces: None,
+            profile: None,
+            preferred_issuer: None,
+        }
+    }
+}
+
+/// Who signs a revocation.
+#[derive(Clone, Debug)]
+pub enum RevocationSigner {
+    /// The account that ordered it (`kid`).
+    Account,
+    /// The certificate's own key (`jwk`), when the account is lost.
+    CertificateKey(PrivateKey),
+}
+
+/// What to revoke.
+#[derive(Clone, Debug)]
+pub struct RevocationRequest {
+    /// The certificate, DER.
+    pub certificate_der: Vec<u8>,
+    /// The RFC 5280 reason code (0 unspecified, 1 keyCompromise, 4 superseded, 5
+    /// cessationOfOperation…).
+    pub reason: Option<u8>,
+    /// Who signs.
+    pub signer: RevocationSigner,
+}
+
+/// Bounds on the engine's waits and retries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// `badNonce` retries of one request before giving up.
+    pub max_bad_nonce_retries: u32,
+    /// Retries of one request after 5xx / `serverInternal`.
+    pub max_server_retries: u32,
+    /// First delay between polls when the CA gives no `Retry-After`, ms.
+    pub poll_initial_ms: u64,
+    /// Largest delay between polls, ms (also caps the CA's `Retry-After` while polling).
+    pub poll_max_ms: u64,
+    /// How long one operation may poll an authorization or order before it fails, ms.
+    pub poll_timeout_ms: u64,
+    /// Longest `Retry-After` the engine waits out by itself before failing with the error,
+    /// ms; longer ones (rate limits) are the host's to schedule.
+    pub max_inline_wait_ms: u64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_bad_nonce_retries: 10,
+            max_server_retries: 3,
+            poll_initial_ms: 50,
+            poll_max_ms: 3_000,
+            poll_timeout_ms: 10 * 60 * 1000,
+            max_inline_wait_ms: 60_000,
+        }
+    }
+}
+
+/// How a [`Client`](crate::Client) is set up.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// The CA's directory URL.
+    pub directory_url: String,
+    /// The account URL, if the account is already known.
+    pub account_url: Option<String>,
+    /// Retry and polling bounds.
+    pub retry: RetryPolicy,
+}
+
+impl ClientConfig {
+    /// A configuration for the CA at `directory_url` with default bounds.
+    pub fn new(directory_url: impl Into<String>) -> Self {
+        Self {
+            directory_url: directory_url.into(),
+            account_url: None,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// Re-exported for hosts: the checkpoint of an in-flight order.
+pub use super::snapshot::Snapshot;

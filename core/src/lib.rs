@@ -1,0 +1,25 @@
+//! certsmith-core: a sans-IO ACME (RFC 8555) engine.
+//!
+//! The engine turns protocol events into descriptions of work and never performs I/O: the
+//! host sends the [`HttpRequest`]s it is given, deploys the challenges, stores the snapshots
+//! and passes time in. See [`Client`] for the poll/handle loop.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod cert;
+pub mod challenge;
+pub mod client;
+pub mod csr;
+pub mod error;
+pub mod http;
+pub mod jose;
+pub mod keys;
+pub mod timestamp;
+pub mod wire;
+
+pub use client::*;
+pub use error::Error;
+pub use http::{HttpRequest, HttpResponse, Method};
+pub use keys::{KeyType, PrivateKey};
+pub use timestamp::Timestamp;
+pub use wire::{Identifier, IdentifierType};
