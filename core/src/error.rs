@@ -193,7 +193,10 @@ impl fmt::Display for Error {
                 accepted.join(", ")
             ),
             Error::ChallengeDeployFailed { identifier, reason } => {
-                write!(f, "could not deploy the challenge for {identifier}: {reason}")
+                write!(
+                    f,
+                    "could not deploy the challenge for {identifier}: {reason}"
+                )
             }
             Error::OrderFailed { url, problem } => {
                 write!(f, "order {url} failed")?;

@@ -96,7 +96,8 @@ impl HttpResponse {
                 };
                 let has_rel = params.iter().any(|(k, v)| {
                     k.eq_ignore_ascii_case("rel")
-                        && v.split_ascii_whitespace().any(|r| r.eq_ignore_ascii_case(rel))
+                        && v.split_ascii_whitespace()
+                            .any(|r| r.eq_ignore_ascii_case(rel))
                 });
                 if has_rel {
                     out.push(target.to_owned());
@@ -180,7 +181,10 @@ mod tests {
             ("link", "<https://ca/cert/1/2>; rel=alternate"),
             ("Link", r#"<https://ca/x,y>;rel="up""#),
         ]);
-        assert_eq!(r.links("alternate"), ["https://ca/cert/1/1", "https://ca/cert/1/2"]);
+        assert_eq!(
+            r.links("alternate"),
+            ["https://ca/cert/1/1", "https://ca/cert/1/2"]
+        );
         assert_eq!(r.links("up"), ["https://ca/x,y"]);
         assert!(r.links("next").is_empty());
     }

@@ -40,7 +40,9 @@ impl FromStr for KeyType {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self, Error> {
-        todo!("parse p256/p384 (also ec256/ec384, es256/es384, case-insensitive) else InvalidInput naming '{s}'")
+        todo!(
+            "parse p256/p384 (also ec256/ec384, es256/es384, case-insensitive) else InvalidInput naming '{s}'"
+        )
     }
 }
 

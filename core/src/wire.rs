@@ -312,7 +312,11 @@ impl core::fmt::Display for Problem {
             if let Some(id) = &sub.identifier {
                 write!(f, "{id}: ")?;
             }
-            f.write_str(sub.kind.strip_prefix(ACME_ERROR_PREFIX).unwrap_or(&sub.kind))?;
+            f.write_str(
+                sub.kind
+                    .strip_prefix(ACME_ERROR_PREFIX)
+                    .unwrap_or(&sub.kind),
+            )?;
             if let Some(detail) = &sub.detail {
                 write!(f, " ({detail})")?;
             }

@@ -190,7 +190,10 @@ impl fmt::Debug for IssuedCertificate {
             .field("order_url", &self.order_url)
             .field("certificate_url", &self.certificate_url)
             .field("alternate_urls", &self.alternate_urls)
-            .field("private_key_pem", &self.private_key_pem.as_ref().map(|_| "<redacted>"))
+            .field(
+                "private_key_pem",
+                &self.private_key_pem.as_ref().map(|_| "<redacted>"),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -330,7 +333,7 @@ pub struct RetryPolicy {
     pub max_server_retries: u32,
     /// First delay between polls when the CA gives no `Retry-After`, ms.
     pub poll_initial_ms: u64,
-    /// Largest delay between polls, ms (also caps the CA's `Retry-After` while polling).
+    /// Largest delay between polls when the CA gives no `Retry-After`, ms.
     pub poll_max_ms: u64,
     /// How long one operation may poll an authorization or order before it fails, ms.
     pub poll_timeout_ms: u64,

@@ -1,56 +1,632 @@
-//! The protocol state machine: one `Client` per (directory, account), many operations.
+//! The protocol state machine: one [`Client`] per (directory, account), many operations.
+//!
+//! The host loop: call [`Client::poll`] until it returns `None`, carrying out each
+//! [`Action`]; feed every response to [`Client::handle_response`] and every deployed
+//! challenge to [`Client::challenge_ready`]; when there is nothing to do, wait until
+//! [`Client::next_wakeup`] or the next response, whichever comes first.
 
+mod account;
 mod api;
+mod ari;
+mod flow;
+mod identifiers;
+mod order;
+mod request;
 mod snapshot;
+
+use std::collections::{BTreeMap, VecDeque};
 
 pub use api::*;
 
+use crate::cert;
 use crate::error::Error;
-use crate::http::HttpResponse;
+use crate::http::{HttpRequest, HttpResponse, Method};
 use crate::keys::PrivateKey;
 use crate::timestamp::Timestamp;
 use crate::wire::Directory;
+use account::{AccountFlow, KeyChangeFlow, RevokeFlow};
+use ari::RenewalInfoFlow;
+use flow::{Ctx, Flow, Step, backoff_ms};
+use order::OrderFlow;
+use snapshot::{OrderKey, OrderPlan};
 
-/// An ACME client for one CA directory and one account key.
-pub struct Client {}
+/// Nonces kept for later requests; older ones are dropped first.
+const NONCE_POOL_MAX: usize = 16;
+/// First delay before retrying a request the CA failed with a 5xx, ms.
+const SERVER_RETRY_INITIAL_MS: u64 = 1_000;
+/// Largest delay between such retries, ms.
+const SERVER_RETRY_MAX_MS: u64 = 30_000;
+
+/// What a request in flight was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum InFlight {
+    /// The directory, fetched for every operation waiting on it.
+    Directory,
+    /// A fresh nonce.
+    Nonce,
+    /// The operation's own request.
+    Main,
+}
+
+/// State shared by all operations of a client.
+struct Shared {
+    /// The CA's directory URL.
+    directory_url: String,
+    /// Retry and polling bounds.
+    policy: RetryPolicy,
+    /// The directory, once fetched.
+    directory: Option<Directory>,
+    /// An operation is fetching the directory.
+    directory_in_flight: bool,
+    /// The account key.
+    account_key: PrivateKey,
+    /// The account URL (`kid`), once known.
+    account_url: Option<String>,
+    /// Unused nonces, oldest first.
+    nonces: VecDeque<String>,
+    /// Requests handed to the host.
+    requests_sent: u64,
+}
+
+impl Shared {
+    /// Counts and wraps a request for the host.
+    fn send(&mut self, request: HttpRequest) -> Action {
+        self.requests_sent += 1;
+        Action::Send(request)
+    }
+
+    /// Keeps the response's `Replay-Nonce`, if it looks like one (RFC 8555 §6.5.1).
+    fn take_nonce(&mut self, response: &HttpResponse) {
+        let Some(nonce) = response.header("replay-nonce") else {
+            return;
+        };
+        let valid = (1..=512).contains(&nonce.len())
+            && nonce
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if valid {
+            if self.nonces.len() == NONCE_POOL_MAX {
+                self.nonces.pop_front();
+            }
+            self.nonces.push_back(nonce.to_owned());
+        }
+    }
+
+    /// The decision context for an operation, once the directory is known.
+    fn ctx<'a>(
+        &'a self,
+        outbox: &'a mut VecDeque<Action>,
+        now: Timestamp,
+    ) -> Result<Ctx<'a>, Error> {
+        let directory = self.directory.as_ref().ok_or_else(|| Error::InvalidState {
+            reason: "the directory has not been fetched".to_owned(),
+        })?;
+        Ok(Ctx {
+            directory,
+            directory_url: &self.directory_url,
+            account_key: &self.account_key,
+            account_url: self.account_url.as_deref(),
+            policy: &self.policy,
+            now,
+            outbox,
+        })
+    }
+}
+
+/// One operation and its progress.
+struct Operation {
+    /// Its protocol logic.
+    flow: Box<dyn Flow>,
+    /// `flow.start` ran.
+    started: bool,
+    /// Actions waiting for `poll`.
+    outbox: VecDeque<Action>,
+    /// The request the flow wants sent (kept until answered, for retries).
+    pending: Option<request::RequestSpec>,
+    /// Nothing is sent before this time.
+    wake_at: Timestamp,
+    /// The request the host is carrying out.
+    in_flight: Option<InFlight>,
+    /// Consecutive `badNonce` answers.
+    bad_nonces: u32,
+    /// Consecutive 5xx answers.
+    server_errors: u32,
+    /// The host reported on a challenge since the flow last decided.
+    host_input: bool,
+    /// Done or Failed is queued.
+    finished: bool,
+}
+
+impl Operation {
+    /// Ends the operation: cleanup for every deployed challenge, then `last`.
+    fn end(&mut self, last: Action) {
+        self.pending = None;
+        for task in self.flow.deployed() {
+            self.outbox.push_back(Action::Cleanup(task));
+        }
+        self.outbox.push_back(last);
+        self.finished = true;
+    }
+
+    /// Whether the flow must decide again because the host reported while it was idle.
+    fn has_host_input(&self) -> bool {
+        self.host_input && self.started && self.pending.is_none() && self.in_flight.is_none()
+    }
+
+    /// Schedules a retry of a 5xx answer, if the policy allows one; says whether it did.
+    fn retry_server_error(
+        &mut self,
+        response: &HttpResponse,
+        now: Timestamp,
+        policy: &RetryPolicy,
+    ) -> bool {
+        let server_error = response.status >= 500
+            || request::problem_of(response).is_some_and(|p| p.is("serverInternal"));
+        if !server_error || self.server_errors >= policy.max_server_retries {
+            return false;
+        }
+        let at = response.retry_after(now).unwrap_or_else(|| {
+            now.plus_millis(backoff_ms(
+                SERVER_RETRY_INITIAL_MS,
+                SERVER_RETRY_MAX_MS,
+                self.server_errors,
+            ))
+        });
+        if at.millis_since(now) > policy.max_inline_wait_ms {
+            return false;
+        }
+        self.server_errors += 1;
+        self.wake_at = at;
+        true
+    }
+}
+
+/// An ACME client for one CA directory and one account key: owns the directory, the
+/// account URL and the nonce pool shared by all its operations.
+pub struct Client {
+    shared: Shared,
+    ops: BTreeMap<OpId, Operation>,
+    next_op: u64,
+}
 
 impl Client {
     /// A client for `config.directory_url` signing with `account_key`.
-    pub fn new(config: ClientConfig, account_key: PrivateKey) -> Self { todo!() }
-    /// Creates or finds the account (sets the account URL on success).
-    pub fn new_account(&mut self, request: NewAccountRequest) -> OpId { todo!() }
+    pub fn new(config: ClientConfig, account_key: PrivateKey) -> Self {
+        Self {
+            shared: Shared {
+                directory_url: config.directory_url,
+                policy: config.retry,
+                directory: None,
+                directory_in_flight: false,
+                account_key,
+                account_url: config.account_url,
+                nonces: VecDeque::new(),
+                requests_sent: 0,
+            },
+            ops: BTreeMap::new(),
+            next_op: 1,
+        }
+    }
+
+    /// Registers an operation.
+    fn start(&mut self, flow: Box<dyn Flow>) -> OpId {
+        let id = OpId(self.next_op);
+        self.next_op += 1;
+        self.ops.insert(
+            id,
+            Operation {
+                flow,
+                started: false,
+                outbox: VecDeque::new(),
+                pending: None,
+                wake_at: Timestamp::default(),
+                in_flight: None,
+                bad_nonces: 0,
+                server_errors: 0,
+                host_input: false,
+                finished: false,
+            },
+        );
+        id
+    }
+
+    /// Creates the account, or finds it when the key is already registered (the CA then
+    /// answers 200). Sets the client's account URL on success.
+    pub fn new_account(&mut self, request: NewAccountRequest) -> OpId {
+        self.start(Box::new(AccountFlow::Create(request)))
+    }
+
     /// Fetches the account object.
-    pub fn fetch_account(&mut self) -> OpId { todo!() }
+    pub fn fetch_account(&mut self) -> OpId {
+        self.start(Box::new(AccountFlow::Fetch))
+    }
+
     /// Replaces the account's contacts.
-    pub fn update_account(&mut self, contact: Vec<String>) -> OpId { todo!() }
-    /// Deactivates the account.
-    pub fn deactivate_account(&mut self) -> OpId { todo!() }
-    /// Rolls the account over to `new_key`.
-    pub fn change_key(&mut self, new_key: PrivateKey) -> OpId { todo!() }
-    /// Orders a certificate.
-    pub fn order(&mut self, request: OrderRequest) -> Result<OpId, Error> { todo!() }
+    pub fn update_account(&mut self, contact: Vec<String>) -> OpId {
+        self.start(Box::new(AccountFlow::Update(contact)))
+    }
+
+    /// Deactivates the account (permanent at the CA).
+    pub fn deactivate_account(&mut self) -> OpId {
+        self.start(Box::new(AccountFlow::Deactivate))
+    }
+
+    /// Rolls the account over to `new_key`; on success the client signs with it.
+    pub fn change_key(&mut self, new_key: PrivateKey) -> OpId {
+        self.start(Box::new(KeyChangeFlow { new_key }))
+    }
+
+    /// Orders a certificate. Identifiers are checked and normalised first; a malformed one
+    /// is an error naming it, and nothing is sent.
+    pub fn order(&mut self, request: OrderRequest) -> Result<OpId, Error> {
+        let identifiers = identifiers::normalize(&request.identifiers)?;
+        if request.challenge_types.is_empty() {
+            return Err(Error::invalid_input(
+                "challenge types",
+                "at least one of http-01, dns-01, tls-alpn-01",
+            ));
+        }
+        if let (Some(nb), Some(na)) = (request.not_before, request.not_after) {
+            if nb >= na {
+                return Err(Error::invalid_input(
+                    format!("validity {nb} to {na}"),
+                    "notBefore earlier than notAfter",
+                ));
+            }
+        }
+        let key = match request.certificate_key {
+            CertificateKey::Generate(kind) => OrderKey::Generated(PrivateKey::generate(kind)?),
+            CertificateKey::Key(key) => {
+                if key.jwk() == self.shared.account_key.jwk() {
+                    return Err(Error::invalid_input(
+                        "certificate key",
+                        "a key other than the account key",
+                    ));
+                }
+                OrderKey::Generated(key)
+            }
+            CertificateKey::Csr(der) => OrderKey::Csr(der),
+        };
+        let plan = OrderPlan {
+            identifiers,
+            challenge_types: request.challenge_types,
+            not_before: request.not_before,
+            not_after: request.not_after,
+            replaces: request.replaces,
+            profile: request.profile,
+            preferred_issuer: request.preferred_issuer,
+        };
+        Ok(self.start(Box::new(OrderFlow::new(plan, key))))
+    }
+
     /// Revokes a certificate.
-    pub fn revoke(&mut self, request: RevocationRequest) -> OpId { todo!() }
-    /// Asks the CA's ARI endpoint when to renew a certificate (DER).
-    pub fn renewal_info(&mut self, certificate_der: &[u8]) -> Result<OpId, Error> { todo!() }
-    /// Continues an order from a snapshot.
-    pub fn resume(&mut self, snapshot: Snapshot) -> Result<OpId, Error> { todo!() }
-    /// The next piece of work due at `now`.
-    pub fn poll(&mut self, now: Timestamp) -> Option<Output> { todo!() }
-    /// Feeds the response to the request `op` last sent.
-    pub fn handle_response(&mut self, op: OpId, response: HttpResponse, now: Timestamp) -> Result<(), Error> { todo!() }
-    /// Says a deployed challenge (by token) is answerable.
-    pub fn challenge_ready(&mut self, op: OpId, token: &str) -> Result<(), Error> { todo!() }
-    /// Says a challenge could not be deployed; the order fails after cleanup.
-    pub fn challenge_failed(&mut self, op: OpId, token: &str, reason: &str) -> Result<(), Error> { todo!() }
-    /// When `poll` will next have work without new input, if ever.
-    pub fn next_wakeup(&self) -> Option<Timestamp> { todo!() }
+    pub fn revoke(&mut self, request: RevocationRequest) -> OpId {
+        self.start(Box::new(RevokeFlow { request }))
+    }
+
+    /// Asks the CA's ARI endpoint when to renew a certificate (DER). Fails at once if the
+    /// certificate has no Authority Key Identifier.
+    pub fn renewal_info(&mut self, certificate_der: &[u8]) -> Result<OpId, Error> {
+        let cert_id = cert::ari_cert_id(certificate_der)?;
+        let mut random = [0u8; 8];
+        getrandom::fill(&mut random)
+            .map_err(|e| Error::crypto(format!("no randomness for the renewal time ({e})")))?;
+        Ok(self.start(Box::new(RenewalInfoFlow::new(
+            cert_id,
+            u64::from_le_bytes(random),
+        ))))
+    }
+
+    /// Continues an order from a snapshot: fetches the same order and carries on from its
+    /// state, re-deploying challenges that are still pending. Never creates a new order.
+    pub fn resume(&mut self, snapshot: Snapshot) -> Result<OpId, Error> {
+        if snapshot.directory_url() != self.shared.directory_url {
+            return Err(Error::invalid_input(
+                format!("snapshot of an order at {}", snapshot.directory_url()),
+                format!(
+                    "an order of this client's CA ({})",
+                    self.shared.directory_url
+                ),
+            ));
+        }
+        match (snapshot.account_url(), self.shared.account_url.as_deref()) {
+            (Some(theirs), Some(ours)) if theirs != ours => {
+                return Err(Error::invalid_input(
+                    format!("snapshot of an order by account {theirs}"),
+                    format!("an order of this client's account ({ours})"),
+                ));
+            }
+            (Some(theirs), None) => self.shared.account_url = Some(theirs.to_owned()),
+            _ => {}
+        }
+        Ok(self.start(Box::new(OrderFlow::resume(snapshot))))
+    }
+
+    /// The next piece of work due at `now`, if any.
+    pub fn poll(&mut self, now: Timestamp) -> Option<Output> {
+        let ids: Vec<OpId> = self.ops.keys().copied().collect();
+        for id in ids {
+            if let Some(action) = self.poll_op(id, now) {
+                if matches!(action, Action::Done(_) | Action::Failed(_)) {
+                    self.ops.remove(&id);
+                }
+                return Some(Output { op: id, action });
+            }
+        }
+        None
+    }
+
+    /// Whether an operation that creates the account is still running.
+    fn account_pending(&self) -> bool {
+        self.ops
+            .values()
+            .any(|op| op.flow.creates_account() && !op.finished)
+    }
+
+    /// The next action of one operation.
+    fn poll_op(&mut self, id: OpId, now: Timestamp) -> Option<Action> {
+        let account_pending = self.account_pending();
+        let Client { shared, ops, .. } = self;
+        let op = ops.get_mut(&id)?;
+        if let Some(action) = op.outbox.pop_front() {
+            return Some(action);
+        }
+        if op.finished || op.in_flight.is_some() || op.wake_at > now {
+            return None;
+        }
+        if !op.started {
+            if shared.directory.is_none() {
+                if shared.directory_in_flight {
+                    return None;
+                }
+                shared.directory_in_flight = true;
+                op.in_flight = Some(InFlight::Directory);
+                let request = HttpRequest {
+                    method: Method::Get,
+                    url: shared.directory_url.clone(),
+                    headers: Vec::new(),
+                    body: Vec::new(),
+                };
+                return Some(shared.send(request));
+            }
+            if op.flow.needs_account() && shared.account_url.is_none() {
+                if account_pending {
+                    return None;
+                }
+                op.end(Action::Failed(Error::NoAccount));
+                return op.outbox.pop_front();
+            }
+            op.started = true;
+            let step = match shared.ctx(&mut op.outbox, now) {
+                Ok(mut ctx) => op.flow.start(&mut ctx),
+                Err(e) => Err(e),
+            };
+            apply(shared, op, step);
+            if let Some(action) = op.outbox.pop_front() {
+                return Some(action);
+            }
+            if op.wake_at > now {
+                return None;
+            }
+        }
+        if op.has_host_input() {
+            op.host_input = false;
+            let step = match shared.ctx(&mut op.outbox, now) {
+                Ok(mut ctx) => op.flow.after_host_input(&mut ctx),
+                Err(e) => Err(e),
+            };
+            apply(shared, op, step);
+            if let Some(action) = op.outbox.pop_front() {
+                return Some(action);
+            }
+            if op.wake_at > now {
+                return None;
+            }
+        }
+        let spec = op.pending.as_ref()?;
+        if spec.needs_account_url() && shared.account_url.is_none() {
+            op.end(Action::Failed(Error::NoAccount));
+            return op.outbox.pop_front();
+        }
+        let nonce = if spec.needs_nonce() {
+            match shared.nonces.pop_front() {
+                Some(nonce) => Some(nonce),
+                None => {
+                    let url = shared.directory.as_ref()?.new_nonce.clone();
+                    op.in_flight = Some(InFlight::Nonce);
+                    let request = HttpRequest {
+                        method: Method::Head,
+                        url,
+                        headers: Vec::new(),
+                        body: Vec::new(),
+                    };
+                    return Some(shared.send(request));
+                }
+            }
+        } else {
+            None
+        };
+        match spec.build(
+            &shared.account_key,
+            shared.account_url.as_deref(),
+            nonce.as_deref(),
+        ) {
+            Ok(request) => {
+                op.in_flight = Some(InFlight::Main);
+                Some(shared.send(request))
+            }
+            Err(e) => {
+                op.end(Action::Failed(e));
+                op.outbox.pop_front()
+            }
+        }
+    }
+
+    /// Feeds the response to the request `op` last sent. Errors only for calls that do not
+    /// fit (unknown operation, nothing in flight); protocol failures end the operation with
+    /// `Action::Failed` instead.
+    pub fn handle_response(
+        &mut self,
+        op: OpId,
+        response: HttpResponse,
+        now: Timestamp,
+    ) -> Result<(), Error> {
+        let Client { shared, ops, .. } = self;
+        let operation = ops.get_mut(&op).ok_or_else(|| unknown_op(op))?;
+        let in_flight = operation
+            .in_flight
+            .take()
+            .ok_or_else(|| Error::InvalidState {
+                reason: format!("{op} has no request in flight"),
+            })?;
+        shared.take_nonce(&response);
+        match in_flight {
+            InFlight::Directory => {
+                shared.directory_in_flight = false;
+                if operation.retry_server_error(&response, now, &shared.policy) {
+                    return Ok(());
+                }
+                let url = shared.directory_url.clone();
+                let parsed = request::expect_success(response, &url, now)
+                    .and_then(|r| request::parse_json::<Directory>(&r, &url, "a directory object"));
+                match parsed {
+                    Ok(directory) => shared.directory = Some(directory),
+                    Err(e) => operation.end(Action::Failed(e)),
+                }
+            }
+            InFlight::Nonce => {
+                if operation.retry_server_error(&response, now, &shared.policy) {
+                    return Ok(());
+                }
+                if response.header("replay-nonce").is_none() {
+                    let url = shared
+                        .directory
+                        .as_ref()
+                        .map(|d| d.new_nonce.clone())
+                        .unwrap_or_default();
+                    let error = match request::expect_success(response, &url, now) {
+                        Err(e) => e,
+                        Ok(_) => Error::invalid_response(&url, "a Replay-Nonce header"),
+                    };
+                    operation.end(Action::Failed(error));
+                }
+            }
+            InFlight::Main => {
+                let bad_nonce = request::problem_of(&response).is_some_and(|p| p.is("badNonce"));
+                if bad_nonce && operation.bad_nonces < shared.policy.max_bad_nonce_retries {
+                    operation.bad_nonces += 1;
+                    return Ok(());
+                }
+                if operation.retry_server_error(&response, now, &shared.policy) {
+                    return Ok(());
+                }
+                operation.bad_nonces = 0;
+                operation.server_errors = 0;
+                operation.pending = None;
+                let step = match shared.ctx(&mut operation.outbox, now) {
+                    Ok(mut ctx) => operation.flow.on_response(&mut ctx, response),
+                    Err(e) => Err(e),
+                };
+                apply(shared, operation, step);
+            }
+        }
+        Ok(())
+    }
+
+    /// Says a deployed challenge (by token) is answerable now.
+    pub fn challenge_ready(&mut self, op: OpId, token: &str) -> Result<(), Error> {
+        self.host_input(op, token, None)
+    }
+
+    /// Says a challenge could not be deployed: the order fails after cleanup.
+    pub fn challenge_failed(&mut self, op: OpId, token: &str, reason: &str) -> Result<(), Error> {
+        self.host_input(op, token, Some(reason))
+    }
+
+    /// Passes a challenge's deployment result to its order.
+    fn host_input(&mut self, op: OpId, token: &str, failure: Option<&str>) -> Result<(), Error> {
+        let operation = self.ops.get_mut(&op).ok_or_else(|| unknown_op(op))?;
+        operation.flow.challenge_ready(token, failure)?;
+        operation.host_input = true;
+        Ok(())
+    }
+
+    /// When `poll` will next have work without new input: `None` if every operation waits
+    /// for a response or the host; a time at or before now means "poll again now".
+    pub fn next_wakeup(&self) -> Option<Timestamp> {
+        let account_pending = self.account_pending();
+        let shared = &self.shared;
+        self.ops
+            .values()
+            .filter_map(|op| {
+                if !op.outbox.is_empty() || op.has_host_input() {
+                    return Some(Timestamp::default());
+                }
+                if op.finished || op.in_flight.is_some() {
+                    return None;
+                }
+                if !op.started {
+                    let blocked = (shared.directory.is_none() && shared.directory_in_flight)
+                        || (shared.directory.is_some()
+                            && op.flow.needs_account()
+                            && shared.account_url.is_none()
+                            && account_pending);
+                    return (!blocked).then_some(op.wake_at);
+                }
+                op.pending.as_ref().map(|_| op.wake_at)
+            })
+            .min()
+    }
+
     /// The account URL, once known.
-    pub fn account_url(&self) -> Option<&str> { todo!() }
+    pub fn account_url(&self) -> Option<&str> {
+        self.shared.account_url.as_deref()
+    }
+
     /// The directory, once fetched.
-    pub fn directory(&self) -> Option<&Directory> { todo!() }
+    pub fn directory(&self) -> Option<&Directory> {
+        self.shared.directory.as_ref()
+    }
+
     /// The key the client signs with.
-    pub fn account_key(&self) -> &PrivateKey { todo!() }
+    pub fn account_key(&self) -> &PrivateKey {
+        &self.shared.account_key
+    }
+
     /// How many requests the client has asked the host to send.
-    pub fn requests_sent(&self) -> u64 { todo!() }
+    pub fn requests_sent(&self) -> u64 {
+        self.shared.requests_sent
+    }
+}
+
+/// The error for an unknown operation id.
+fn unknown_op(op: OpId) -> Error {
+    Error::InvalidState {
+        reason: format!("{op} is not a running operation"),
+    }
+}
+
+/// Carries out a flow's decision on its operation.
+fn apply(shared: &mut Shared, op: &mut Operation, step: Result<Step, Error>) {
+    match step {
+        Ok(Step::Send(spec)) => {
+            op.pending = Some(spec);
+            op.wake_at = Timestamp::default();
+        }
+        Ok(Step::SendAt(spec, at)) => {
+            op.pending = Some(spec);
+            op.wake_at = at;
+        }
+        Ok(Step::AwaitHost) => op.pending = None,
+        Ok(Step::Finish(outcome)) => {
+            if let Outcome::Account(info) = &outcome {
+                shared.account_url = Some(info.url.clone());
+            }
+            if let Some(key) = op.flow.replacement_account_key() {
+                shared.account_key = key.clone();
+            }
+            op.end(Action::Done(outcome));
+        }
+        Err(e) => op.end(Action::Failed(e)),
+    }
 }

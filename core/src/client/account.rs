@@ -1,0 +1,190 @@
+//! Account operations: create or find, fetch, update, deactivate, key rollover; and
+//! revocation, which is signed by the account or the certificate key.
+
+use serde_json::json;
+
+use crate::client::api::{
+    AccountInfo, NewAccountRequest, Outcome, RevocationRequest, RevocationSigner,
+};
+use crate::client::flow::{Ctx, Flow, Step};
+use crate::client::request::{self, RequestSpec, Signer};
+use crate::error::Error;
+use crate::http::HttpResponse;
+use crate::jose;
+use crate::keys::PrivateKey;
+use crate::wire::{Account, AccountStatus};
+
+/// Serialises a JSON payload.
+fn payload(value: &serde_json::Value) -> Vec<u8> {
+    value.to_string().into_bytes()
+}
+
+/// What to do to the account.
+#[derive(Debug)]
+pub(crate) enum AccountFlow {
+    /// newAccount (create or find).
+    Create(NewAccountRequest),
+    /// POST-as-GET the account.
+    Fetch,
+    /// Replace the contacts.
+    Update(Vec<String>),
+    /// Deactivate.
+    Deactivate,
+}
+
+impl AccountFlow {
+    /// The account URL, the URL of the request, for operations on an existing account.
+    fn account_url(ctx: &Ctx<'_>) -> Result<String, Error> {
+        ctx.account_url.map(str::to_owned).ok_or(Error::NoAccount)
+    }
+}
+
+impl Flow for AccountFlow {
+    fn needs_account(&self) -> bool {
+        !matches!(self, AccountFlow::Create(_))
+    }
+
+    fn creates_account(&self) -> bool {
+        matches!(self, AccountFlow::Create(_))
+    }
+
+    fn start(&mut self, ctx: &mut Ctx<'_>) -> Result<Step, Error> {
+        let spec = match self {
+            AccountFlow::Create(req) => {
+                let url = &ctx.directory.new_account;
+                let mut body = serde_json::Map::new();
+                if !req.contact.is_empty() {
+                    body.insert("contact".into(), json!(req.contact));
+                }
+                if req.terms_of_service_agreed {
+                    body.insert("termsOfServiceAgreed".into(), json!(true));
+                }
+                if req.only_return_existing {
+                    body.insert("onlyReturnExisting".into(), json!(true));
+                }
+                match &req.external_account {
+                    Some(eab) => {
+                        let binding = jose::external_account_binding(
+                            &eab.kid,
+                            &eab.hmac_key,
+                            &ctx.account_key.jwk(),
+                            url,
+                        )?;
+                        body.insert("externalAccountBinding".into(), json!(binding));
+                    }
+                    None if ctx.directory.meta.external_account_required
+                        && !req.only_return_existing =>
+                    {
+                        return Err(Error::invalid_input(
+                            "account request",
+                            "an external account binding (EAB key id and HMAC key): this CA requires one for new accounts",
+                        ));
+                    }
+                    None => {}
+                }
+                RequestSpec::post(url, payload(&serde_json::Value::Object(body)))
+                    .signed_by(Signer::AccountJwk)
+            }
+            AccountFlow::Fetch => RequestSpec::post_as_get(&Self::account_url(ctx)?),
+            AccountFlow::Update(contact) => RequestSpec::post(
+                &Self::account_url(ctx)?,
+                payload(&json!({ "contact": contact })),
+            ),
+            AccountFlow::Deactivate => RequestSpec::post(
+                &Self::account_url(ctx)?,
+                payload(&json!({ "status": "deactivated" })),
+            ),
+        };
+        Ok(Step::Send(spec))
+    }
+
+    fn on_response(&mut self, ctx: &mut Ctx<'_>, response: HttpResponse) -> Result<Step, Error> {
+        let url = match self {
+            AccountFlow::Create(_) => ctx.directory.new_account.clone(),
+            _ => Self::account_url(ctx)?,
+        };
+        let response = request::expect_success(response, &url, ctx.now)?;
+        let account: Account = request::parse_json(&response, &url, "an account object")?;
+        let (account_url, created) = match self {
+            AccountFlow::Create(_) => (request::location(&response, &url)?, response.status == 201),
+            _ => (url.clone(), false),
+        };
+        if matches!(self, AccountFlow::Deactivate) && account.status != AccountStatus::Deactivated {
+            return Err(Error::invalid_response(
+                &url,
+                "the account with status \"deactivated\"",
+            ));
+        }
+        Ok(Step::Finish(Outcome::Account(AccountInfo {
+            url: account_url,
+            account,
+            created,
+        })))
+    }
+}
+
+/// Account key rollover (RFC 8555 §7.3.5).
+#[derive(Debug)]
+pub(crate) struct KeyChangeFlow {
+    /// The key the account moves to.
+    pub new_key: PrivateKey,
+}
+
+impl Flow for KeyChangeFlow {
+    fn needs_account(&self) -> bool {
+        true
+    }
+
+    fn start(&mut self, ctx: &mut Ctx<'_>) -> Result<Step, Error> {
+        let url = &ctx.directory.key_change;
+        let account_url = ctx.account_url.ok_or(Error::NoAccount)?;
+        let inner =
+            jose::key_change_inner(&self.new_key, account_url, &ctx.account_key.jwk(), url)?;
+        Ok(Step::Send(RequestSpec::post(url, inner.to_body())))
+    }
+
+    fn on_response(&mut self, ctx: &mut Ctx<'_>, response: HttpResponse) -> Result<Step, Error> {
+        request::expect_success(response, &ctx.directory.key_change, ctx.now)?;
+        Ok(Step::Finish(Outcome::KeyChanged))
+    }
+
+    fn replacement_account_key(&self) -> Option<&PrivateKey> {
+        Some(&self.new_key)
+    }
+}
+
+/// Certificate revocation (RFC 8555 §7.6).
+#[derive(Debug)]
+pub(crate) struct RevokeFlow {
+    /// What to revoke and who signs.
+    pub request: RevocationRequest,
+}
+
+impl Flow for RevokeFlow {
+    fn needs_account(&self) -> bool {
+        matches!(self.request.signer, RevocationSigner::Account)
+    }
+
+    fn start(&mut self, ctx: &mut Ctx<'_>) -> Result<Step, Error> {
+        let mut body = json!({ "certificate": jose::b64url(&self.request.certificate_der) });
+        if let Some(reason) = self.request.reason {
+            if reason == 7 || reason > 10 {
+                return Err(Error::invalid_input(
+                    format!("revocation reason {reason}"),
+                    "an RFC 5280 reason code: 0-6, 8, 9 or 10",
+                ));
+            }
+            body["reason"] = json!(reason);
+        }
+        let spec = RequestSpec::post(&ctx.directory.revoke_cert, payload(&body));
+        Ok(Step::Send(match &self.request.signer {
+            RevocationSigner::Account => spec,
+            RevocationSigner::CertificateKey(key) => spec.signed_by(Signer::OtherJwk(key.clone())),
+        }))
+    }
+
+    fn on_response(&mut self, ctx: &mut Ctx<'_>, response: HttpResponse) -> Result<Step, Error> {
+        request::expect_success(response, &ctx.directory.revoke_cert, ctx.now)?;
+        Ok(Step::Finish(Outcome::Revoked))
+    }
+}

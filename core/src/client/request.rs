@@ -1,0 +1,181 @@
+//! What an operation asks to send, and how a response turns into a result or a problem.
+
+use crate::error::Error;
+use crate::http::{HttpRequest, HttpResponse, Method};
+use crate::jose::{self, KeyId};
+use crate::keys::PrivateKey;
+use crate::timestamp::Timestamp;
+use crate::wire::Problem;
+
+/// The media type of every JWS body.
+const JOSE_JSON: &str = "application/jose+json";
+
+/// The media type of a certificate chain download.
+pub(crate) const PEM_CHAIN: &str = "application/pem-certificate-chain";
+
+/// Who signs a POST.
+#[derive(Clone, Debug)]
+pub(crate) enum Signer {
+    /// The account key, named by the account URL (`kid`).
+    AccountKid,
+    /// The account key, embedded as `jwk` (newAccount).
+    AccountJwk,
+    /// Another key, embedded as `jwk` (revocation by certificate key).
+    OtherJwk(PrivateKey),
+}
+
+/// A request an operation wants made; signed only when it is sent, with the freshest nonce.
+#[derive(Clone, Debug)]
+pub(crate) struct RequestSpec {
+    /// The method.
+    pub method: Method,
+    /// The URL.
+    pub url: String,
+    /// The signer of a POST; `None` for unauthenticated GETs.
+    pub signer: Option<Signer>,
+    /// The JSON payload of a POST; `None` is POST-as-GET.
+    pub payload: Option<Vec<u8>>,
+    /// The `Accept` header, if not JSON.
+    pub accept: Option<&'static str>,
+}
+
+impl RequestSpec {
+    /// An unauthenticated GET.
+    pub fn get(url: &str) -> Self {
+        Self {
+            method: Method::Get,
+            url: url.to_owned(),
+            signer: None,
+            payload: None,
+            accept: None,
+        }
+    }
+
+    /// A POST-as-GET signed by the account (`kid`).
+    pub fn post_as_get(url: &str) -> Self {
+        Self {
+            method: Method::Post,
+            url: url.to_owned(),
+            signer: Some(Signer::AccountKid),
+            payload: None,
+            accept: None,
+        }
+    }
+
+    /// A POST of `payload` (JSON) signed by the account (`kid`).
+    pub fn post(url: &str, payload: Vec<u8>) -> Self {
+        Self {
+            payload: Some(payload),
+            ..Self::post_as_get(url)
+        }
+    }
+
+    /// The same request signed by `signer`.
+    pub fn signed_by(mut self, signer: Signer) -> Self {
+        self.signer = Some(signer);
+        self
+    }
+
+    /// The same request with an `Accept` header.
+    pub fn accepting(mut self, media_type: &'static str) -> Self {
+        self.accept = Some(media_type);
+        self
+    }
+
+    /// Whether sending needs a nonce.
+    pub fn needs_nonce(&self) -> bool {
+        self.signer.is_some()
+    }
+
+    /// Whether sending needs the account URL.
+    pub fn needs_account_url(&self) -> bool {
+        matches!(self.signer, Some(Signer::AccountKid))
+    }
+
+    /// The full HTTP request, signed with `nonce` when it is a POST.
+    pub fn build(
+        &self,
+        account_key: &PrivateKey,
+        account_url: Option<&str>,
+        nonce: Option<&str>,
+    ) -> Result<HttpRequest, Error> {
+        let mut headers = Vec::new();
+        let mut body = Vec::new();
+        if let Some(signer) = &self.signer {
+            let (key, key_id) = match signer {
+                Signer::AccountKid => (
+                    account_key,
+                    KeyId::Kid(account_url.ok_or(Error::NoAccount)?),
+                ),
+                Signer::AccountJwk => (account_key, KeyId::Jwk),
+                Signer::OtherJwk(key) => (key, KeyId::Jwk),
+            };
+            let jws = jose::sign(key, key_id, nonce, &self.url, self.payload.as_deref())?;
+            body = jws.to_body();
+            headers.push(("Content-Type".to_owned(), JOSE_JSON.to_owned()));
+        }
+        if let Some(accept) = self.accept {
+            headers.push(("Accept".to_owned(), accept.to_owned()));
+        }
+        Ok(HttpRequest {
+            method: self.method,
+            url: self.url.clone(),
+            headers,
+            body,
+        })
+    }
+}
+
+/// The problem document of an error response (a stand-in one if the body is not one).
+pub(crate) fn problem_of(response: &HttpResponse) -> Option<Problem> {
+    if response.is_success() {
+        return None;
+    }
+    let parsed = serde_json::from_slice::<Problem>(&response.body)
+        .ok()
+        .filter(|p| !p.kind.is_empty());
+    Some(parsed.unwrap_or_else(|| Problem {
+        kind: "about:blank".to_owned(),
+        detail: Some(format!(
+            "HTTP {} without a problem document",
+            response.status
+        )),
+        status: Some(response.status),
+        subproblems: Vec::new(),
+    }))
+}
+
+/// The response if it is a success, else the CA's problem as an [`Error::Acme`].
+pub(crate) fn expect_success(
+    response: HttpResponse,
+    url: &str,
+    now: Timestamp,
+) -> Result<HttpResponse, Error> {
+    match problem_of(&response) {
+        None => Ok(response),
+        Some(problem) => Err(Error::Acme {
+            url: url.to_owned(),
+            status: response.status,
+            retry_after: response.retry_after(now),
+            problem,
+        }),
+    }
+}
+
+/// Parses a JSON body, naming the URL and what was expected on failure.
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
+    response: &HttpResponse,
+    url: &str,
+    what: &str,
+) -> Result<T, Error> {
+    serde_json::from_slice(&response.body)
+        .map_err(|e| Error::invalid_response(url, format!("{what} ({e})")))
+}
+
+/// The `Location` header, required on created resources.
+pub(crate) fn location(response: &HttpResponse, url: &str) -> Result<String, Error> {
+    response
+        .header("location")
+        .map(str::to_owned)
+        .ok_or_else(|| Error::invalid_response(url, "a Location header"))
+}
