@@ -68,6 +68,13 @@ pub enum Error {
         /// What was expected instead.
         expected: String,
     },
+    /// A request got no response (the host's transport failed), after the engine's retries.
+    Transport {
+        /// The request URL.
+        url: String,
+        /// The host's description of the failure.
+        reason: String,
+    },
     /// A bounded wait or retry loop ran out.
     Timeout {
         /// What was being waited for.
@@ -145,6 +152,7 @@ impl Error {
             Error::OrderFailed { .. } => "order-failed",
             Error::InvalidResponse { .. } => "invalid-response",
             Error::InvalidInput { .. } => "invalid-input",
+            Error::Transport { .. } => "transport",
             Error::Timeout { .. } => "timeout",
             Error::NoAccount => "no-account",
             Error::InvalidState { .. } => "invalid-state",
@@ -211,6 +219,7 @@ impl fmt::Display for Error {
             Error::InvalidInput { what, expected } => {
                 write!(f, "invalid {what}: expected {expected}")
             }
+            Error::Transport { url, reason } => write!(f, "no response from {url}: {reason}"),
             Error::Timeout { what } => write!(f, "gave up waiting for {what}"),
             Error::NoAccount => f.write_str(
                 "no ACME account: create or find one (new-account) before this operation",

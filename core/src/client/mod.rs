@@ -125,8 +125,8 @@ struct Operation {
     pending: Option<request::RequestSpec>,
     /// Nothing is sent before this time.
     wake_at: Timestamp,
-    /// The request the host is carrying out.
-    in_flight: Option<InFlight>,
+    /// The request the host is carrying out, and its URL.
+    in_flight: Option<(InFlight, String)>,
     /// Consecutive `badNonce` answers.
     bad_nonces: u32,
     /// Consecutive 5xx answers.
@@ -162,10 +162,21 @@ impl Operation {
     ) -> bool {
         let server_error = response.status >= 500
             || request::problem_of(response).is_some_and(|p| p.is("serverInternal"));
-        if !server_error || self.server_errors >= policy.max_server_retries {
+        server_error && self.schedule_retry(response.retry_after(now), now, policy)
+    }
+
+    /// Schedules a retry of the request in flight at `retry_after` or by backoff, if the
+    /// policy allows one; says whether it did.
+    fn schedule_retry(
+        &mut self,
+        retry_after: Option<Timestamp>,
+        now: Timestamp,
+        policy: &RetryPolicy,
+    ) -> bool {
+        if self.server_errors >= policy.max_server_retries {
             return false;
         }
-        let at = response.retry_after(now).unwrap_or_else(|| {
+        let at = retry_after.unwrap_or_else(|| {
             now.plus_millis(backoff_ms(
                 SERVER_RETRY_INITIAL_MS,
                 SERVER_RETRY_MAX_MS,
@@ -380,7 +391,7 @@ impl Client {
                     return None;
                 }
                 shared.directory_in_flight = true;
-                op.in_flight = Some(InFlight::Directory);
+                op.in_flight = Some((InFlight::Directory, shared.directory_url.clone()));
                 let request = HttpRequest {
                     method: Method::Get,
                     url: shared.directory_url.clone(),
@@ -433,7 +444,7 @@ impl Client {
                 Some(nonce) => Some(nonce),
                 None => {
                     let url = shared.directory.as_ref()?.new_nonce.clone();
-                    op.in_flight = Some(InFlight::Nonce);
+                    op.in_flight = Some((InFlight::Nonce, url.clone()));
                     let request = HttpRequest {
                         method: Method::Head,
                         url,
@@ -452,7 +463,7 @@ impl Client {
             nonce.as_deref(),
         ) {
             Ok(request) => {
-                op.in_flight = Some(InFlight::Main);
+                op.in_flight = Some((InFlight::Main, request.url.clone()));
                 Some(shared.send(request))
             }
             Err(e) => {
@@ -480,7 +491,7 @@ impl Client {
                 reason: format!("{op} has no request in flight"),
             })?;
         shared.take_nonce(&response);
-        match in_flight {
+        match in_flight.0 {
             InFlight::Directory => {
                 shared.directory_in_flight = false;
                 if operation.retry_server_error(&response, now, &shared.policy) {
@@ -529,6 +540,36 @@ impl Client {
                 };
                 apply(shared, operation, step);
             }
+        }
+        Ok(())
+    }
+
+    /// Says the request `op` last sent got no response (connection refused or reset, TLS
+    /// failure, timeout). It is retried like a 5xx answer, up to `max_server_retries` times
+    /// with backoff; then the operation fails with [`Error::Transport`] naming the URL and
+    /// `reason`.
+    pub fn handle_transport_error(
+        &mut self,
+        op: OpId,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<(), Error> {
+        let Client { shared, ops, .. } = self;
+        let operation = ops.get_mut(&op).ok_or_else(|| unknown_op(op))?;
+        let (kind, url) = operation
+            .in_flight
+            .take()
+            .ok_or_else(|| Error::InvalidState {
+                reason: format!("{op} has no request in flight"),
+            })?;
+        if kind == InFlight::Directory {
+            shared.directory_in_flight = false;
+        }
+        if !operation.schedule_retry(None, now, &shared.policy) {
+            operation.end(Action::Failed(Error::Transport {
+                url,
+                reason: reason.to_owned(),
+            }));
         }
         Ok(())
     }
