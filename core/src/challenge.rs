@@ -1,24 +1,34 @@
 //! Challenge material: key authorizations, DNS-01 records and TLS-ALPN-01 certificates.
 
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
+use crate::csr::{RcgenKey, san_types};
 use crate::error::Error;
+use crate::jose::b64url;
+use crate::keys::{KeyType, PrivateKey};
 use crate::timestamp::Timestamp;
 use crate::wire::Identifier;
 
+/// A day in seconds.
+const DAY_SECS: i64 = 24 * 60 * 60;
+
 /// The key authorization of RFC 8555 §8.1: `token "." thumbprint`.
 pub fn key_authorization(token: &str, thumbprint: &str) -> String {
-    todo!()
+    format!("{token}.{thumbprint}")
 }
 
 /// The DNS-01 TXT value: base64url(SHA-256(key authorization)).
 pub fn dns01_value(key_authorization: &str) -> String {
-    todo!()
+    b64url(&Sha256::digest(key_authorization.as_bytes()))
 }
 
 /// The DNS-01 record name for a domain: `_acme-challenge.<domain>` (a wildcard's `*.` dropped).
 pub fn dns01_record_name(domain: &str) -> String {
-    todo!()
+    let domain = domain.trim_end_matches('.');
+    let domain = domain.strip_prefix("*.").unwrap_or(domain);
+    format!("_acme-challenge.{domain}")
 }
 
 /// A TLS-ALPN-01 (RFC 8737) self-signed certificate and its fresh P-256 key.
@@ -32,6 +42,22 @@ pub struct TlsAlpnCertificate {
     pub private_key_pem: Zeroizing<String>,
 }
 
+/// `now` as a `time` date-time (clamped to the representable range).
+pub(crate) fn to_offset_date_time(t: Timestamp, shift_secs: i64) -> OffsetDateTime {
+    let secs = i64::try_from(t.unix_secs()).unwrap_or(i64::MAX / 2) + shift_secs;
+    OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// A random serial number for a certificate the engine makes (16 bytes, positive).
+pub(crate) fn random_serial() -> Result<rcgen::SerialNumber, Error> {
+    let mut serial = [0u8; 16];
+    getrandom::fill(&mut serial)
+        .map_err(|e| Error::crypto(format!("no randomness for a serial number ({e})")))?;
+    serial[0] &= 0x7f;
+    serial[0] |= 0x01;
+    Ok(rcgen::SerialNumber::from_slice(&serial))
+}
+
 /// Builds the TLS-ALPN-01 certificate for `identifier`: its only SAN is the identifier and it
 /// carries the critical `id-pe-acmeIdentifier` extension holding SHA-256(key authorization).
 /// Valid from `now` minus a day for a week.
@@ -40,5 +66,87 @@ pub fn tls_alpn01_certificate(
     key_authorization: &str,
     now: Timestamp,
 ) -> Result<TlsAlpnCertificate, Error> {
-    todo!()
+    let key = PrivateKey::generate(KeyType::P256)?;
+    let mut params = rcgen::CertificateParams::default();
+    params.subject_alt_names = san_types(core::slice::from_ref(identifier))?;
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params.not_before = to_offset_date_time(now, -DAY_SECS);
+    params.not_after = to_offset_date_time(now, 7 * DAY_SECS);
+    params.serial_number = Some(random_serial()?);
+    params.custom_extensions = vec![rcgen::CustomExtension::new_acme_identifier(
+        &Sha256::digest(key_authorization.as_bytes()),
+    )];
+    let cert = params
+        .self_signed(&RcgenKey::new(&key))
+        .map_err(|e| Error::crypto(format!("could not build the TLS-ALPN-01 certificate ({e})")))?;
+    Ok(TlsAlpnCertificate {
+        certificate_der: cert.der().to_vec(),
+        certificate_pem: cert.pem(),
+        private_key_pem: key.to_pem(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cert;
+    use x509_cert::der::Decode;
+
+    #[test]
+    fn key_authorization_and_dns01_known_answers() {
+        // Expected values computed independently with Python (hashlib, base64) from the
+        // RFC 7515 A.3 key's thumbprint.
+        let ka = key_authorization(
+            "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA",
+            "_GK0r6GCoJt9zcssg9lay4obIxgCq05ntiRymRHADSU",
+        );
+        assert_eq!(
+            ka,
+            "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA._GK0r6GCoJt9zcssg9lay4obIxgCq05ntiRymRHADSU"
+        );
+        assert_eq!(
+            dns01_value(&ka),
+            "SSbTjDJmL5j4dHDYDYB0KMw3xkcIlVvoxmYgG-gxaLc"
+        );
+        assert_eq!(
+            dns01_record_name("*.example.com."),
+            "_acme-challenge.example.com"
+        );
+        assert_eq!(
+            dns01_record_name("www.example.com"),
+            "_acme-challenge.www.example.com"
+        );
+    }
+
+    #[test]
+    fn tls_alpn01_certificate_has_the_critical_acme_identifier() {
+        for identifier in [
+            Identifier::dns("alpn.example.com"),
+            Identifier::ip("192.0.2.7"),
+        ] {
+            let ka = "token.thumbprint";
+            let now = Timestamp::from_unix_secs(1_800_000_000);
+            let made = tls_alpn01_certificate(&identifier, ka, now).expect("certificate");
+            let parsed = x509_cert::Certificate::from_der(&made.certificate_der).expect("DER");
+            let extensions = parsed.tbs_certificate().extensions().expect("extensions");
+            let acme = extensions
+                .iter()
+                .find(|e| e.extn_id.to_string() == "1.3.6.1.5.5.7.1.31")
+                .expect("acmeIdentifier extension");
+            assert!(acme.critical, "RFC 8737 requires it critical");
+            let mut expected = vec![0x04, 0x20];
+            expected.extend_from_slice(&Sha256::digest(ka.as_bytes()));
+            assert_eq!(acme.extn_value.as_bytes(), expected.as_slice());
+
+            let info = cert::inspect(&made.certificate_der).expect("inspect");
+            assert_eq!(info.sans, [identifier.clone()]);
+            assert!(info.not_before < now && now < info.not_after);
+            let key = PrivateKey::from_pem(&made.private_key_pem).expect("key");
+            assert!(cert::key_matches_certificate(&key, &made.certificate_der).expect("match"));
+            assert_eq!(
+                cert::split_pem_chain(&made.certificate_pem).expect("pem"),
+                [made.certificate_der.clone()]
+            );
+        }
+    }
 }

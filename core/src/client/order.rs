@@ -733,7 +733,7 @@ impl Flow for OrderFlow {
         Ok(())
     }
 
-    fn after_host_input(&mut self, ctx: &mut Ctx<'_>) -> Result<Step, Error> {
+    fn after_host_input(&mut self, _ctx: &mut Ctx<'_>) -> Result<Step, Error> {
         self.next_step()
     }
 }
