@@ -139,13 +139,13 @@ mod tests {
             assert_eq!(acme.extn_value.as_bytes(), expected.as_slice());
 
             let info = cert::inspect(&made.certificate_der).expect("inspect");
-            assert_eq!(info.sans, [identifier.clone()]);
+            assert_eq!(info.sans, core::slice::from_ref(&identifier));
             assert!(info.not_before < now && now < info.not_after);
             let key = PrivateKey::from_pem(&made.private_key_pem).expect("key");
             assert!(cert::key_matches_certificate(&key, &made.certificate_der).expect("match"));
             assert_eq!(
                 cert::split_pem_chain(&made.certificate_pem).expect("pem"),
-                [made.certificate_der.clone()]
+                core::slice::from_ref(&made.certificate_der)
             );
         }
     }

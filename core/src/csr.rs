@@ -4,15 +4,16 @@ use crate::error::Error;
 use crate::keys::{KeyType, PrivateKey};
 use crate::wire::{Identifier, IdentifierType};
 
-/// Our key as rcgen's signing key, so rcgen needs no crypto backend of its own.
-pub(crate) struct RcgenKey<'a> {
+/// A [`PrivateKey`] as rcgen's signing key, so rcgen needs no crypto backend of its own.
+/// Hosts use it to make certificates with rcgen (self-signed fallbacks, test CAs).
+pub struct RcgenKey<'a> {
     key: &'a PrivateKey,
     public: Vec<u8>,
 }
 
 impl<'a> RcgenKey<'a> {
     /// Wraps `key`.
-    pub(crate) fn new(key: &'a PrivateKey) -> Self {
+    pub fn new(key: &'a PrivateKey) -> Self {
         Self {
             key,
             public: key.public_key_sec1(),

@@ -18,7 +18,7 @@ pub enum Error {
         /// The HTTP status.
         status: u16,
         /// The problem document.
-        problem: Problem,
+        problem: Box<Problem>,
         /// When the CA allows a retry (`Retry-After`), if it said.
         retry_after: Option<Timestamp>,
     },
@@ -29,7 +29,7 @@ pub enum Error {
         /// The challenge type that was tried (empty if none was tried by this client).
         challenge_type: String,
         /// The CA's reason, if it gave one.
-        problem: Option<Problem>,
+        problem: Option<Box<Problem>>,
     },
     /// The CA offered no challenge type the caller accepts for an identifier.
     NoCompatibleChallenge {
@@ -52,7 +52,7 @@ pub enum Error {
         /// The order URL.
         url: String,
         /// The CA's reason, if it gave one.
-        problem: Option<Problem>,
+        problem: Option<Box<Problem>>,
     },
     /// A response could not be understood.
     InvalidResponse {
@@ -123,7 +123,7 @@ impl Error {
         match self {
             Error::Acme { problem, .. } => Some(problem),
             Error::AuthorizationFailed { problem, .. } | Error::OrderFailed { problem, .. } => {
-                problem.as_ref()
+                problem.as_deref()
             }
             _ => None,
         }

@@ -12,7 +12,10 @@ fn hostile_bytes() -> impl Strategy<Value = Vec<u8>> {
         "(-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]{0,200}\n-----END CERTIFICATE-----\n){0,3}"
             .prop_map(String::into_bytes),
         "[{}\\[\\]\":,a-zA-Z0-9 ]{0,200}".prop_map(String::into_bytes),
-        proptest::collection::vec(prop_oneof![Just(0x30u8), Just(0x82), Just(0x02), any::<u8>()], 0..256),
+        proptest::collection::vec(
+            prop_oneof![Just(0x30u8), Just(0x82), Just(0x02), any::<u8>()],
+            0..256
+        ),
     ]
 }
 

@@ -116,11 +116,11 @@ mod tests {
             (Identifier::dns("-a.com"), "start or end"),
             (Identifier::dns("a.*.com"), "leftmost"),
             (Identifier::dns("*.com"), "below a registered name"),
-            (Identifier::dns(&"a".repeat(64)), "63"),
+            (Identifier::dns("a".repeat(64)), "63"),
             (Identifier::dns("10.0.0.1"), "IP identifiers"),
             (Identifier::ip("300.1.1.1"), "IPv4 or IPv6"),
         ] {
-            let err = normalize(&[bad.clone()]).expect_err("must be rejected");
+            let err = normalize(core::slice::from_ref(&bad)).expect_err("must be rejected");
             let text = err.to_string();
             assert!(text.contains(&bad.value), "{text} names {bad}");
             assert!(text.contains(expected), "{text} says {expected}");

@@ -277,13 +277,13 @@ impl Client {
                 "at least one of http-01, dns-01, tls-alpn-01",
             ));
         }
-        if let (Some(nb), Some(na)) = (request.not_before, request.not_after) {
-            if nb >= na {
-                return Err(Error::invalid_input(
-                    format!("validity {nb} to {na}"),
-                    "notBefore earlier than notAfter",
-                ));
-            }
+        if let (Some(nb), Some(na)) = (request.not_before, request.not_after)
+            && nb >= na
+        {
+            return Err(Error::invalid_input(
+                format!("validity {nb} to {na}"),
+                "notBefore earlier than notAfter",
+            ));
         }
         let key = match request.certificate_key {
             CertificateKey::Generate(kind) => OrderKey::Generated(PrivateKey::generate(kind)?),

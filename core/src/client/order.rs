@@ -240,7 +240,7 @@ impl OrderFlow {
         match order.status {
             OrderStatus::Invalid => Err(Error::OrderFailed {
                 url: order_url,
-                problem: order.error.clone(),
+                problem: order.error.clone().map(Box::new),
             }),
             OrderStatus::Valid => {
                 let url = order.certificate.clone().ok_or_else(|| {
@@ -365,7 +365,7 @@ impl OrderFlow {
             challenge_type: failed
                 .map(|c| c.kind.clone())
                 .unwrap_or_else(|| challenge_type.to_owned()),
-            problem: failed.and_then(|c| c.error.clone()),
+            problem: failed.and_then(|c| c.error.clone()).map(Box::new),
         }
     }
 
@@ -376,13 +376,13 @@ impl OrderFlow {
         let leaf_der = ders
             .first()
             .ok_or_else(|| Error::invalid_response(url, "at least one certificate"))?;
-        if let OrderKey::Generated(key) = &self.key {
-            if !cert::key_matches_certificate(key, leaf_der)? {
-                return Err(Error::invalid_response(
-                    url,
-                    "a certificate for the order's key (the leaf certifies another key)",
-                ));
-            }
+        if let OrderKey::Generated(key) = &self.key
+            && !cert::key_matches_certificate(key, leaf_der)?
+        {
+            return Err(Error::invalid_response(
+                url,
+                "a certificate for the order's key (the leaf certifies another key)",
+            ));
         }
         let leaf = cert::inspect(leaf_der).map_err(|e| {
             Error::invalid_response(url, format!("a readable leaf certificate ({e})"))
@@ -523,10 +523,12 @@ impl OrderFlow {
             return Err(Error::AuthorizationFailed {
                 identifier: active.task.identifier.clone(),
                 challenge_type: challenge.kind,
-                problem: challenge.error,
+                problem: challenge.error.map(Box::new),
             });
         }
         active.answered = true;
+        // A valid challenge makes its authorization valid (RFC 8555 §7.1.6): no poll needed.
+        active.valid = challenge.status == ChallengeStatus::Valid;
         active.poll.next_at = response
             .retry_after(ctx.now)
             .unwrap_or_else(|| ctx.now.plus_millis(ctx.policy.poll_initial_ms));

@@ -157,7 +157,7 @@ pub(crate) fn expect_success(
             url: url.to_owned(),
             status: response.status,
             retry_after: response.retry_after(now),
-            problem,
+            problem: Box::new(problem),
         }),
     }
 }

@@ -47,7 +47,11 @@ pub(crate) enum OrderKey {
 /// A checkpoint of an order in flight. It holds the certificate key: store it like a key
 /// file (owner-only permissions). `Debug` does not show the key.
 #[derive(Clone)]
-pub struct Snapshot {
+pub struct Snapshot(Box<Checkpoint>);
+
+/// What a snapshot holds.
+#[derive(Clone)]
+struct Checkpoint {
     directory_url: String,
     account_url: Option<String>,
     order_url: String,
@@ -85,55 +89,56 @@ impl Snapshot {
         plan: &OrderPlan,
         key: &OrderKey,
     ) -> Self {
-        Self {
+        Self(Box::new(Checkpoint {
             directory_url: directory_url.to_owned(),
             account_url: account_url.map(str::to_owned),
             order_url: order_url.to_owned(),
             plan: plan.clone(),
             key: key.clone(),
-        }
+        }))
     }
 
     /// The directory URL of the CA the order was placed with.
     pub fn directory_url(&self) -> &str {
-        &self.directory_url
+        &self.0.directory_url
     }
 
     /// The account URL that placed the order.
     pub fn account_url(&self) -> Option<&str> {
-        self.account_url.as_deref()
+        self.0.account_url.as_deref()
     }
 
     /// The order URL.
     pub fn order_url(&self) -> &str {
-        &self.order_url
+        &self.0.order_url
     }
 
     /// The identifiers ordered.
     pub fn identifiers(&self) -> &[Identifier] {
-        &self.plan.identifiers
+        &self.0.plan.identifiers
     }
 
     /// The snapshot as JSON (contains the certificate key).
     pub fn to_json(&self) -> String {
-        let (certificate_key_pem, csr) = match &self.key {
+        let (certificate_key_pem, csr) = match &self.0.key {
             OrderKey::Generated(key) => (Some(key.to_pem()), None),
             OrderKey::Csr(der) => (None, Some(jose::b64url(der))),
         };
         let json = SnapshotJson {
             version: SNAPSHOT_VERSION,
-            directory_url: self.directory_url.clone(),
-            account_url: self.account_url.clone(),
-            order_url: self.order_url.clone(),
-            identifiers: self.plan.identifiers.clone(),
+            directory_url: self.0.directory_url.clone(),
+            account_url: self.0.account_url.clone(),
+            order_url: self.0.order_url.clone(),
+            identifiers: self.0.plan.identifiers.clone(),
             challenge_types: self
+                .0
                 .plan
                 .challenge_types
                 .iter()
                 .map(|t| t.as_str().to_owned())
                 .collect(),
-            profile: self.plan.profile.clone(),
-            preferred_issuer: self.plan.preferred_issuer.clone(),
+            profile: self.0.plan.profile.clone(),
+            preferred_issuer: self.0.plan.preferred_issuer.clone(),
             certificate_key_pem,
             csr,
         };
@@ -172,7 +177,7 @@ impl Snapshot {
                 })
             })
             .collect::<Result<_, _>>()?;
-        Ok(Self {
+        Ok(Self(Box::new(Checkpoint {
             directory_url: json.directory_url,
             account_url: json.account_url,
             order_url: json.order_url,
@@ -186,21 +191,22 @@ impl Snapshot {
                 preferred_issuer: json.preferred_issuer,
             },
             key,
-        })
+        })))
     }
 
     /// The plan, key and order URL, to continue the order.
     pub(crate) fn into_parts(self) -> (OrderPlan, OrderKey, String) {
-        (self.plan, self.key, self.order_url)
+        let checkpoint = *self.0;
+        (checkpoint.plan, checkpoint.key, checkpoint.order_url)
     }
 }
 
 impl fmt::Debug for Snapshot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Snapshot")
-            .field("directory_url", &self.directory_url)
-            .field("order_url", &self.order_url)
-            .field("identifiers", &self.plan.identifiers)
+            .field("directory_url", &self.0.directory_url)
+            .field("order_url", &self.0.order_url)
+            .field("identifiers", &self.0.plan.identifiers)
             .finish_non_exhaustive()
     }
 }
