@@ -143,8 +143,8 @@ pub fn inspect(der: &[u8]) -> Result<CertificateInfo, Error> {
         .flatten()
         .map(|cn| cn.value().into_owned());
     Ok(CertificateInfo {
-        subject: tbs.subject().to_string(),
-        issuer: tbs.issuer().to_string(),
+        subject: crate::dn::to_rfc4514(tbs.subject()),
+        issuer: crate::dn::to_rfc4514(tbs.issuer()),
         issuer_common_name,
         sans,
         serial_hex: hex(strip_sign_byte(tbs.serial_number().as_bytes())),

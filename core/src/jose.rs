@@ -5,7 +5,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
@@ -39,11 +38,40 @@ pub struct Jwk {
 impl Jwk {
     /// The RFC 7638 thumbprint: base64url(SHA-256 of `{"crv":…,"kty":…,"x":…,"y":…}`).
     pub fn thumbprint(&self) -> String {
-        // serde_json::Value objects are ordered maps: keys come out sorted, no whitespace,
-        // which is exactly RFC 7638's canonical form for these four members.
-        let canonical = json!({ "crv": self.crv, "kty": self.kty, "x": self.x, "y": self.y });
-        b64url(&Sha256::digest(canonical.to_string().as_bytes()))
+        /// RFC 7638's canonical form: the required members in lexicographic order.
+        #[derive(Serialize)]
+        struct Canonical<'a> {
+            crv: &'a str,
+            kty: &'a str,
+            x: &'a str,
+            y: &'a str,
+        }
+        let canonical = Canonical {
+            crv: &self.crv,
+            kty: &self.kty,
+            x: &self.x,
+            y: &self.y,
+        };
+        b64url(&Sha256::digest(to_json(&canonical)))
     }
+}
+
+/// Compact JSON of a serialisable value (our own types serialise infallibly).
+fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+/// A JWS protected header.
+#[derive(Serialize)]
+struct Protected<'a> {
+    alg: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jwk: Option<&'a Jwk>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kid: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nonce: Option<&'a str>,
+    url: &'a str,
 }
 
 /// How a JWS names its key.
@@ -97,17 +125,19 @@ pub fn sign(
     url: &str,
     payload: Option<&[u8]>,
 ) -> Result<FlattenedJws, Error> {
-    let mut header = serde_json::Map::new();
-    header.insert("alg".into(), json!(key.key_type().jws_alg()));
-    match key_id {
-        KeyId::Jwk => header.insert("jwk".into(), json!(key.jwk())),
-        KeyId::Kid(kid) => header.insert("kid".into(), json!(kid)),
+    let jwk = key.jwk();
+    let (jwk, kid) = match key_id {
+        KeyId::Jwk => (Some(&jwk), None),
+        KeyId::Kid(kid) => (None, Some(kid)),
     };
-    if let Some(nonce) = nonce {
-        header.insert("nonce".into(), json!(nonce));
-    }
-    header.insert("url".into(), json!(url));
-    let protected = b64url(serde_json::Value::Object(header).to_string().as_bytes());
+    let header = Protected {
+        alg: key.key_type().jws_alg(),
+        jwk,
+        kid,
+        nonce,
+        url,
+    };
+    let protected = b64url(&to_json(&header));
     let payload = payload.map(b64url).unwrap_or_default();
     let signature = b64url(&key.sign_jws(&signing_input(&protected, &payload))?);
     Ok(FlattenedJws {
@@ -131,9 +161,15 @@ pub fn external_account_binding(
             "a non-empty key (base64url as the CA gave it)",
         ));
     }
-    let header = json!({ "alg": "HS256", "kid": eab_kid, "url": url });
-    let protected = b64url(header.to_string().as_bytes());
-    let payload = b64url(json!(account_jwk).to_string().as_bytes());
+    let header = Protected {
+        alg: "HS256",
+        jwk: None,
+        kid: Some(eab_kid),
+        nonce: None,
+        url,
+    };
+    let protected = b64url(&to_json(&header));
+    let payload = b64url(&to_json(account_jwk));
     let mut mac = Hmac::<Sha256>::new_from_slice(hmac_key)
         .map_err(|_| Error::invalid_input("EAB HMAC key", "a usable HMAC-SHA256 key"))?;
     mac.update(&signing_input(&protected, &payload));
@@ -153,8 +189,17 @@ pub fn key_change_inner(
     old_jwk: &Jwk,
     url: &str,
 ) -> Result<FlattenedJws, Error> {
-    let payload = json!({ "account": account_url, "oldKey": old_jwk }).to_string();
-    sign(new_key, KeyId::Jwk, None, url, Some(payload.as_bytes()))
+    #[derive(Serialize)]
+    struct KeyChange<'a> {
+        account: &'a str,
+        #[serde(rename = "oldKey")]
+        old_key: &'a Jwk,
+    }
+    let payload = to_json(&KeyChange {
+        account: account_url,
+        old_key: old_jwk,
+    });
+    sign(new_key, KeyId::Jwk, None, url, Some(&payload))
 }
 
 #[cfg(test)]
@@ -162,6 +207,7 @@ mod tests {
     use super::*;
     use crate::keys::KeyType;
     use p256::ecdsa::signature::Verifier;
+    use serde_json::json;
 
     /// The public key of RFC 7515 Appendix A.3.
     fn rfc7515_jwk() -> Jwk {

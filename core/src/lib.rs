@@ -9,10 +9,15 @@
 pub mod cert;
 pub mod challenge;
 pub mod client;
+#[cfg(feature = "component")]
+pub mod component;
 pub mod csr;
+mod dn;
 pub mod error;
 pub mod http;
 pub mod jose;
+#[cfg(feature = "js")]
+pub mod js;
 pub mod keys;
 pub mod timestamp;
 pub mod wire;

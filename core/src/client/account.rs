@@ -1,7 +1,7 @@
 //! Account operations: create or find, fetch, update, deactivate, key rollover; and
 //! revocation, which is signed by the account or the certificate key.
 
-use serde_json::json;
+use serde::Serialize;
 
 use crate::client::api::{
     AccountInfo, NewAccountRequest, Outcome, RevocationRequest, RevocationSigner,
@@ -14,9 +14,40 @@ use crate::jose;
 use crate::keys::PrivateKey;
 use crate::wire::{Account, AccountStatus};
 
-/// Serialises a JSON payload.
-fn payload(value: &serde_json::Value) -> Vec<u8> {
-    value.to_string().into_bytes()
+/// Serialises a JSON payload (our payload types cannot fail to serialise).
+fn payload<T: Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+/// The newAccount payload.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NewAccountPayload<'a> {
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    contact: &'a [String],
+    #[serde(skip_serializing_if = "core::ops::Not::not")]
+    terms_of_service_agreed: bool,
+    #[serde(skip_serializing_if = "core::ops::Not::not")]
+    only_return_existing: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    external_account_binding: Option<jose::FlattenedJws>,
+}
+
+/// An account update: new contacts or a new status.
+#[derive(Serialize)]
+struct AccountUpdate<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    contact: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<&'a str>,
+}
+
+/// The revokeCert payload.
+#[derive(Serialize)]
+struct Revocation {
+    certificate: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<u8>,
 }
 
 /// What to do to the account.
@@ -52,26 +83,13 @@ impl Flow for AccountFlow {
         let spec = match self {
             AccountFlow::Create(req) => {
                 let url = &ctx.directory.new_account;
-                let mut body = serde_json::Map::new();
-                if !req.contact.is_empty() {
-                    body.insert("contact".into(), json!(req.contact));
-                }
-                if req.terms_of_service_agreed {
-                    body.insert("termsOfServiceAgreed".into(), json!(true));
-                }
-                if req.only_return_existing {
-                    body.insert("onlyReturnExisting".into(), json!(true));
-                }
-                match &req.external_account {
-                    Some(eab) => {
-                        let binding = jose::external_account_binding(
-                            &eab.kid,
-                            &eab.hmac_key,
-                            &ctx.account_key.jwk(),
-                            url,
-                        )?;
-                        body.insert("externalAccountBinding".into(), json!(binding));
-                    }
+                let external_account_binding = match &req.external_account {
+                    Some(eab) => Some(jose::external_account_binding(
+                        &eab.kid,
+                        &eab.hmac_key,
+                        &ctx.account_key.jwk(),
+                        url,
+                    )?),
                     None if ctx.directory.meta.external_account_required
                         && !req.only_return_existing =>
                     {
@@ -80,19 +98,30 @@ impl Flow for AccountFlow {
                             "an external account binding (EAB key id and HMAC key): this CA requires one for new accounts",
                         ));
                     }
-                    None => {}
-                }
-                RequestSpec::post(url, payload(&serde_json::Value::Object(body)))
-                    .signed_by(Signer::AccountJwk)
+                    None => None,
+                };
+                let body = NewAccountPayload {
+                    contact: &req.contact,
+                    terms_of_service_agreed: req.terms_of_service_agreed,
+                    only_return_existing: req.only_return_existing,
+                    external_account_binding,
+                };
+                RequestSpec::post(url, payload(&body)).signed_by(Signer::AccountJwk)
             }
             AccountFlow::Fetch => RequestSpec::post_as_get(&Self::account_url(ctx)?),
             AccountFlow::Update(contact) => RequestSpec::post(
                 &Self::account_url(ctx)?,
-                payload(&json!({ "contact": contact })),
+                payload(&AccountUpdate {
+                    contact: Some(contact),
+                    status: None,
+                }),
             ),
             AccountFlow::Deactivate => RequestSpec::post(
                 &Self::account_url(ctx)?,
-                payload(&json!({ "status": "deactivated" })),
+                payload(&AccountUpdate {
+                    contact: None,
+                    status: Some("deactivated"),
+                }),
             ),
         };
         Ok(Step::Send(spec))
@@ -166,16 +195,18 @@ impl Flow for RevokeFlow {
     }
 
     fn start(&mut self, ctx: &mut Ctx<'_>) -> Result<Step, Error> {
-        let mut body = json!({ "certificate": jose::b64url(&self.request.certificate_der) });
-        if let Some(reason) = self.request.reason {
-            if reason == 7 || reason > 10 {
-                return Err(Error::invalid_input(
-                    format!("revocation reason {reason}"),
-                    "an RFC 5280 reason code: 0-6, 8, 9 or 10",
-                ));
-            }
-            body["reason"] = json!(reason);
+        if let Some(reason) = self.request.reason
+            && (reason == 7 || reason > 10)
+        {
+            return Err(Error::invalid_input(
+                format!("revocation reason {reason}"),
+                "an RFC 5280 reason code: 0-6, 8, 9 or 10",
+            ));
         }
+        let body = Revocation {
+            certificate: jose::b64url(&self.request.certificate_der),
+            reason: self.request.reason,
+        };
         let spec = RequestSpec::post(&ctx.directory.revoke_cert, payload(&body));
         Ok(Step::Send(match &self.request.signer {
             RevocationSigner::Account => spec,

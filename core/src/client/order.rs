@@ -259,7 +259,7 @@ impl OrderFlow {
                     OrderKey::Generated(key) => crate::csr::build_csr(&self.plan.identifiers, key)?,
                     OrderKey::Csr(der) => der.clone(),
                 };
-                let body = serde_json::json!({ "csr": jose::b64url(&csr) }).to_string();
+                let body = format!("{{\"csr\":\"{}\"}}", jose::b64url(&csr));
                 Ok(self.send(Expect::Finalize, RequestSpec::post(&url, body.into_bytes())))
             }
         }

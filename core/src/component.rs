@@ -1,0 +1,495 @@
+//! The engine's WebAssembly component exports (`wit/acme.wit`), for `wasm32-unknown-unknown`
+//! made into a component with wit-component. Its only import is `wasi:random`.
+
+#![allow(unsafe_code, missing_docs)] // generated bindings and the getrandom hook below
+
+use core::cell::RefCell;
+
+use zeroize::Zeroizing;
+
+use crate as core_api;
+
+wit_bindgen::generate!({
+    path: "../wit",
+    world: "engine",
+    generate_all,
+});
+
+use exports::certsmith::acme::acme::{Guest as AcmeGuest, GuestClient};
+use exports::certsmith::acme::helpers::Guest as HelpersGuest;
+use exports::certsmith::acme::types as wit;
+
+/// Routes getrandom (keys, serials, ARI times) to the imported `wasi:random`.
+#[cfg(getrandom_backend = "custom")]
+#[unsafe(no_mangle)]
+unsafe extern "Rust" fn __getrandom_v03_custom(
+    dest: *mut u8,
+    len: usize,
+) -> Result<(), getrandom::Error> {
+    let bytes = wasi::random::random::get_random_bytes(len as u64);
+    if bytes.len() != len {
+        return Err(getrandom::Error::UNEXPECTED);
+    }
+    // SAFETY: getrandom hands us `len` writable bytes at `dest`; `bytes` has exactly `len`.
+    unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), dest, len) };
+    Ok(())
+}
+
+struct Component;
+
+export!(Component);
+
+// ---- conversions: WIT → core ----
+
+fn identifier_in(id: wit::Identifier) -> core_api::Identifier {
+    match id.kind {
+        wit::IdentifierKind::Dns => core_api::Identifier::dns(id.value),
+        wit::IdentifierKind::Ip => core_api::Identifier::ip(id.value),
+    }
+}
+
+fn key_type_in(kind: wit::KeyType) -> core_api::KeyType {
+    match kind {
+        wit::KeyType::P256 => core_api::KeyType::P256,
+        wit::KeyType::P384 => core_api::KeyType::P384,
+    }
+}
+
+fn challenge_type_in(kind: wit::ChallengeType) -> core_api::ChallengeType {
+    match kind {
+        wit::ChallengeType::Http01 => core_api::ChallengeType::Http01,
+        wit::ChallengeType::Dns01 => core_api::ChallengeType::Dns01,
+        wit::ChallengeType::TlsAlpn01 => core_api::ChallengeType::TlsAlpn01,
+    }
+}
+
+fn key_in(pem: &str) -> Result<core_api::PrivateKey, wit::EngineError> {
+    core_api::PrivateKey::from_pem(pem).map_err(error_out)
+}
+
+fn response_in(r: wit::HttpResponse) -> core_api::HttpResponse {
+    core_api::HttpResponse {
+        status: r.status,
+        headers: r.headers,
+        body: r.body,
+    }
+}
+
+fn order_in(r: wit::OrderRequest) -> Result<core_api::OrderRequest, wit::EngineError> {
+    Ok(core_api::OrderRequest {
+        identifiers: r.identifiers.into_iter().map(identifier_in).collect(),
+        challenge_types: r
+            .challenge_types
+            .into_iter()
+            .map(challenge_type_in)
+            .collect(),
+        certificate_key: match r.certificate_key {
+            wit::CertificateKey::Generate(kind) => {
+                core_api::CertificateKey::Generate(key_type_in(kind))
+            }
+            wit::CertificateKey::Key(pem) => core_api::CertificateKey::Key(key_in(&pem)?),
+            wit::CertificateKey::Csr(der) => core_api::CertificateKey::Csr(der),
+        },
+        not_before: r.not_before.map(core_api::Timestamp),
+        not_after: r.not_after.map(core_api::Timestamp),
+        replaces: r.replaces,
+        profile: r.profile,
+        preferred_issuer: r.preferred_issuer,
+    })
+}
+
+fn config_in(c: wit::ClientConfig) -> core_api::ClientConfig {
+    let defaults = core_api::RetryPolicy::default();
+    core_api::ClientConfig {
+        directory_url: c.directory_url,
+        account_url: c.account_url,
+        retry: c.retry.map_or(defaults, |r| core_api::RetryPolicy {
+            max_bad_nonce_retries: r.max_bad_nonce_retries,
+            max_server_retries: r.max_server_retries,
+            poll_initial_ms: r.poll_initial_ms,
+            poll_max_ms: r.poll_max_ms,
+            poll_timeout_ms: r.poll_timeout_ms,
+            max_inline_wait_ms: r.max_inline_wait_ms,
+        }),
+    }
+}
+
+// ---- conversions: core → WIT ----
+
+fn identifier_out(id: core_api::Identifier) -> wit::Identifier {
+    wit::Identifier {
+        kind: match id.kind {
+            core_api::IdentifierType::Dns => wit::IdentifierKind::Dns,
+            core_api::IdentifierType::Ip => wit::IdentifierKind::Ip,
+        },
+        value: id.value,
+    }
+}
+
+fn problem_out(p: core_api::wire::Problem) -> wit::Problem {
+    wit::Problem {
+        kind: p.kind,
+        detail: p.detail,
+        status: p.status,
+        subproblems: p
+            .subproblems
+            .into_iter()
+            .map(|s| wit::Subproblem {
+                kind: s.kind,
+                detail: s.detail,
+                identifier: s.identifier.map(identifier_out),
+            })
+            .collect(),
+    }
+}
+
+fn error_out(e: core_api::Error) -> wit::EngineError {
+    let identifier = match &e {
+        core_api::Error::AuthorizationFailed { identifier, .. }
+        | core_api::Error::NoCompatibleChallenge { identifier, .. }
+        | core_api::Error::ChallengeDeployFailed { identifier, .. } => {
+            Some(identifier_out(identifier.clone()))
+        }
+        _ => None,
+    };
+    wit::EngineError {
+        kind: e.kind().to_owned(),
+        message: e.to_string(),
+        problem: e.problem().cloned().map(problem_out),
+        retry_after: e.retry_after().map(|t| t.0),
+        identifier,
+    }
+}
+
+fn task_out(t: core_api::ChallengeTask) -> wit::ChallengeTask {
+    wit::ChallengeTask {
+        identifier: identifier_out(t.identifier),
+        token: t.token,
+        key_authorization: t.key_authorization,
+        solution: match t.solution {
+            core_api::Solution::Http01 { path } => wit::Solution::Http01(path),
+            core_api::Solution::Dns01 { record_name, value } => {
+                wit::Solution::Dns01(wit::DnsRecord {
+                    name: record_name,
+                    value,
+                })
+            }
+            core_api::Solution::TlsAlpn01 {
+                certificate_pem,
+                private_key_pem,
+            } => wit::Solution::TlsAlpn01(wit::TlsAlpnCertificate {
+                certificate_pem,
+                private_key_pem: private_key_pem.to_string(),
+            }),
+        },
+    }
+}
+
+fn outcome_out(o: core_api::Outcome) -> wit::Outcome {
+    match o {
+        core_api::Outcome::Account(info) => wit::Outcome::Account(wit::AccountInfo {
+            url: info.url,
+            status: match info.account.status {
+                core_api::wire::AccountStatus::Valid => wit::AccountStatus::Valid,
+                core_api::wire::AccountStatus::Deactivated => wit::AccountStatus::Deactivated,
+                core_api::wire::AccountStatus::Revoked => wit::AccountStatus::Revoked,
+            },
+            contact: info.account.contact,
+            created: info.created,
+        }),
+        core_api::Outcome::Certificate(c) => wit::Outcome::Certificate(wit::IssuedCertificate {
+            chain_pem: c.chain_pem,
+            private_key_pem: c.private_key_pem.map(|k| k.to_string()),
+            order_url: c.order_url,
+            certificate_url: c.certificate_url,
+            alternate_urls: c.alternate_urls,
+        }),
+        core_api::Outcome::Revoked => wit::Outcome::Revoked,
+        core_api::Outcome::KeyChanged => wit::Outcome::KeyChanged,
+        core_api::Outcome::RenewalInfo(a) => wit::Outcome::RenewalInfo(wit::RenewalAdvice {
+            window_start: a.window_start.0,
+            window_end: a.window_end.0,
+            renew_at: a.renew_at.0,
+            explanation_url: a.explanation_url,
+            check_again_at: a.check_again_at.0,
+        }),
+    }
+}
+
+fn output_out(o: core_api::Output) -> wit::Output {
+    let action = match o.action {
+        core_api::Action::Send(r) => wit::Action::Send(wit::HttpRequest {
+            method: match r.method {
+                core_api::Method::Get => wit::Method::Get,
+                core_api::Method::Head => wit::Method::Head,
+                core_api::Method::Post => wit::Method::Post,
+            },
+            url: r.url,
+            headers: r.headers,
+            body: r.body,
+        }),
+        core_api::Action::Deploy(t) => wit::Action::Deploy(task_out(t)),
+        core_api::Action::Cleanup(t) => wit::Action::Cleanup(task_out(t)),
+        core_api::Action::Save(s) => wit::Action::Save(s.to_json()),
+        core_api::Action::Done(outcome) => wit::Action::Done(outcome_out(outcome)),
+        core_api::Action::Failed(e) => wit::Action::Failed(error_out(e)),
+    };
+    wit::Output { op: o.op.0, action }
+}
+
+fn info_out(info: core_api::cert::CertificateInfo) -> wit::CertificateInfo {
+    wit::CertificateInfo {
+        default_renewal_time: info.default_renewal_time().0,
+        subject: info.subject,
+        issuer: info.issuer,
+        issuer_common_name: info.issuer_common_name,
+        sans: info.sans.into_iter().map(identifier_out).collect(),
+        serial_hex: info.serial_hex,
+        not_before: info.not_before.0,
+        not_after: info.not_after.0,
+        key_type: info.key_type,
+        is_ca: info.is_ca,
+        ari_id: info.ari_id,
+    }
+}
+
+// ---- exports ----
+
+impl HelpersGuest for Component {
+    fn generate_key(kind: wit::KeyType) -> Result<String, wit::EngineError> {
+        let key = core_api::PrivateKey::generate(key_type_in(kind)).map_err(error_out)?;
+        Ok(key.to_pem().to_string())
+    }
+
+    fn jwk_thumbprint(key_pem: String) -> Result<String, wit::EngineError> {
+        Ok(key_in(&key_pem)?.jwk().thumbprint())
+    }
+
+    fn key_authorization(token: String, thumbprint: String) -> String {
+        core_api::challenge::key_authorization(&token, &thumbprint)
+    }
+
+    fn dns01_record_name(domain: String) -> String {
+        core_api::challenge::dns01_record_name(&domain)
+    }
+
+    fn dns01_value(key_authorization: String) -> String {
+        core_api::challenge::dns01_value(&key_authorization)
+    }
+
+    fn tls_alpn01_certificate(
+        identifier: wit::Identifier,
+        key_authorization: String,
+        now: u64,
+    ) -> Result<wit::TlsAlpnCertificate, wit::EngineError> {
+        let cert = core_api::challenge::tls_alpn01_certificate(
+            &identifier_in(identifier),
+            &key_authorization,
+            core_api::Timestamp(now),
+        )
+        .map_err(error_out)?;
+        Ok(wit::TlsAlpnCertificate {
+            certificate_pem: cert.certificate_pem,
+            private_key_pem: cert.private_key_pem.to_string(),
+        })
+    }
+
+    fn build_csr(
+        identifiers: Vec<wit::Identifier>,
+        key_pem: String,
+    ) -> Result<Vec<u8>, wit::EngineError> {
+        let ids: Vec<_> = identifiers.into_iter().map(identifier_in).collect();
+        core_api::csr::build_csr(&ids, &key_in(&key_pem)?).map_err(error_out)
+    }
+
+    fn inspect_certificates(pem: String) -> Result<Vec<wit::CertificateInfo>, wit::EngineError> {
+        let ders = core_api::cert::split_pem_chain(&pem).map_err(error_out)?;
+        ders.iter()
+            .map(|der| {
+                core_api::cert::inspect(der)
+                    .map(info_out)
+                    .map_err(error_out)
+            })
+            .collect()
+    }
+
+    fn ari_cert_id(certificate_der: Vec<u8>) -> Result<String, wit::EngineError> {
+        core_api::cert::ari_cert_id(&certificate_der).map_err(error_out)
+    }
+
+    fn key_matches_certificate(
+        key_pem: String,
+        certificate_der: Vec<u8>,
+    ) -> Result<bool, wit::EngineError> {
+        core_api::cert::key_matches_certificate(&key_in(&key_pem)?, &certificate_der)
+            .map_err(error_out)
+    }
+
+    fn sign_jws(
+        key_pem: String,
+        kid: Option<String>,
+        nonce: Option<String>,
+        url: String,
+        payload: Option<Vec<u8>>,
+    ) -> Result<String, wit::EngineError> {
+        let key = key_in(&key_pem)?;
+        let key_id = match &kid {
+            Some(kid) => core_api::jose::KeyId::Kid(kid),
+            None => core_api::jose::KeyId::Jwk,
+        };
+        let jws = core_api::jose::sign(&key, key_id, nonce.as_deref(), &url, payload.as_deref())
+            .map_err(error_out)?;
+        Ok(String::from_utf8(jws.to_body()).unwrap_or_default())
+    }
+}
+
+/// The `client` resource: a core client behind a `RefCell` (WIT methods take `&self`).
+pub struct EngineClient(RefCell<core_api::Client>);
+
+impl EngineClient {
+    /// Runs `f` on the client.
+    fn with<T>(&self, f: impl FnOnce(&mut core_api::Client) -> T) -> T {
+        f(&mut self.0.borrow_mut())
+    }
+}
+
+impl AcmeGuest for Component {
+    type Client = EngineClient;
+}
+
+impl GuestClient for EngineClient {
+    fn create(
+        config: wit::ClientConfig,
+        account_key_pem: String,
+    ) -> Result<exports::certsmith::acme::acme::Client, wit::EngineError> {
+        let key = key_in(&account_key_pem)?;
+        let client = core_api::Client::new(config_in(config), key);
+        Ok(exports::certsmith::acme::acme::Client::new(EngineClient(
+            RefCell::new(client),
+        )))
+    }
+
+    fn new_account(&self, r: wit::NewAccountRequest) -> u64 {
+        let request = core_api::NewAccountRequest {
+            contact: r.contact,
+            terms_of_service_agreed: r.terms_of_service_agreed,
+            only_return_existing: r.only_return_existing,
+            external_account: r.external_account.map(|e| core_api::ExternalAccountKey {
+                kid: e.kid,
+                hmac_key: Zeroizing::new(e.hmac_key),
+            }),
+        };
+        self.with(|c| c.new_account(request)).0
+    }
+
+    fn fetch_account(&self) -> u64 {
+        self.with(|c| c.fetch_account()).0
+    }
+
+    fn update_account(&self, contact: Vec<String>) -> u64 {
+        self.with(|c| c.update_account(contact)).0
+    }
+
+    fn deactivate_account(&self) -> u64 {
+        self.with(|c| c.deactivate_account()).0
+    }
+
+    fn change_key(&self, new_key_pem: String) -> Result<u64, wit::EngineError> {
+        let key = key_in(&new_key_pem)?;
+        Ok(self.with(|c| c.change_key(key)).0)
+    }
+
+    fn order(&self, request: wit::OrderRequest) -> Result<u64, wit::EngineError> {
+        let request = order_in(request)?;
+        self.with(|c| c.order(request))
+            .map(|op| op.0)
+            .map_err(error_out)
+    }
+
+    fn revoke(&self, r: wit::RevocationRequest) -> Result<u64, wit::EngineError> {
+        let signer = match r.signer {
+            wit::RevocationSigner::Account => core_api::RevocationSigner::Account,
+            wit::RevocationSigner::CertificateKey(pem) => {
+                core_api::RevocationSigner::CertificateKey(key_in(&pem)?)
+            }
+        };
+        let request = core_api::RevocationRequest {
+            certificate_der: r.certificate_der,
+            reason: r.reason,
+            signer,
+        };
+        Ok(self.with(|c| c.revoke(request)).0)
+    }
+
+    fn renewal_info(&self, certificate_der: Vec<u8>) -> Result<u64, wit::EngineError> {
+        self.with(|c| c.renewal_info(&certificate_der))
+            .map(|op| op.0)
+            .map_err(error_out)
+    }
+
+    fn resume(&self, snapshot: String) -> Result<u64, wit::EngineError> {
+        let snapshot = core_api::Snapshot::from_json(&snapshot).map_err(error_out)?;
+        self.with(|c| c.resume(snapshot))
+            .map(|op| op.0)
+            .map_err(error_out)
+    }
+
+    fn poll(&self, now: u64) -> Option<wit::Output> {
+        self.with(|c| c.poll(core_api::Timestamp(now)))
+            .map(output_out)
+    }
+
+    fn handle_response(
+        &self,
+        op: u64,
+        response: wit::HttpResponse,
+        now: u64,
+    ) -> Result<(), wit::EngineError> {
+        let response = response_in(response);
+        self.with(|c| c.handle_response(core_api::OpId(op), response, core_api::Timestamp(now)))
+            .map_err(error_out)
+    }
+
+    fn handle_transport_error(
+        &self,
+        op: u64,
+        reason: String,
+        now: u64,
+    ) -> Result<(), wit::EngineError> {
+        self.with(|c| {
+            c.handle_transport_error(core_api::OpId(op), &reason, core_api::Timestamp(now))
+        })
+        .map_err(error_out)
+    }
+
+    fn challenge_ready(&self, op: u64, token: String) -> Result<(), wit::EngineError> {
+        self.with(|c| c.challenge_ready(core_api::OpId(op), &token))
+            .map_err(error_out)
+    }
+
+    fn challenge_failed(
+        &self,
+        op: u64,
+        token: String,
+        reason: String,
+    ) -> Result<(), wit::EngineError> {
+        self.with(|c| c.challenge_failed(core_api::OpId(op), &token, &reason))
+            .map_err(error_out)
+    }
+
+    fn next_wakeup(&self) -> Option<u64> {
+        self.with(|c| c.next_wakeup()).map(|t| t.0)
+    }
+
+    fn account_url(&self) -> Option<String> {
+        self.with(|c| c.account_url().map(str::to_owned))
+    }
+
+    fn account_key_pem(&self) -> String {
+        self.with(|c| c.account_key().to_pem().to_string())
+    }
+
+    fn requests_sent(&self) -> u64 {
+        self.with(|c| c.requests_sent())
+    }
+}

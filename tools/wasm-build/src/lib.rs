@@ -1,0 +1,178 @@
+//! Builds certsmith's engine for WebAssembly: the component (wasm32-unknown-unknown core
+//! module made into a component with wit-component) and the wasm-bindgen package for JS.
+//! Used by the `wasm-build` command and by the host's build script.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+/// The one import the engine component may have.
+pub const ALLOWED_IMPORT: &str = "wasi:random/random@0.2.0";
+
+/// The interfaces the engine component must export.
+pub const REQUIRED_EXPORTS: [&str; 3] = [
+    "certsmith:acme/types@0.1.0",
+    "certsmith:acme/helpers@0.1.0",
+    "certsmith:acme/acme@0.1.0",
+];
+
+/// The workspace root (this crate lives in `tools/wasm-build`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Runs a command, failing with its name if it cannot start or exits non-zero.
+fn run(command: &mut Command) -> Result<()> {
+    let status = command
+        .status()
+        .with_context(|| format!("cannot run {command:?}"))?;
+    if !status.success() {
+        bail!("{command:?} failed with {status}");
+    }
+    Ok(())
+}
+
+/// A cargo command for the engine crate on wasm32-unknown-unknown, with its own target dir
+/// (the component and JS builds need different cfgs and must never share artifacts).
+fn cargo_engine(root: &Path, target_dir: &Path, feature: &str) -> Command {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(root)
+        .args(["build", "-p", "certsmith-core", "--lib", "--release"])
+        .args(["--target", "wasm32-unknown-unknown", "--features", feature])
+        .arg("--target-dir")
+        .arg(target_dir)
+        // A build script calling us runs with its own cargo variables; don't leak them.
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_TARGET");
+    command
+}
+
+/// The component built from the workspace's engine.
+pub struct BuiltComponent {
+    /// Where it was written.
+    pub path: PathBuf,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+    /// Its imports (interface names).
+    pub imports: Vec<String>,
+    /// Its exports (interface names).
+    pub exports: Vec<String>,
+}
+
+/// Builds the engine component into `out_dir`, running `wasm_opt` on the core module first
+/// when given (path of binaryen's `wasm-opt`).
+pub fn build_component(
+    root: &Path,
+    target_dir: &Path,
+    out_dir: &Path,
+    wasm_opt: Option<&Path>,
+) -> Result<BuiltComponent> {
+    run(cargo_engine(root, target_dir, "component")
+        .env("RUSTFLAGS", "--cfg getrandom_backend=\"custom\""))?;
+    let module_path = target_dir.join("wasm32-unknown-unknown/release/certsmith_core.wasm");
+    let mut module = std::fs::read(&module_path)
+        .with_context(|| format!("cannot read {}", module_path.display()))?;
+    if let Some(wasm_opt) = wasm_opt {
+        module = optimize(wasm_opt, &module_path, out_dir)?;
+    }
+    let component = wit_component::ComponentEncoder::default()
+        .validate(true)
+        .module(&module)
+        .context("the engine module has no usable component-type section")?
+        .encode()
+        .context("cannot make a component of the engine module")?;
+    std::fs::create_dir_all(out_dir)
+        .with_context(|| format!("cannot create {}", out_dir.display()))?;
+    let path = out_dir.join("certsmith_engine.wasm");
+    std::fs::write(&path, &component)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    let (imports, exports) = interfaces(&component)?;
+    Ok(BuiltComponent {
+        path,
+        bytes: component,
+        imports,
+        exports,
+    })
+}
+
+/// Shrinks a core module with binaryen's wasm-opt (`-Oz`; a stripped module needs its
+/// features named: exactly the ones rustc enables for wasm32-unknown-unknown).
+fn optimize(wasm_opt: &Path, module: &Path, out_dir: &Path) -> Result<Vec<u8>> {
+    std::fs::create_dir_all(out_dir)?;
+    let optimized = out_dir.join("certsmith_core.opt.wasm");
+    let mut command = if wasm_opt.extension().is_some_and(|e| e == "js") {
+        let mut c = Command::new("node");
+        c.arg(wasm_opt);
+        c
+    } else {
+        Command::new(wasm_opt)
+    };
+    run(command
+        .args(["-Oz", "--enable-bulk-memory", "--enable-sign-ext"])
+        .args([
+            "--enable-nontrapping-float-to-int",
+            "--enable-mutable-globals",
+        ])
+        .args(["--enable-multivalue", "--enable-reference-types"])
+        .arg(module)
+        .arg("-o")
+        .arg(&optimized))?;
+    std::fs::read(&optimized).with_context(|| format!("cannot read {}", optimized.display()))
+}
+
+/// The imported and exported interface names of a component.
+pub fn interfaces(component: &[u8]) -> Result<(Vec<String>, Vec<String>)> {
+    let decoded = wit_component::decode(component).context("cannot decode the component")?;
+    let resolve = decoded.resolve();
+    let wit_component::DecodedWasm::Component(_, world) = &decoded else {
+        bail!("expected a component, found a WIT package");
+    };
+    let world = &resolve.worlds[*world];
+    let names = |items: &mut dyn Iterator<Item = &wit_parser::WorldKey>| -> Vec<String> {
+        items.map(|key| resolve.name_world_key(key)).collect()
+    };
+    Ok((
+        names(&mut world.imports.keys()),
+        names(&mut world.exports.keys()),
+    ))
+}
+
+/// Checks the component imports nothing but `wasi:random` and exports the engine.
+pub fn check_interfaces(built: &BuiltComponent) -> Result<()> {
+    if built.imports != [ALLOWED_IMPORT] {
+        bail!(
+            "the engine component must import exactly {ALLOWED_IMPORT}, but imports {:?}",
+            built.imports
+        );
+    }
+    for export in REQUIRED_EXPORTS {
+        if !built.exports.iter().any(|e| e == export) {
+            bail!(
+                "the engine component does not export {export} (exports {:?})",
+                built.exports
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Builds the wasm-bindgen package into `out_dir` (`--target nodejs`).
+pub fn build_js(root: &Path, target_dir: &Path, out_dir: &Path) -> Result<PathBuf> {
+    run(cargo_engine(root, target_dir, "js").env("CARGO_PROFILE_RELEASE_STRIP", "false"))?;
+    let module = target_dir.join("wasm32-unknown-unknown/release/certsmith_core.wasm");
+    run(Command::new("wasm-bindgen")
+        .args(["--target", "nodejs", "--out-dir"])
+        .arg(out_dir)
+        .arg(&module))
+    .context("wasm-bindgen (install with: cargo install wasm-bindgen-cli --version 0.2.130)")?;
+    Ok(out_dir.join("certsmith_core_bg.wasm"))
+}

@@ -1,0 +1,72 @@
+//! `wasm-build`: builds the engine component (with its import and size gates) or the JS
+//! package.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use clap::{Parser, Subcommand};
+
+/// Builds certsmith's engine for WebAssembly.
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The component: imports only wasi:random; fails over the size budget.
+    Component {
+        /// Largest acceptable component, bytes.
+        #[arg(long, default_value_t = 400 * 1024)]
+        max_bytes: usize,
+        /// binaryen's wasm-opt (binary or node script) to shrink the core module first.
+        #[arg(long)]
+        wasm_opt: Option<PathBuf>,
+    },
+    /// The wasm-bindgen package for JS runtimes, in target/wasm/js.
+    Js,
+}
+
+fn main() -> Result<()> {
+    let root = wasm_build::workspace_root();
+    let out = root.join("target/wasm");
+    match Cli::parse().command {
+        Command::Component {
+            max_bytes,
+            wasm_opt,
+        } => {
+            let built = wasm_build::build_component(
+                &root,
+                &root.join("target/wasm-component"),
+                &out,
+                wasm_opt.as_deref(),
+            )?;
+            println!("component: {}", built.path.display());
+            println!("imports: {}", built.imports.join(", "));
+            println!("exports: {}", built.exports.join(", "));
+            println!(
+                "size: {} bytes ({} KiB)",
+                built.bytes.len(),
+                built.bytes.len() / 1024
+            );
+            wasm_build::check_interfaces(&built)?;
+            if built.bytes.len() > max_bytes {
+                bail!(
+                    "the component is {} bytes, over the {max_bytes}-byte budget",
+                    built.bytes.len()
+                );
+            }
+        }
+        Command::Js => {
+            let module =
+                wasm_build::build_js(&root, &root.join("target/wasm-js"), &out.join("js"))?;
+            let size = std::fs::metadata(&module).map(|m| m.len()).unwrap_or(0);
+            println!(
+                "js package: {} ({size} bytes of wasm)",
+                out.join("js").display()
+            );
+        }
+    }
+    Ok(())
+}
