@@ -1,0 +1,32 @@
+//! Builds the engine's WebAssembly component from the workspace (`core/` + `wit/`) and puts
+//! it in OUT_DIR for the binary to embed, so a plain `cargo build` yields a complete host.
+//! Skipped with the `native` feature, which links the engine as a Rust crate instead.
+
+use std::path::PathBuf;
+
+fn main() {
+    if std::env::var_os("CARGO_FEATURE_NATIVE").is_some() {
+        return;
+    }
+    let root = wasm_build::workspace_root();
+    for input in ["core/src", "core/Cargo.toml", "wit", "Cargo.lock"] {
+        println!("cargo:rerun-if-changed={}", root.join(input).display());
+    }
+    let Some(out_dir) = std::env::var_os("OUT_DIR").map(PathBuf::from) else {
+        eprintln!("OUT_DIR is not set: run this through cargo");
+        std::process::exit(1);
+    };
+    let built =
+        wasm_build::build_component(&root, &root.join("target/wasm-component"), &out_dir, None)
+            .and_then(|built| wasm_build::check_interfaces(&built).map(|()| built));
+    match built {
+        Ok(built) => println!(
+            "cargo:rustc-env=CERTSMITH_ENGINE_WASM={}",
+            built.path.display()
+        ),
+        Err(error) => {
+            eprintln!("could not build the engine component: {error:#}");
+            std::process::exit(1);
+        }
+    }
+}

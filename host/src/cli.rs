@@ -1,0 +1,95 @@
+//! The command line: familiar to lego and certbot users; every flag also reads a
+//! `CERTSMITH_*` environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use certsmith_core::KeyType;
+use clap::{Args, Parser, Subcommand};
+
+/// HTTPS certificates over ACME, with the protocol engine sandboxed in WebAssembly.
+#[derive(Parser, Debug)]
+#[command(name = "certsmith", version, about)]
+pub struct Cli {
+    /// Where accounts, certificates and order snapshots live [default: the user's data
+    /// directory, e.g. ~/.local/share/certsmith].
+    #[arg(long, env = "CERTSMITH_STATE_DIR", global = true)]
+    pub state_dir: Option<PathBuf>,
+    /// Print one JSON result object on stdout instead of progress lines.
+    #[arg(long, env = "CERTSMITH_JSON", global = true)]
+    pub json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Obtain a certificate (resuming an order a crash interrupted).
+    Issue(IssueArgs),
+    /// Show what a PEM certificate file says, like `openssl x509 -text` but readable.
+    Inspect(InspectArgs),
+}
+
+/// `certsmith issue`.
+#[derive(Args, Debug)]
+pub struct IssueArgs {
+    /// A name (or IP address) for the certificate; repeat for more. The first names the
+    /// certificate's directory.
+    #[arg(
+        short = 'd',
+        long = "domain",
+        env = "CERTSMITH_DOMAINS",
+        value_delimiter = ',',
+        required = true
+    )]
+    pub domains: Vec<String>,
+    /// The CA: a directory URL, or letsencrypt, letsencrypt-staging, zerossl.
+    #[arg(long, env = "CERTSMITH_SERVER", default_value = "letsencrypt-staging")]
+    pub server: String,
+    /// Also trust this root certificate (PEM) for the CA's HTTPS (test CAs like Pebble).
+    #[arg(long = "ca-cert", env = "CERTSMITH_CA_CERT")]
+    pub ca_cert: Vec<PathBuf>,
+    /// Contact address for the account (expiry and incident mail from the CA).
+    #[arg(long, env = "CERTSMITH_EMAIL")]
+    pub email: Option<String>,
+    /// Agree to the CA's terms of service (needed to create an account).
+    #[arg(long, env = "CERTSMITH_ACCEPT_TOS")]
+    pub accept_tos: bool,
+    /// The certificate key's type: p256 or p384.
+    #[arg(long, env = "CERTSMITH_KEY_TYPE", default_value = "p256", value_parser = parse_key_type)]
+    pub key_type: KeyType,
+    /// Answer HTTP-01 with a built-in server on ADDR:PORT (port 80 for a public CA).
+    #[arg(long, env = "CERTSMITH_HTTP", group = "solver")]
+    pub http: Option<SocketAddr>,
+    /// Answer HTTP-01 through an existing web server's document root.
+    #[arg(long, env = "CERTSMITH_WEBROOT", group = "solver")]
+    pub webroot: Option<PathBuf>,
+    /// Run this engine component instead of the embedded one.
+    #[arg(long, env = "CERTSMITH_ENGINE")]
+    pub engine: Option<PathBuf>,
+}
+
+/// `certsmith inspect`.
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// A PEM file with one or more certificates.
+    pub file: PathBuf,
+}
+
+/// Parses `--key-type`.
+fn parse_key_type(text: &str) -> Result<KeyType, String> {
+    text.parse()
+        .map_err(|e: certsmith_core::Error| e.to_string())
+}
+
+/// The directory URL for a `--server` value.
+pub fn directory_url(server: &str) -> &str {
+    match server {
+        "letsencrypt" => "https://acme-v02.api.letsencrypt.org/directory",
+        "letsencrypt-staging" => "https://acme-staging-v02.api.letsencrypt.org/directory",
+        "zerossl" => "https://acme.zerossl.com/v2/DV90",
+        url => url,
+    }
+}

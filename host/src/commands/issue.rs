@@ -1,0 +1,361 @@
+//! `certsmith issue`: account (created on first use), order (or the resumed order a crash
+//! interrupted), challenges, certificate checked and stored.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use certsmith_core::cert::{inspect, key_matches_certificate, split_pem_chain};
+use certsmith_core::{
+    CertificateKey, ClientConfig, Identifier, IssuedCertificate, KeyType, NewAccountRequest, OpId,
+    OrderRequest, Outcome, PrivateKey,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{Failure, exit};
+use crate::cli::{IssueArgs, directory_url};
+use crate::driver::{Driver, OpResult, SnapshotSink};
+use crate::engine::{self, AcmeEngine};
+use crate::layout;
+use crate::progress::Progress;
+use crate::solvers::AnySolver;
+use crate::solvers::http01::Http01Standalone;
+use crate::solvers::webroot::Webroot;
+use crate::storage::{FsStore, Secrecy};
+use crate::transport::Transport;
+
+/// How long one HTTP request to the CA may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What is kept about an account besides its key.
+#[derive(Serialize, Deserialize)]
+struct AccountMeta {
+    /// The account URL (`kid`).
+    url: String,
+}
+
+/// What is kept about a certificate besides its PEM files.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CertMeta<'a> {
+    directory: &'a str,
+    domains: &'a [String],
+    issuer: String,
+    serial: String,
+    not_before: String,
+    not_after: String,
+    renew_at: String,
+    ari_id: Option<String>,
+    order_url: &'a str,
+    certificate_url: &'a str,
+}
+
+/// Order snapshots go to the store, as secrets (they hold the certificate key).
+struct StoreSink<'a> {
+    store: &'a FsStore,
+    key: String,
+}
+
+impl SnapshotSink for StoreSink<'_> {
+    fn save(&mut self, _op: OpId, snapshot_json: &str) -> Result<(), String> {
+        self.store
+            .put(&self.key, snapshot_json.as_bytes(), Secrecy::Secret)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Runs `ops` on `engine` to their end, showing progress; how each ended.
+async fn run_ops(
+    engine: &mut dyn AcmeEngine,
+    ops: &[OpId],
+    transport: &Transport,
+    solver: &AnySolver,
+    snapshots: &mut StoreSink<'_>,
+    progress: &mut Progress,
+) -> Result<BTreeMap<OpId, OpResult>, Failure> {
+    let mut events = |event: crate::driver::Event<'_>| progress.event(event);
+    let mut driver = Driver {
+        transport,
+        solver,
+        snapshots,
+        events: &mut events,
+    };
+    Ok(driver.run(engine, ops).await?)
+}
+
+/// The identifiers for `--domain` values: IP addresses as IP identifiers.
+fn identifiers(domains: &[String]) -> Vec<Identifier> {
+    domains
+        .iter()
+        .map(|d| match d.parse::<IpAddr>() {
+            Ok(ip) => Identifier::ip(ip.to_string()),
+            Err(_) => Identifier::dns(d.as_str()),
+        })
+        .collect()
+}
+
+/// The solver the flags ask for; binds its port now, before anything is sent to the CA.
+async fn solver(args: &IssueArgs) -> Result<AnySolver, Failure> {
+    if let Some(addr) = args.http {
+        return Http01Standalone::bind(addr)
+            .await
+            .map(AnySolver::Http)
+            .map_err(|e| Failure::new(exit::LOCAL, e.to_string()));
+    }
+    if let Some(dir) = &args.webroot {
+        return Ok(AnySolver::Webroot(Webroot::new(dir.clone())));
+    }
+    Err(Failure::new(
+        exit::LOCAL,
+        "choose how to answer the CA's challenge: --http ADDR:PORT or --webroot DIR",
+    ))
+}
+
+/// The account key PEM, generated and stored on first use.
+fn account_key(store: &FsStore, key: &str) -> Result<String, Failure> {
+    if let Some(bytes) = store.get(key)? {
+        return String::from_utf8(bytes).map_err(|_| {
+            Failure::new(
+                exit::LOCAL,
+                format!("the account key {key} is not PEM text"),
+            )
+        });
+    }
+    let pem = PrivateKey::generate(KeyType::P256)
+        .map_err(|e| Failure::new(exit::OTHER, e.to_string()))?
+        .to_pem();
+    store.put(key, pem.as_bytes(), Secrecy::Secret)?;
+    Ok(pem.to_string())
+}
+
+/// The paths and facts of a stored certificate.
+struct Stored {
+    dir: std::path::PathBuf,
+    serial: String,
+    not_after: String,
+    issuer: String,
+}
+
+/// Checks the issued chain (parses, certifies the key) and only then stores it.
+fn store_certificate(
+    store: &FsStore,
+    ca: &str,
+    name: &str,
+    directory: &str,
+    domains: &[String],
+    cert: &IssuedCertificate,
+) -> Result<Stored, Failure> {
+    let invalid = |why: String| {
+        Failure::new(
+            exit::CA_REFUSED,
+            format!("the CA's certificate is unusable, nothing was replaced: {why}"),
+        )
+    };
+    let ders = split_pem_chain(&cert.chain_pem).map_err(|e| invalid(e.to_string()))?;
+    let key_pem = cert
+        .private_key_pem
+        .as_ref()
+        .ok_or_else(|| invalid("no certificate key".into()))?;
+    let key = PrivateKey::from_pem(key_pem).map_err(|e| invalid(e.to_string()))?;
+    if !key_matches_certificate(&key, &ders[0]).map_err(|e| invalid(e.to_string()))? {
+        return Err(invalid("the certificate is not for its key".into()));
+    }
+    let info = inspect(&ders[0]).map_err(|e| invalid(e.to_string()))?;
+    const END: &str = "-----END CERTIFICATE-----";
+    let leaf_end = cert
+        .chain_pem
+        .find(END)
+        .map(|i| i + END.len())
+        .ok_or_else(|| invalid("no PEM certificate".into()))?;
+    let leaf_pem = format!("{}\n", cert.chain_pem[..leaf_end].trim());
+    let chain_pem = cert.chain_pem[leaf_end..].trim_start().to_owned();
+    let meta = CertMeta {
+        directory,
+        domains,
+        issuer: info.issuer.clone(),
+        serial: info.serial_hex.clone(),
+        not_before: info.not_before.to_rfc3339(),
+        not_after: info.not_after.to_rfc3339(),
+        renew_at: info.default_renewal_time().to_rfc3339(),
+        ari_id: info.ari_id.clone(),
+        order_url: &cert.order_url,
+        certificate_url: &cert.certificate_url,
+    };
+    let meta_json = serde_json::to_vec_pretty(&meta).unwrap_or_default();
+    // Key first: until cert.pem is replaced too, a crash leaves the new key beside the old
+    // certificate; the next `issue` run sees the mismatch and replaces both.
+    for (file, bytes, secrecy) in [
+        ("key.pem", key_pem.as_bytes(), Secrecy::Secret),
+        ("cert.pem", leaf_pem.as_bytes(), Secrecy::Public),
+        ("chain.pem", chain_pem.as_bytes(), Secrecy::Public),
+        ("fullchain.pem", cert.chain_pem.as_bytes(), Secrecy::Public),
+        ("meta.json", meta_json.as_slice(), Secrecy::Public),
+    ] {
+        store.put(&layout::cert_file(ca, name, file), bytes, secrecy)?;
+    }
+    let dir = store
+        .path(&layout::cert_file(ca, name, "cert.pem"))?
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    Ok(Stored {
+        dir,
+        serial: info.serial_hex,
+        not_after: info.not_after.to_rfc3339(),
+        issuer: info.issuer,
+    })
+}
+
+/// Runs `certsmith issue`.
+pub async fn run(args: IssueArgs, state_dir: &Path, json: bool) -> Result<(), Failure> {
+    let store = FsStore::open(state_dir)?;
+    let directory = directory_url(&args.server).to_owned();
+    let ca = layout::ca_slug(&directory);
+    let name = layout::cert_name(&args.domains[0]);
+    let account = args.email.as_deref().unwrap_or("default");
+    let solver = solver(&args).await?;
+    let roots: Vec<&Path> = args.ca_cert.iter().map(|p| p.as_path()).collect();
+    let transport = Transport::new(&roots, REQUEST_TIMEOUT)
+        .map_err(|e| Failure::new(exit::LOCAL, e.to_string()))?;
+    let key_pem = account_key(&store, &layout::account_key(&ca, account))?;
+    let meta_key = layout::account_meta(&ca, account);
+    let known: Option<AccountMeta> = store
+        .get(&meta_key)?
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    let config = ClientConfig {
+        account_url: known.as_ref().map(|m| m.url.clone()),
+        ..ClientConfig::new(directory.clone())
+    };
+    let mut engine = engine::open(
+        config,
+        &key_pem,
+        args.engine.as_deref(),
+        Some(&state_dir.join("cache")),
+    )?;
+    let mut progress = Progress::new(json);
+    let snapshot_key = layout::order_snapshot(&ca, &name);
+    let mut sink = StoreSink {
+        store: &store,
+        key: snapshot_key.clone(),
+    };
+
+    // Both operations start now, so a malformed name is refused before anything is sent;
+    // the engine holds the order until the account exists.
+    let account_op = match &known {
+        Some(_) => None,
+        None if !args.accept_tos => {
+            return Err(Failure::new(
+                exit::LOCAL,
+                format!(
+                    "no account at {directory} yet: pass --accept-tos to agree to the CA's terms of service and create one"
+                ),
+            ));
+        }
+        None => Some(engine.new_account(NewAccountRequest {
+            contact: args.email.iter().map(|e| format!("mailto:{e}")).collect(),
+            terms_of_service_agreed: true,
+            ..Default::default()
+        })?),
+    };
+    let order_op = match store.get(&snapshot_key)? {
+        Some(snapshot) => {
+            progress.step(format!(
+                "resuming the interrupted order for {}",
+                args.domains.join(", ")
+            ));
+            engine.resume(&String::from_utf8_lossy(&snapshot))?
+        }
+        None => {
+            progress.step(format!(
+                "order for {} at {directory}",
+                args.domains.join(", ")
+            ));
+            engine.order(OrderRequest {
+                certificate_key: CertificateKey::Generate(args.key_type),
+                ..OrderRequest::new(identifiers(&args.domains))
+            })?
+        }
+    };
+    let ops: Vec<OpId> = account_op.into_iter().chain([order_op]).collect();
+    let mut results = run_ops(
+        engine.as_mut(),
+        &ops,
+        &transport,
+        &solver,
+        &mut sink,
+        &mut progress,
+    )
+    .await?;
+    if let Some(op) = account_op {
+        match results.remove(&op) {
+            Some(Ok(Outcome::Account(info))) => {
+                let meta = serde_json::to_vec(&AccountMeta { url: info.url }).unwrap_or_default();
+                store.put(&meta_key, &meta, Secrecy::Public)?;
+            }
+            Some(Err(failure)) => return Err(failure.into()),
+            other => {
+                return Err(Failure::new(
+                    exit::OTHER,
+                    format!("unexpected account outcome {other:?}"),
+                ));
+            }
+        }
+    }
+    let result = results
+        .remove(&order_op)
+        .ok_or_else(|| Failure::new(exit::OTHER, "the engine did not end the order"))?;
+    let requests = engine.requests_sent()?;
+    let cert = match result {
+        Ok(Outcome::Certificate(cert)) => cert,
+        Ok(other) => {
+            return Err(Failure::new(
+                exit::OTHER,
+                format!("unexpected order outcome {other:?}"),
+            ));
+        }
+        Err(failure) => {
+            // A CA that could not be reached may still hold the order: keep the snapshot
+            // so the next run resumes it. Any other failure ends the order.
+            if failure.kind != "transport" {
+                store.delete(&snapshot_key)?;
+            }
+            return Err(failure.into());
+        }
+    };
+    progress.step("storing the certificate");
+    let stored = store_certificate(&store, &ca, &name, &directory, &args.domains, &cert)?;
+    store.delete(&snapshot_key)?;
+    progress.finish_current();
+    let fullchain = stored.dir.join("fullchain.pem");
+    let key = stored.dir.join("key.pem");
+    if json {
+        let report = serde_json::json!({
+            "name": name,
+            "domains": args.domains,
+            "fullchain": fullchain,
+            "cert": stored.dir.join("cert.pem"),
+            "chain": stored.dir.join("chain.pem"),
+            "key": key,
+            "serial": stored.serial,
+            "notAfter": stored.not_after,
+            "issuer": stored.issuer,
+            "orderUrl": cert.order_url,
+            "acmeRequests": requests,
+        });
+        println!("{report}");
+    } else {
+        println!(
+            "certificate for {} saved in {}",
+            args.domains.join(", "),
+            stored.dir.display()
+        );
+        println!("  fullchain.pem, cert.pem, chain.pem, key.pem (0600), meta.json");
+        println!(
+            "  serial {}, valid until {}, issued by {}",
+            stored.serial, stored.not_after, stored.issuer
+        );
+        println!("  {requests} ACME requests");
+    }
+    Ok(())
+}

@@ -1,0 +1,430 @@
+//! The engine's WebAssembly component in wasmtime. The component is embedded in the binary
+//! (built by `build.rs`) unless `--engine FILE` names another; compiled machine code is
+//! cached on disk, keyed by the component's hash and wasmtime's compatibility hash.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::{Path, PathBuf};
+
+use certsmith_core::wire::{Account, AccountStatus, Problem, Subproblem};
+use certsmith_core::{
+    AccountInfo, ChallengeTask, ClientConfig, HttpRequest, HttpResponse, Identifier,
+    IssuedCertificate, Method, NewAccountRequest, OpId, OrderRequest, Outcome, RenewalAdvice,
+    Solution, Timestamp,
+};
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceAny};
+use wasmtime::{Config, Store};
+use zeroize::Zeroizing;
+
+use super::{AcmeEngine, EngineAction, EngineError, EngineFailure, EngineOutput};
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "engine",
+});
+
+use exports::certsmith::acme::types as wit;
+
+/// The component built from this workspace by `build.rs`.
+static EMBEDDED: &[u8] = include_bytes!(env!("CERTSMITH_ENGINE_WASM"));
+
+/// The store's data: the component's only import is randomness from the OS.
+struct HostState;
+
+impl wasi::random::random::Host for HostState {
+    fn get_random_bytes(&mut self, len: u64) -> Vec<u8> {
+        let mut bytes = vec![0u8; usize::try_from(len).unwrap_or(0)];
+        // The OS RNG failing is not recoverable; zero bytes would be worse than a trap.
+        if getrandom::fill(&mut bytes).is_err() {
+            std::process::abort();
+        }
+        bytes
+    }
+
+    fn get_random_u64(&mut self) -> u64 {
+        let mut bytes = [0u8; 8];
+        if getrandom::fill(&mut bytes).is_err() {
+            std::process::abort();
+        }
+        u64::from_le_bytes(bytes)
+    }
+}
+
+/// A wasmtime failure as an engine error.
+fn wasm(error: impl std::fmt::Display) -> EngineError {
+    EngineError::Wasm(error.to_string())
+}
+
+/// The engine component, instantiated, with one ACME client.
+pub struct ComponentEngine {
+    store: Store<HostState>,
+    bindings: Engine,
+    client: ResourceAny,
+}
+
+impl ComponentEngine {
+    /// Loads the component (embedded, or `engine_file`), compiling it or reusing the cache
+    /// in `cache_dir`, and creates a client for `config` with the account key.
+    pub fn new(
+        config: ClientConfig,
+        account_key_pem: &str,
+        engine_file: Option<&Path>,
+        cache_dir: Option<&Path>,
+    ) -> Result<Self, EngineError> {
+        let bytes = match engine_file {
+            Some(path) => std::fs::read(path).map_err(|e| {
+                wasm(format!(
+                    "cannot read the engine file {}: {e}",
+                    path.display()
+                ))
+            })?,
+            None => EMBEDDED.to_vec(),
+        };
+        let mut wasm_config = Config::new();
+        wasm_config.wasm_component_model(true);
+        let engine = wasmtime::Engine::new(&wasm_config).map_err(wasm)?;
+        let component = load(&engine, &bytes, cache_dir)?;
+        let mut linker = Linker::<HostState>::new(&engine);
+        wasi::random::random::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(wasm)?;
+        let mut store = Store::new(&engine, HostState);
+        let bindings = Engine::instantiate(&mut store, &component, &linker).map_err(|e| {
+            wasm(format!(
+                "cannot instantiate the engine component (it must import only wasi:random): {e}"
+            ))
+        })?;
+        let client = bindings
+            .certsmith_acme_acme()
+            .client()
+            .call_create(&mut store, &config_out(config), account_key_pem)
+            .map_err(wasm)?
+            .map_err(|e| EngineError::Refused(failure_in(e)))?;
+        Ok(Self {
+            store,
+            bindings,
+            client,
+        })
+    }
+}
+
+/// Compiles `bytes`, or loads the machine code cached for exactly these bytes and this
+/// wasmtime configuration. A missing or unusable cache is only slower, never an error.
+fn load(
+    engine: &wasmtime::Engine,
+    bytes: &[u8],
+    cache_dir: Option<&Path>,
+) -> Result<Component, EngineError> {
+    let Some(path) = cache_dir.map(|dir| cache_path(engine, bytes, dir)) else {
+        return Component::new(engine, bytes).map_err(wasm);
+    };
+    if path.exists() {
+        // SAFETY: the file is one this function wrote with `Component::serialize` into the
+        // user's own cache directory, named by the hash of the component and of wasmtime's
+        // compatibility settings; wasmtime also checks the header before using it.
+        #[allow(unsafe_code)]
+        let cached = unsafe { Component::deserialize_file(engine, &path) };
+        match cached {
+            Ok(component) => return Ok(component),
+            Err(e) => tracing::debug!("ignoring the engine cache {}: {e}", path.display()),
+        }
+    }
+    let component = Component::new(engine, bytes).map_err(wasm)?;
+    if let Ok(code) = component.serialize() {
+        let written = std::fs::create_dir_all(cache_dir.unwrap_or(Path::new("."))).and_then(|()| {
+            let tmp = path.with_extension("tmp");
+            std::fs::write(&tmp, &code)?;
+            std::fs::rename(&tmp, &path)
+        });
+        if let Err(e) = written {
+            tracing::debug!(
+                "could not cache the compiled engine at {}: {e}",
+                path.display()
+            );
+        }
+    }
+    Ok(component)
+}
+
+/// Where the compiled form of `bytes` is cached.
+fn cache_path(engine: &wasmtime::Engine, bytes: &[u8], dir: &Path) -> PathBuf {
+    let mut hasher = DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    let digest = Sha256::digest(bytes);
+    let component: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    dir.join(format!("engine-{component}-{:016x}.cwasm", hasher.finish()))
+}
+
+/// A refused call's error.
+fn refused(e: wit::EngineError) -> EngineError {
+    EngineError::Refused(failure_in(e))
+}
+
+impl AcmeEngine for ComponentEngine {
+    fn new_account(&mut self, r: NewAccountRequest) -> Result<OpId, EngineError> {
+        let request = wit::NewAccountRequest {
+            contact: r.contact,
+            terms_of_service_agreed: r.terms_of_service_agreed,
+            only_return_existing: r.only_return_existing,
+            external_account: r.external_account.map(|e| wit::ExternalAccountKey {
+                kid: e.kid,
+                hmac_key: e.hmac_key.to_vec(),
+            }),
+        };
+        let api = self.bindings.certsmith_acme_acme().client();
+        api.call_new_account(&mut self.store, self.client, &request)
+            .map(OpId)
+            .map_err(wasm)
+    }
+
+    fn order(&mut self, r: OrderRequest) -> Result<OpId, EngineError> {
+        let request = order_out(r);
+        let api = self.bindings.certsmith_acme_acme().client();
+        api.call_order(&mut self.store, self.client, &request)
+            .map_err(wasm)?
+            .map(OpId)
+            .map_err(refused)
+    }
+
+    fn resume(&mut self, snapshot_json: &str) -> Result<OpId, EngineError> {
+        let api = self.bindings.certsmith_acme_acme().client();
+        api.call_resume(&mut self.store, self.client, snapshot_json)
+            .map_err(wasm)?
+            .map(OpId)
+            .map_err(refused)
+    }
+
+    fn poll(&mut self, now: Timestamp) -> Result<Option<EngineOutput>, EngineError> {
+        let api = self.bindings.certsmith_acme_acme().client();
+        let output = api
+            .call_poll(&mut self.store, self.client, now.0)
+            .map_err(wasm)?;
+        Ok(output.map(output_in))
+    }
+
+    fn handle_response(
+        &mut self,
+        op: OpId,
+        response: HttpResponse,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        let response = wit::HttpResponse {
+            status: response.status,
+            headers: response.headers,
+            body: response.body,
+        };
+        let api = self.bindings.certsmith_acme_acme().client();
+        api.call_handle_response(&mut self.store, self.client, op.0, &response, now.0)
+            .map_err(wasm)?
+            .map_err(refused)
+    }
+
+    fn handle_transport_error(
+        &mut self,
+        op: OpId,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        let api = self.bindings.certsmith_acme_acme().client();
+        api.call_handle_transport_error(&mut self.store, self.client, op.0, reason, now.0)
+            .map_err(wasm)?
+            .map_err(refused)
+    }
+
+    fn challenge_ready(&mut self, op: OpId, token: &str) -> Result<(), EngineError> {
+        let api = self.bindings.certsmith_acme_acme().client();
+        api.call_challenge_ready(&mut self.store, self.client, op.0, token)
+            .map_err(wasm)?
+            .map_err(refused)
+    }
+
+    fn challenge_failed(&mut self, op: OpId, token: &str, reason: &str) -> Result<(), EngineError> {
+        let api = self.bindings.certsmith_acme_acme().client();
+        api.call_challenge_failed(&mut self.store, self.client, op.0, token, reason)
+            .map_err(wasm)?
+            .map_err(refused)
+    }
+
+    fn next_wakeup(&mut self) -> Result<Option<Timestamp>, EngineError> {
+        let api = self.bindings.certsmith_acme_acme().client();
+        let next = api
+            .call_next_wakeup(&mut self.store, self.client)
+            .map_err(wasm)?;
+        Ok(next.map(Timestamp))
+    }
+
+    fn requests_sent(&mut self) -> Result<u64, EngineError> {
+        let api = self.bindings.certsmith_acme_acme().client();
+        api.call_requests_sent(&mut self.store, self.client)
+            .map_err(wasm)
+    }
+}
+
+// ---- host → component ----
+
+fn identifier_out(id: Identifier) -> wit::Identifier {
+    wit::Identifier {
+        kind: match id.kind {
+            certsmith_core::IdentifierType::Dns => wit::IdentifierKind::Dns,
+            certsmith_core::IdentifierType::Ip => wit::IdentifierKind::Ip,
+        },
+        value: id.value,
+    }
+}
+
+fn config_out(c: ClientConfig) -> wit::ClientConfig {
+    let r = c.retry;
+    wit::ClientConfig {
+        directory_url: c.directory_url,
+        account_url: c.account_url,
+        retry: Some(wit::RetryPolicy {
+            max_bad_nonce_retries: r.max_bad_nonce_retries,
+            max_server_retries: r.max_server_retries,
+            poll_initial_ms: r.poll_initial_ms,
+            poll_max_ms: r.poll_max_ms,
+            poll_timeout_ms: r.poll_timeout_ms,
+            max_inline_wait_ms: r.max_inline_wait_ms,
+        }),
+    }
+}
+
+fn order_out(r: OrderRequest) -> wit::OrderRequest {
+    wit::OrderRequest {
+        identifiers: r.identifiers.into_iter().map(identifier_out).collect(),
+        challenge_types: r
+            .challenge_types
+            .into_iter()
+            .map(|t| match t {
+                certsmith_core::ChallengeType::Http01 => wit::ChallengeType::Http01,
+                certsmith_core::ChallengeType::Dns01 => wit::ChallengeType::Dns01,
+                certsmith_core::ChallengeType::TlsAlpn01 => wit::ChallengeType::TlsAlpn01,
+            })
+            .collect(),
+        certificate_key: match r.certificate_key {
+            certsmith_core::CertificateKey::Generate(kind) => {
+                wit::CertificateKey::Generate(match kind {
+                    certsmith_core::KeyType::P256 => wit::KeyType::P256,
+                    certsmith_core::KeyType::P384 => wit::KeyType::P384,
+                })
+            }
+            certsmith_core::CertificateKey::Key(key) => {
+                wit::CertificateKey::Key(key.to_pem().to_string())
+            }
+            certsmith_core::CertificateKey::Csr(der) => wit::CertificateKey::Csr(der),
+        },
+        not_before: r.not_before.map(|t| t.0),
+        not_after: r.not_after.map(|t| t.0),
+        replaces: r.replaces,
+        profile: r.profile,
+        preferred_issuer: r.preferred_issuer,
+    }
+}
+
+// ---- component → host ----
+
+fn identifier_in(id: wit::Identifier) -> Identifier {
+    match id.kind {
+        wit::IdentifierKind::Dns => Identifier::dns(id.value),
+        wit::IdentifierKind::Ip => Identifier::ip(id.value),
+    }
+}
+
+fn failure_in(e: wit::EngineError) -> EngineFailure {
+    EngineFailure {
+        kind: e.kind,
+        message: e.message,
+        problem: e.problem.map(|p| {
+            Box::new(Problem {
+                kind: p.kind,
+                detail: p.detail,
+                status: p.status,
+                subproblems: p
+                    .subproblems
+                    .into_iter()
+                    .map(|s| Subproblem {
+                        kind: s.kind,
+                        detail: s.detail,
+                        identifier: s.identifier.map(identifier_in),
+                    })
+                    .collect(),
+            })
+        }),
+        retry_after: e.retry_after.map(Timestamp),
+    }
+}
+
+fn task_in(t: wit::ChallengeTask) -> ChallengeTask {
+    ChallengeTask {
+        identifier: identifier_in(t.identifier),
+        token: t.token,
+        key_authorization: t.key_authorization,
+        solution: match t.solution {
+            wit::Solution::Http01(path) => Solution::Http01 { path },
+            wit::Solution::Dns01(r) => Solution::Dns01 {
+                record_name: r.name,
+                value: r.value,
+            },
+            wit::Solution::TlsAlpn01(c) => Solution::TlsAlpn01 {
+                certificate_pem: c.certificate_pem,
+                private_key_pem: Zeroizing::new(c.private_key_pem),
+            },
+        },
+    }
+}
+
+fn outcome_in(o: wit::Outcome) -> Outcome {
+    match o {
+        wit::Outcome::Account(a) => Outcome::Account(AccountInfo {
+            url: a.url,
+            account: Account {
+                status: match a.status {
+                    wit::AccountStatus::Valid => AccountStatus::Valid,
+                    wit::AccountStatus::Deactivated => AccountStatus::Deactivated,
+                    wit::AccountStatus::Revoked => AccountStatus::Revoked,
+                },
+                contact: a.contact,
+                orders: None,
+            },
+            created: a.created,
+        }),
+        wit::Outcome::Certificate(c) => Outcome::Certificate(IssuedCertificate {
+            chain_pem: c.chain_pem,
+            private_key_pem: c.private_key_pem.map(Zeroizing::new),
+            order_url: c.order_url,
+            certificate_url: c.certificate_url,
+            alternate_urls: c.alternate_urls,
+        }),
+        wit::Outcome::Revoked => Outcome::Revoked,
+        wit::Outcome::KeyChanged => Outcome::KeyChanged,
+        wit::Outcome::RenewalInfo(a) => Outcome::RenewalInfo(RenewalAdvice {
+            window_start: Timestamp(a.window_start),
+            window_end: Timestamp(a.window_end),
+            renew_at: Timestamp(a.renew_at),
+            explanation_url: a.explanation_url,
+            check_again_at: Timestamp(a.check_again_at),
+        }),
+    }
+}
+
+fn output_in(o: wit::Output) -> EngineOutput {
+    let action = match o.action {
+        wit::Action::Send(r) => EngineAction::Send(HttpRequest {
+            method: match r.method {
+                wit::Method::Get => Method::Get,
+                wit::Method::Head => Method::Head,
+                wit::Method::Post => Method::Post,
+            },
+            url: r.url,
+            headers: r.headers,
+            body: r.body,
+        }),
+        wit::Action::Deploy(t) => EngineAction::Deploy(task_in(t)),
+        wit::Action::Cleanup(t) => EngineAction::Cleanup(task_in(t)),
+        wit::Action::Save(s) => EngineAction::Save(s),
+        wit::Action::Done(outcome) => EngineAction::Done(outcome_in(outcome)),
+        wit::Action::Failed(e) => EngineAction::Failed(failure_in(e)),
+    };
+    EngineOutput {
+        op: OpId(o.op),
+        action,
+    }
+}

@@ -1,0 +1,124 @@
+//! HTTP-01 standalone: a small HTTP server on ADDR:PORT that answers
+//! `/.well-known/acme-challenge/<token>` for the challenges currently deployed, and nothing
+//! else.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use certsmith_core::ChallengeTask;
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use super::{Solver, SolverError, http01_of};
+
+/// Token → key authorization of the deployed challenges.
+type Tokens = Arc<Mutex<HashMap<String, String>>>;
+
+/// The path prefix the CA asks.
+const PREFIX: &str = "/.well-known/acme-challenge/";
+
+/// The standalone HTTP-01 server; stops when dropped.
+pub struct Http01Standalone {
+    tokens: Tokens,
+    server: JoinHandle<()>,
+}
+
+impl Http01Standalone {
+    /// Listens on `addr` (port 80 for a real CA; the CA's validation port in tests).
+    pub async fn bind(addr: SocketAddr) -> Result<Self, SolverError> {
+        let listener = TcpListener::bind(addr).await.map_err(|e| {
+            let hint = match e.kind() {
+                std::io::ErrorKind::AddrInUse => {
+                    " — another server is there; stop it or pick another --http ADDR:PORT"
+                }
+                std::io::ErrorKind::PermissionDenied => {
+                    " — ports below 1024 need root or CAP_NET_BIND_SERVICE"
+                }
+                _ => "",
+            };
+            SolverError(format!("cannot listen on {addr}: {e}{hint}"))
+        })?;
+        let tokens = Tokens::default();
+        let served = Arc::clone(&tokens);
+        let server = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let tokens = Arc::clone(&served);
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |request| {
+                        let answer = answer(&tokens, &request);
+                        async move { Ok::<_, Infallible>(answer) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Ok(Self { tokens, server })
+    }
+}
+
+impl Drop for Http01Standalone {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// A response with a plain-text body.
+fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/plain"),
+    );
+    response
+}
+
+/// The answer to one request.
+fn answer(tokens: &Tokens, request: &Request<Incoming>) -> Response<Full<Bytes>> {
+    let Some(token) = request.uri().path().strip_prefix(PREFIX) else {
+        return text(StatusCode::NOT_FOUND, "not found\n".into());
+    };
+    if request.method() != Method::GET && request.method() != Method::HEAD {
+        let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "use GET\n".into());
+        response.headers_mut().insert(
+            hyper::header::ALLOW,
+            hyper::header::HeaderValue::from_static("GET, HEAD"),
+        );
+        return response;
+    }
+    let found = tokens.lock().ok().and_then(|t| t.get(token).cloned());
+    match found {
+        Some(key_authorization) => text(StatusCode::OK, key_authorization),
+        None => text(StatusCode::NOT_FOUND, "no such challenge\n".into()),
+    }
+}
+
+impl Solver for Http01Standalone {
+    async fn deploy(&self, task: &ChallengeTask) -> Result<(), SolverError> {
+        let (token, body) = http01_of(task)?;
+        let mut tokens = self
+            .tokens
+            .lock()
+            .map_err(|_| SolverError("the HTTP-01 server's token table is poisoned".into()))?;
+        tokens.insert(token.to_owned(), body.to_owned());
+        Ok(())
+    }
+
+    async fn cleanup(&self, task: &ChallengeTask) -> Result<(), SolverError> {
+        if let Ok(mut tokens) = self.tokens.lock() {
+            tokens.remove(&task.token);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,501 @@
+//! End to end against a real CA: Pebble and pebble-challtestsrv (Debian package `pebble`)
+//! on loopback, the `certsmith` binary issuing real certificates, verified with openssl
+//! against Pebble's issuing root.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A free TCP port on 127.0.0.1.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Runs a command that must succeed.
+fn run(command: &mut Command) -> Output {
+    let output = command.output().expect("command starts");
+    assert!(
+        output.status.success(),
+        "{command:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// Pebble and challtestsrv on free loopback ports; both are killed on drop.
+struct Pebble {
+    dir: tempfile::TempDir,
+    children: Vec<Child>,
+    directory: String,
+    management: u16,
+    http_port: u16,
+}
+
+impl Pebble {
+    /// Starts a fresh CA (no state, new roots) with `env` for Pebble.
+    fn start(env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        let (listen, management, http_port, dns, dns_mgmt) = (
+            free_port(),
+            free_port(),
+            free_port(),
+            free_port(),
+            free_port(),
+        );
+        let openssl = |args: &[&str]| run(Command::new("openssl").current_dir(d).args(args));
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=test TLS root",
+            "-keyout",
+            "root.key",
+            "-out",
+            "root.pem",
+        ]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "localhost.key",
+            "-out",
+            "localhost.csr",
+        ]);
+        std::fs::write(
+            d.join("san.ext"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+        )
+        .expect("ext");
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "localhost.csr",
+            "-CA",
+            "root.pem",
+            "-CAkey",
+            "root.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+            "-out",
+            "localhost.pem",
+        ]);
+        let config = format!(
+            r#"{{"pebble": {{"listenAddress": "127.0.0.1:{listen}", "managementListenAddress": "127.0.0.1:{management}",
+            "certificate": "{0}/localhost.pem", "privateKey": "{0}/localhost.key", "httpPort": {http_port},
+            "tlsPort": {tls}, "ocspResponderURL": "", "externalAccountBindingRequired": false}}}}"#,
+            d.display(),
+            tls = free_port(),
+        );
+        std::fs::write(d.join("pebble.json"), config).expect("config");
+        let log = |name: &str| std::fs::File::create(d.join(name)).expect("log");
+        let challtestsrv = Command::new("pebble-challtestsrv")
+            .args([
+                "-defaultIPv4",
+                "127.0.0.1",
+                "-defaultIPv6",
+                "",
+                "-http01",
+                "",
+                "-https01",
+                "",
+                "-tlsalpn01",
+                "",
+            ])
+            .args([
+                "-dns01",
+                &format!("127.0.0.1:{dns}"),
+                "-management",
+                &format!("127.0.0.1:{dns_mgmt}"),
+            ])
+            .stdout(log("challtestsrv.log"))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("pebble-challtestsrv (Debian package pebble) starts");
+        let mut command = Command::new("pebble");
+        command
+            .args(["-config", &d.join("pebble.json").display().to_string()])
+            .args(["-dnsserver", &format!("127.0.0.1:{dns}")])
+            .env("PEBBLE_VA_NOSLEEP", "1")
+            .stdout(log("pebble.log"))
+            .stderr(Stdio::null());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let pebble = command.spawn().expect("pebble starts");
+        let ca = Self {
+            dir,
+            children: vec![challtestsrv, pebble],
+            directory: format!("https://localhost:{listen}/dir"),
+            management,
+            http_port,
+        };
+        ca.wait_for(listen);
+        ca.wait_for(management);
+        ca
+    }
+
+    /// Waits (at most 10 s) until a port accepts connections.
+    fn wait_for(&self, port: u16) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "Pebble did not listen on {port} within 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The root that signs Pebble's own HTTPS listeners.
+    fn tls_root(&self) -> PathBuf {
+        self.dir.path().join("root.pem")
+    }
+
+    /// Pebble's issuing root, from its management API.
+    fn issuing_root(&self) -> PathBuf {
+        let path = self.dir.path().join("issuing-root.pem");
+        let out = run(Command::new("curl")
+            .args(["-fsS", "--cacert"])
+            .arg(self.tls_root())
+            .arg(format!("https://localhost:{}/roots/0", self.management)));
+        std::fs::write(&path, out.stdout).expect("write root");
+        path
+    }
+}
+
+impl Drop for Pebble {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The certsmith binary with a state dir.
+fn certsmith(state: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_certsmith"));
+    command.arg("--state-dir").arg(state).env_remove("RUST_LOG");
+    command
+}
+
+/// `certsmith issue` against `ca` answering HTTP-01 on Pebble's validation port.
+fn issue(ca: &Pebble, state: &Path, names: &[&str], extra: &[&str]) -> Output {
+    let mut command = certsmith(state);
+    command.args([
+        "--json",
+        "issue",
+        "--server",
+        &ca.directory,
+        "--accept-tos",
+        "--email",
+        "admin@example.test",
+    ]);
+    command.arg("--ca-cert").arg(ca.tls_root());
+    command.args(["--http", &format!("127.0.0.1:{}", ca.http_port)]);
+    for name in names {
+        command.args(["-d", name]);
+    }
+    command.args(extra).output().expect("certsmith runs")
+}
+
+/// Checks the stored certificate: verifies against Pebble's root, names `names`, key 0600.
+fn check_issued(ca: &Pebble, output: &Output, names: &[&str]) -> serde_json::Value {
+    assert!(
+        output.status.success(),
+        "issue failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    let path = |k: &str| PathBuf::from(report[k].as_str().expect(k));
+    let verify = run(Command::new("openssl")
+        .arg("verify")
+        .arg("-CAfile")
+        .arg(ca.issuing_root())
+        .arg("-untrusted")
+        .arg(path("chain"))
+        .arg(path("cert")));
+    assert!(String::from_utf8_lossy(&verify.stdout).contains(": OK"));
+    let inspect = run(certsmith(Path::new("/nonexistent"))
+        .args(["--json", "inspect"])
+        .arg(path("fullchain")));
+    let certs: serde_json::Value = serde_json::from_slice(&inspect.stdout).expect("inspect JSON");
+    let mut got: Vec<&str> = certs[0]["names"]
+        .as_array()
+        .expect("names")
+        .iter()
+        .filter_map(|n| n.as_str())
+        .collect();
+    let mut want = names.to_vec();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+    let mode = std::fs::metadata(path("key"))
+        .expect("key")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600, "certificate key must be 0600");
+    report
+}
+
+#[test]
+fn issues_one_name_and_three_names_over_http01() {
+    let ca = Pebble::start(&[]);
+    let state = tempfile::tempdir().expect("state");
+    check_issued(
+        &ca,
+        &issue(&ca, state.path(), &["one.example.test"], &[]),
+        &["one.example.test"],
+    );
+    let three = ["a.example.test", "b.example.test", "c.example.test"];
+    check_issued(&ca, &issue(&ca, state.path(), &three, &[]), &three);
+}
+
+#[test]
+fn the_account_is_reused_across_runs() {
+    let ca = Pebble::start(&[]);
+    let state = tempfile::tempdir().expect("state");
+    let first = check_issued(
+        &ca,
+        &issue(&ca, state.path(), &["reuse.example.test"], &[]),
+        &["reuse.example.test"],
+    );
+    let account_file = |s: &Path| {
+        std::fs::read_to_string(
+            s.join("accounts")
+                .join(ca_dir(&ca))
+                .join("admin-example.test/account.json"),
+        )
+        .expect("account.json")
+    };
+    let before = account_file(state.path());
+    let second = check_issued(
+        &ca,
+        &issue(&ca, state.path(), &["reuse.example.test"], &[]),
+        &["reuse.example.test"],
+    );
+    assert_eq!(account_file(state.path()), before, "same account URL");
+    let requests = |r: &serde_json::Value| r["acmeRequests"].as_u64().expect("count");
+    assert!(
+        requests(&second) < requests(&first),
+        "no newAccount the second time: {} vs {}",
+        requests(&second),
+        requests(&first)
+    );
+}
+
+/// The CA's directory name in the state dir.
+fn ca_dir(ca: &Pebble) -> String {
+    ca.directory
+        .trim_start_matches("https://")
+        .replace([':', '/'], "-")
+}
+
+#[test]
+fn many_bad_nonces_are_survived() {
+    let ca = Pebble::start(&[("PEBBLE_WFE_NONCEREJECT", "50")]);
+    let state = tempfile::tempdir().expect("state");
+    check_issued(
+        &ca,
+        &issue(&ca, state.path(), &["nonce.example.test"], &[]),
+        &["nonce.example.test"],
+    );
+}
+
+#[test]
+fn webroot_through_an_existing_web_server() {
+    let ca = Pebble::start(&[]);
+    let state = tempfile::tempdir().expect("state");
+    let webroot = tempfile::tempdir().expect("webroot");
+    let mut server = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &ca.http_port.to_string(),
+            "--directory",
+        ])
+        .arg(webroot.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 http.server");
+    ca.wait_for(ca.http_port);
+    let mut command = certsmith(state.path());
+    command.args([
+        "--json",
+        "issue",
+        "--server",
+        &ca.directory,
+        "--accept-tos",
+        "-d",
+        "webroot.example.test",
+    ]);
+    command
+        .arg("--ca-cert")
+        .arg(ca.tls_root())
+        .arg("--webroot")
+        .arg(webroot.path());
+    let output = command.output().expect("runs");
+    let _ = server.kill();
+    let _ = server.wait();
+    check_issued(&ca, &output, &["webroot.example.test"]);
+    let left = std::fs::read_dir(webroot.path().join(".well-known/acme-challenge"))
+        .expect("dir")
+        .count();
+    assert_eq!(left, 0, "challenge files removed");
+}
+
+/// Runs certsmith with `args` (after `issue`) and returns the exit code and stderr.
+fn failing(state: &Path, args: &[&str]) -> (i32, String) {
+    let output = certsmith(state)
+        .arg("issue")
+        .args(args)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    (output.status.code().expect("exit code"), stderr)
+}
+
+#[test]
+fn bad_input_gets_one_clear_line_and_a_documented_exit_code() {
+    let ca = Pebble::start(&[]);
+    let state = tempfile::tempdir().expect("state");
+    let root = ca.tls_root().display().to_string();
+    let http = format!("127.0.0.1:{}", ca.http_port);
+    let base = [
+        "--server",
+        &ca.directory,
+        "--ca-cert",
+        &root,
+        "--accept-tos",
+        "--http",
+        &http,
+    ];
+
+    let (code, err) = failing(
+        state.path(),
+        &[&base[..], &["-d", "bad name.example"]].concat(),
+    );
+    assert_eq!(code, 6, "{err}");
+    assert!(err.contains("bad name.example"), "{err}");
+
+    let (code, err) = failing(
+        state.path(),
+        &[
+            "--server",
+            &ca.directory,
+            "--accept-tos",
+            "--http",
+            &http,
+            "-d",
+            "x.example.test",
+        ],
+    );
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains("--ca-cert"), "untrusted CA: {err}");
+
+    let dead = format!("https://127.0.0.1:{}/dir", free_port());
+    let (code, err) = failing(
+        state.path(),
+        &[
+            "--server",
+            &dead,
+            "--ca-cert",
+            &root,
+            "--accept-tos",
+            "--http",
+            &http,
+            "-d",
+            "x.example.test",
+        ],
+    );
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains("cannot reach"), "{err}");
+
+    let busy = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let busy_addr = busy.local_addr().expect("addr").to_string();
+    let (code, err) = failing(
+        state.path(),
+        &[
+            "--server",
+            &ca.directory,
+            "--ca-cert",
+            &root,
+            "--accept-tos",
+            "--http",
+            &busy_addr,
+            "-d",
+            "x.example.test",
+        ],
+    );
+    assert_eq!(code, 6, "{err}");
+    assert!(
+        err.to_lowercase().contains("address already in use"),
+        "{err}"
+    );
+
+    let file = state.path().join("a-file");
+    std::fs::write(&file, "x").expect("file");
+    let output = certsmith(&file.join("state"))
+        .arg("issue")
+        .args(base)
+        .args(["-d", "x.example.test"])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(6));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--state-dir"));
+
+    let fresh = tempfile::tempdir().expect("state");
+    let (code, err) = failing(
+        fresh.path(),
+        &[
+            "--server",
+            &ca.directory,
+            "--ca-cert",
+            &root,
+            "--http",
+            &http,
+            "-d",
+            "x.example.test",
+        ],
+    );
+    assert_eq!(code, 6, "{err}");
+    assert!(err.contains("--accept-tos"), "{err}");
+    let registered = state
+        .path()
+        .join("accounts")
+        .join(ca_dir(&ca))
+        .join("default/account.json");
+    assert!(
+        !registered.exists(),
+        "no account was registered by the refused runs"
+    );
+}
