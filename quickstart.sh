@@ -28,9 +28,14 @@ certsmith=$PWD/target/release/certsmith
 work=$(mktemp -d /tmp/certsmith-quickstart.XXXXXX)
 server_pid=
 cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  local status=$?
+  if [ -n "$server_pid" ]; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
   stop_pebble
   rm -rf "$work"
+  exit "$status"
 }
 trap cleanup EXIT
 

@@ -17,24 +17,27 @@ cargo fmt --all -- --check
 section "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
+section "cargo clippy on the host's native-engine build"
+cargo clippy -q -p certsmith --all-targets --features native -- -D warnings
+
 section "cargo clippy on the WebAssembly bindings (component and js features)"
 RUSTFLAGS='--cfg getrandom_backend="custom"' cargo clippy -q -p certsmith-core --lib \
   --target wasm32-unknown-unknown --features component --target-dir target/wasm-component -- -D warnings
 cargo clippy -q -p certsmith-core --lib --target wasm32-unknown-unknown --features js \
   --target-dir target/wasm-js -- -D warnings
 
-section "cargo test"
+section "cargo test (the Pebble end-to-end tests are host/tests/e2e_pebble.rs)"
 cargo test --workspace
 
 section "binaryen (wasm-opt) for the component build"
 (cd tools/binaryen && npm ci --no-audit --no-fund --silent)
 
 section "engine component: build, import gate, size gate"
-cargo run -q -p wasm-build --release -- component \
+cargo run -q -p wasm-build -- component \
   --wasm-opt tools/binaryen/node_modules/binaryen/bin/wasm-opt --max-bytes "$COMPONENT_MAX_BYTES"
 
 section "engine JS build (wasm-bindgen)"
-cargo run -q -p wasm-build --release -- js
+cargo run -q -p wasm-build -- js
 cargo build -q -p certsmith-core --example known_answers
 
 section "node --test tests/node"

@@ -12,6 +12,13 @@ PEBBLE_TLS_PORT=${PEBBLE_TLS_PORT:-5001}
 PEBBLE_PIDS=()
 
 start_pebble() {
+  local port
+  for port in 14000 15000 8053 8055 "$PEBBLE_HTTP_PORT" "$PEBBLE_TLS_PORT"; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "port 127.0.0.1:$port is already in use (an earlier Pebble?); stop that process first" >&2
+      return 1
+    fi
+  done
   PEBBLE_DIR=$(mktemp -d /tmp/certsmith-pebble.XXXXXX)
   local d=$PEBBLE_DIR
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \

@@ -212,7 +212,11 @@ fn rsa_modulus_bits(der: &[u8]) -> Option<usize> {
     use x509_cert::der::{Reader, SliceReader};
     let mut reader = SliceReader::new(der).ok()?;
     let modulus = reader
-        .sequence(|seq: &mut SliceReader<'_>| UintRef::decode(seq))
+        .sequence(|seq: &mut SliceReader<'_>| {
+            let modulus = UintRef::decode(seq)?;
+            UintRef::decode(seq)?; // the public exponent
+            Ok::<_, x509_cert::der::Error>(modulus)
+        })
         .ok()?;
     let bytes = modulus.as_bytes();
     let lead = bytes.first()?;
@@ -389,6 +393,16 @@ mod inspect_tests {
         assert!(key_matches_certificate(&key, &der).expect("match"));
         let other = PrivateKey::generate(KeyType::P256).expect("other");
         assert!(!key_matches_certificate(&other, &der).expect("no match"));
+    }
+
+    #[test]
+    fn rsa_keys_and_escaped_names() {
+        // Made with: openssl req -x509 -newkey rsa:2048 -subj "/CN=RSA test/O=Example, Inc."
+        let pem = include_str!("testdata/rsa2048.pem");
+        let der = split_pem_chain(pem).expect("pem").remove(0);
+        let info = inspect(&der).expect("inspect");
+        assert_eq!(info.key_type, "rsa2048");
+        assert_eq!(info.subject, "O=Example\\, Inc.,CN=RSA test");
     }
 
     #[test]

@@ -269,14 +269,14 @@ fn ip_identifiers() {
 #[test]
 fn bad_nonce_storms() {
     let mut h = registered(Knobs::default());
-    h.ca.knobs.reject_nonces = 5;
+    h.ca.knobs.reject_nonces = 15;
     issued(
         h.order(OrderRequest::new(dns(&["storm.example"]))),
         &["storm.example"],
     );
 
     let mut h = registered(Knobs::default());
-    h.ca.knobs.reject_nonces = 11;
+    h.ca.knobs.reject_nonces = 21;
     let err = h
         .order(OrderRequest::new(dns(&["storm.example"])))
         .expect_err("gives up");

@@ -280,32 +280,58 @@ fn issues_one_name_and_three_names_over_http01() {
 fn the_account_is_reused_across_runs() {
     let ca = Pebble::start(&[]);
     let state = tempfile::tempdir().expect("state");
-    let first = check_issued(
-        &ca,
-        &issue(&ca, state.path(), &["reuse.example.test"], &[]),
-        &["reuse.example.test"],
-    );
-    let account_file = |s: &Path| {
-        std::fs::read_to_string(
-            s.join("accounts")
-                .join(ca_dir(&ca))
-                .join("admin-example.test/account.json"),
-        )
-        .expect("account.json")
+    let directory = run(Command::new("curl")
+        .args(["-fsS", "--cacert"])
+        .arg(ca.tls_root())
+        .arg(&ca.directory));
+    let directory: serde_json::Value =
+        serde_json::from_slice(&directory.stdout).expect("directory");
+    let new_account = directory["newAccount"]
+        .as_str()
+        .expect("newAccount URL")
+        .to_owned();
+    let logged_issue = |state: &Path| {
+        let mut command = certsmith(state);
+        command.env("RUST_LOG", "certsmith=debug");
+        command.args([
+            "--json",
+            "issue",
+            "--server",
+            &ca.directory,
+            "--accept-tos",
+            "--email",
+            "admin@example.test",
+        ]);
+        command
+            .arg("--ca-cert")
+            .arg(ca.tls_root())
+            .args(["--http", &format!("127.0.0.1:{}", ca.http_port)]);
+        command
+            .args(["-d", "reuse.example.test"])
+            .output()
+            .expect("runs")
     };
-    let before = account_file(state.path());
-    let second = check_issued(
-        &ca,
-        &issue(&ca, state.path(), &["reuse.example.test"], &[]),
-        &["reuse.example.test"],
-    );
-    assert_eq!(account_file(state.path()), before, "same account URL");
-    let requests = |r: &serde_json::Value| r["acmeRequests"].as_u64().expect("count");
+    let first = logged_issue(state.path());
+    check_issued(&ca, &first, &["reuse.example.test"]);
     assert!(
-        requests(&second) < requests(&first),
-        "no newAccount the second time: {} vs {}",
-        requests(&second),
-        requests(&first)
+        String::from_utf8_lossy(&first.stderr).contains(&new_account),
+        "the first run registers"
+    );
+    let account_file = state
+        .path()
+        .join("accounts")
+        .join(ca_dir(&ca))
+        .join("admin-example.test/account.json");
+    let before = std::fs::read_to_string(&account_file).expect("account.json");
+    let second = logged_issue(state.path());
+    check_issued(&ca, &second, &["reuse.example.test"]);
+    assert!(
+        !String::from_utf8_lossy(&second.stderr).contains(&new_account),
+        "no newAccount the second time"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&account_file).expect("account.json"),
+        before
     );
 }
 

@@ -345,7 +345,7 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         Self {
-            max_bad_nonce_retries: 10,
+            max_bad_nonce_retries: 20,
             max_server_retries: 3,
             poll_initial_ms: 50,
             poll_max_ms: 3_000,

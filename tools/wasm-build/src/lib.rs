@@ -44,7 +44,8 @@ fn cargo_engine(root: &Path, target_dir: &Path, feature: &str) -> Command {
     let mut command = Command::new(cargo);
     command
         .current_dir(root)
-        .args(["build", "-p", "certsmith-core", "--lib", "--release"])
+        .args(["build", "-p", "certsmith-core", "--lib"])
+        .args(["--profile", "wasm"])
         .args(["--target", "wasm32-unknown-unknown", "--features", feature])
         .arg("--target-dir")
         .arg(target_dir)
@@ -78,7 +79,7 @@ pub fn build_component(
 ) -> Result<BuiltComponent> {
     run(cargo_engine(root, target_dir, "component")
         .env("RUSTFLAGS", "--cfg getrandom_backend=\"custom\""))?;
-    let module_path = target_dir.join("wasm32-unknown-unknown/release/certsmith_core.wasm");
+    let module_path = target_dir.join("wasm32-unknown-unknown/wasm/certsmith_core.wasm");
     let mut module = std::fs::read(&module_path)
         .with_context(|| format!("cannot read {}", module_path.display()))?;
     if let Some(wasm_opt) = wasm_opt {
@@ -167,8 +168,9 @@ pub fn check_interfaces(built: &BuiltComponent) -> Result<()> {
 
 /// Builds the wasm-bindgen package into `out_dir` (`--target nodejs`).
 pub fn build_js(root: &Path, target_dir: &Path, out_dir: &Path) -> Result<PathBuf> {
-    run(cargo_engine(root, target_dir, "js").env("CARGO_PROFILE_RELEASE_STRIP", "false"))?;
-    let module = target_dir.join("wasm32-unknown-unknown/release/certsmith_core.wasm");
+    // wasm-bindgen needs the target_features section that stripping removes.
+    run(cargo_engine(root, target_dir, "js").env("CARGO_PROFILE_WASM_STRIP", "false"))?;
+    let module = target_dir.join("wasm32-unknown-unknown/wasm/certsmith_core.wasm");
     run(Command::new("wasm-bindgen")
         .args(["--target", "nodejs", "--out-dir"])
         .arg(out_dir)
