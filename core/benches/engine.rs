@@ -1,6 +1,9 @@
 //! CPU cost of the native engine: JWS signing, and one scripted order end to end against the
 //! in-process fake CA (no network, no sleeping: virtual time).
 
+// Test code: a panic with a message is how it reports a broken expectation.
+#![allow(clippy::expect_used)]
+
 use certsmith_core::jose::{self, KeyId};
 use certsmith_core::{KeyType, PrivateKey};
 use criterion::{Criterion, criterion_group, criterion_main};

@@ -2,6 +2,9 @@
 //! implements it. The fake CA verifies signatures, nonces and key authorizations, so a
 //! passing flow is one a real CA would accept.
 
+// Test code: a panic with a message is how it reports a broken expectation.
+#![allow(clippy::expect_used)]
+
 mod support;
 
 use certsmith_core::cert::{inspect, key_matches_certificate, split_pem_chain};

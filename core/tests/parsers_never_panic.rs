@@ -1,6 +1,9 @@
 //! Property tests: arbitrary bytes given to any parser of the engine give a value or an
 //! error, never a panic (a panic traps the whole WebAssembly instance).
 
+// Test code: a panic with a message is how it reports a broken expectation.
+#![allow(clippy::expect_used)]
+
 use certsmith_core::{HttpResponse, PrivateKey, Snapshot, Timestamp, cert, jose};
 use proptest::prelude::*;
 

@@ -2,6 +2,9 @@
 //! on loopback, the `certsmith` binary issuing real certificates, verified with openssl
 //! against Pebble's issuing root.
 
+// Test helpers: a panic with a message is how they report a broken expectation.
+#![allow(clippy::expect_used)]
+
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -408,31 +408,16 @@ impl Client {
                 return op.outbox.pop_front();
             }
             op.started = true;
-            let step = match shared.ctx(&mut op.outbox, now) {
-                Ok(mut ctx) => op.flow.start(&mut ctx),
-                Err(e) => Err(e),
-            };
-            apply(shared, op, step);
-            if let Some(action) = op.outbox.pop_front() {
-                return Some(action);
-            }
-            if op.wake_at > now {
-                return None;
-            }
-        }
-        if op.has_host_input() {
+            decide(shared, op, now, |flow, ctx| flow.start(ctx));
+        } else if op.has_host_input() {
             op.host_input = false;
-            let step = match shared.ctx(&mut op.outbox, now) {
-                Ok(mut ctx) => op.flow.after_host_input(&mut ctx),
-                Err(e) => Err(e),
-            };
-            apply(shared, op, step);
-            if let Some(action) = op.outbox.pop_front() {
-                return Some(action);
-            }
-            if op.wake_at > now {
-                return None;
-            }
+            decide(shared, op, now, |flow, ctx| flow.after_host_input(ctx));
+        }
+        if let Some(action) = op.outbox.pop_front() {
+            return Some(action);
+        }
+        if op.wake_at > now {
+            return None;
         }
         let spec = op.pending.as_ref()?;
         if spec.needs_account_url() && shared.account_url.is_none() {
@@ -534,11 +519,9 @@ impl Client {
                 operation.bad_nonces = 0;
                 operation.server_errors = 0;
                 operation.pending = None;
-                let step = match shared.ctx(&mut operation.outbox, now) {
-                    Ok(mut ctx) => operation.flow.on_response(&mut ctx, response),
-                    Err(e) => Err(e),
-                };
-                apply(shared, operation, step);
+                decide(shared, operation, now, |flow, ctx| {
+                    flow.on_response(ctx, response)
+                });
             }
         }
         Ok(())
@@ -645,6 +628,20 @@ fn unknown_op(op: OpId) -> Error {
     Error::InvalidState {
         reason: format!("{op} is not a running operation"),
     }
+}
+
+/// Lets the operation's flow decide with the client's context, and carries it out.
+fn decide(
+    shared: &mut Shared,
+    op: &mut Operation,
+    now: Timestamp,
+    choose: impl FnOnce(&mut dyn Flow, &mut Ctx<'_>) -> Result<Step, Error>,
+) {
+    let step = match shared.ctx(&mut op.outbox, now) {
+        Ok(mut ctx) => choose(op.flow.as_mut(), &mut ctx),
+        Err(e) => Err(e),
+    };
+    apply(shared, op, step);
 }
 
 /// Carries out a flow's decision on its operation.

@@ -3,6 +3,8 @@
 
 // Shared by several test binaries and the benchmark; each uses a different subset.
 #![allow(dead_code)]
+// Test support: a panic with a message is how it reports a broken expectation.
+#![allow(clippy::expect_used)]
 
 pub mod fake_ca;
 
