@@ -528,3 +528,84 @@ fn bad_input_gets_one_clear_line_and_a_documented_exit_code() {
         "no account was registered by the refused runs"
     );
 }
+
+#[test]
+fn a_killed_issue_resumes_the_same_order() {
+    // Without PEBBLE_VA_NOSLEEP Pebble waits up to 15 s before validating: the order is
+    // still in flight when the first run is killed.
+    let ca = Pebble::start(&[("PEBBLE_VA_NOSLEEP", "0")]);
+    let state = tempfile::tempdir().expect("state");
+    let directory = run(Command::new("curl")
+        .args(["-fsS", "--cacert"])
+        .arg(ca.tls_root())
+        .arg(&ca.directory));
+    let directory: serde_json::Value =
+        serde_json::from_slice(&directory.stdout).expect("directory");
+    let new_order = directory["newOrder"]
+        .as_str()
+        .expect("newOrder URL")
+        .to_owned();
+    let issue_command = || {
+        let mut command = certsmith(state.path());
+        command.env("RUST_LOG", "certsmith=debug");
+        command.args([
+            "--json",
+            "issue",
+            "--server",
+            &ca.directory,
+            "--accept-tos",
+            "-d",
+            "resume.example.test",
+        ]);
+        command
+            .arg("--ca-cert")
+            .arg(ca.tls_root())
+            .args(["--http", &format!("127.0.0.1:{}", ca.http_port)]);
+        command
+    };
+    let snapshot = state
+        .path()
+        .join("orders")
+        .join(ca_dir(&ca))
+        .join("resume.example.test.json");
+    let mut first = issue_command()
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("runs");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !snapshot.exists() {
+        assert!(Instant::now() < deadline, "no order snapshot within 30 s");
+        assert!(
+            first.try_wait().expect("wait").is_none(),
+            "the first run ended before its order was saved"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    first.kill().expect("kill -9");
+    first.wait().expect("reaped");
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&snapshot).expect("snapshot"))
+            .expect("snapshot JSON");
+    let mode = std::fs::metadata(&snapshot)
+        .expect("snapshot")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600, "the snapshot holds the certificate key");
+
+    let second = issue_command().output().expect("runs");
+    let report = check_issued(&ca, &second, &["resume.example.test"]);
+    assert_eq!(
+        report["orderUrl"], saved["orderUrl"],
+        "the same order was finished"
+    );
+    assert!(
+        !String::from_utf8_lossy(&second.stderr).contains(&new_order),
+        "no second newOrder"
+    );
+    assert!(
+        !snapshot.exists(),
+        "the snapshot is gone once the certificate is stored"
+    );
+}
