@@ -28,8 +28,29 @@ pub struct Cli {
 pub enum Command {
     /// Obtain a certificate (resuming an order a crash interrupted).
     Issue(IssueArgs),
+    /// Revoke a stored certificate (or one given as a file) at its CA.
+    Revoke(RevokeArgs),
+    /// List the stored certificates: names, issuer, expiry, days left, renewal time.
+    List,
     /// Show what a PEM certificate file says, like `openssl x509 -text` but readable.
     Inspect(InspectArgs),
+}
+
+/// Which CA, how to reach it, and which account: shared by the commands that talk to a CA.
+#[derive(Args, Debug)]
+pub struct CaArgs {
+    /// The CA: a directory URL, or letsencrypt, letsencrypt-staging, zerossl.
+    #[arg(long, env = "CERTSMITH_SERVER", default_value = "letsencrypt-staging")]
+    pub server: String,
+    /// Also trust this root certificate (PEM) for the CA's HTTPS (test CAs like Pebble).
+    #[arg(long = "ca-cert", env = "CERTSMITH_CA_CERT")]
+    pub ca_cert: Vec<PathBuf>,
+    /// Contact address for the account; also names the account in the state directory.
+    #[arg(long, env = "CERTSMITH_EMAIL")]
+    pub email: Option<String>,
+    /// Run this engine component instead of the embedded one.
+    #[arg(long, env = "CERTSMITH_ENGINE")]
+    pub engine: Option<PathBuf>,
 }
 
 /// `certsmith issue`.
@@ -45,15 +66,9 @@ pub struct IssueArgs {
         required = true
     )]
     pub domains: Vec<String>,
-    /// The CA: a directory URL, or letsencrypt, letsencrypt-staging, zerossl.
-    #[arg(long, env = "CERTSMITH_SERVER", default_value = "letsencrypt-staging")]
-    pub server: String,
-    /// Also trust this root certificate (PEM) for the CA's HTTPS (test CAs like Pebble).
-    #[arg(long = "ca-cert", env = "CERTSMITH_CA_CERT")]
-    pub ca_cert: Vec<PathBuf>,
-    /// Contact address for the account (expiry and incident mail from the CA).
-    #[arg(long, env = "CERTSMITH_EMAIL")]
-    pub email: Option<String>,
+    /// The CA and account.
+    #[command(flatten)]
+    pub ca: CaArgs,
     /// Agree to the CA's terms of service (needed to create an account).
     #[arg(long, env = "CERTSMITH_ACCEPT_TOS")]
     pub accept_tos: bool,
@@ -66,9 +81,25 @@ pub struct IssueArgs {
     /// Answer HTTP-01 through an existing web server's document root.
     #[arg(long, env = "CERTSMITH_WEBROOT", group = "solver")]
     pub webroot: Option<PathBuf>,
-    /// Run this engine component instead of the embedded one.
-    #[arg(long, env = "CERTSMITH_ENGINE")]
-    pub engine: Option<PathBuf>,
+}
+
+/// `certsmith revoke`.
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["domain", "cert"])))]
+pub struct RevokeArgs {
+    /// The stored certificate to revoke, by its first name.
+    #[arg(short = 'd', long = "domain", env = "CERTSMITH_DOMAIN")]
+    pub domain: Option<String>,
+    /// A certificate file (PEM) to revoke, signed by the account.
+    #[arg(long, env = "CERTSMITH_CERT")]
+    pub cert: Option<PathBuf>,
+    /// Why: unspecified, keyCompromise, superseded, cessationOfOperation,
+    /// affiliationChanged, or an RFC 5280 code number.
+    #[arg(long, env = "CERTSMITH_REASON", value_parser = parse_reason)]
+    pub reason: Option<u8>,
+    /// The CA and account.
+    #[command(flatten)]
+    pub ca: CaArgs,
 }
 
 /// `certsmith inspect`.
@@ -82,6 +113,21 @@ pub struct InspectArgs {
 fn parse_key_type(text: &str) -> Result<KeyType, String> {
     text.parse()
         .map_err(|e: certsmith_core::Error| e.to_string())
+}
+
+/// Parses `--reason`: an RFC 5280 reason name or code.
+fn parse_reason(text: &str) -> Result<u8, String> {
+    let code = match text.to_ascii_lowercase().as_str() {
+        "unspecified" => 0,
+        "keycompromise" => 1,
+        "affiliationchanged" => 3,
+        "superseded" => 4,
+        "cessationofoperation" => 5,
+        other => other.parse().map_err(|_| {
+            format!("unknown reason {text:?}: expected unspecified, keyCompromise, superseded, cessationOfOperation, affiliationChanged or a number")
+        })?,
+    };
+    Ok(code)
 }
 
 /// The directory URL for a `--server` value.

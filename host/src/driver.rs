@@ -85,8 +85,8 @@ type Pending<'a> = FuturesUnordered<Pin<Box<dyn Future<Output = Completion> + 'a
 pub struct Driver<'a, S: Solver> {
     /// The HTTP client.
     pub transport: &'a Transport,
-    /// The challenge solver.
-    pub solver: &'a S,
+    /// The challenge solver (`None` for operations that publish no challenge).
+    pub solver: Option<&'a S>,
     /// Where snapshots go.
     pub snapshots: &'a mut dyn SnapshotSink,
     /// Progress and log sink.
@@ -122,13 +122,23 @@ impl<S: Solver> Driver<'_, S> {
                     EngineAction::Deploy(task) => {
                         (self.events)(Event::Deploying { op, task: &task });
                         pending.push(Box::pin(async move {
-                            let result = solver.deploy(&task).await.map_err(|e| e.to_string());
+                            let result = match solver {
+                                Some(solver) => {
+                                    solver.deploy(&task).await.map_err(|e| e.to_string())
+                                }
+                                None => Err("no challenge solver was chosen".to_owned()),
+                            };
                             Completion::Deployed(op, task.token, result)
                         }));
                     }
                     EngineAction::Cleanup(task) => {
                         pending.push(Box::pin(async move {
-                            let result = solver.cleanup(&task).await.map_err(|e| e.to_string());
+                            let result = match solver {
+                                Some(solver) => {
+                                    solver.cleanup(&task).await.map_err(|e| e.to_string())
+                                }
+                                None => Ok(()),
+                            };
                             Completion::CleanedUp(op, task, result)
                         }));
                     }

@@ -16,6 +16,23 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use cli::{Cli, Command};
+use commands::Failure;
+
+/// Runs a command's future on a single-threaded runtime.
+fn block_on(
+    command: impl std::future::Future<Output = Result<(), Failure>>,
+) -> Result<(), Failure> {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(command),
+        Err(e) => Err(Failure::new(
+            commands::exit::OTHER,
+            format!("cannot start the async runtime: {e}"),
+        )),
+    }
+}
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -33,16 +50,9 @@ fn main() -> ExitCode {
         .unwrap_or_else(|| "certsmith-state".into());
     let result = match cli.command {
         Command::Inspect(args) => commands::inspect::run(&args.file, cli.json),
-        Command::Issue(args) => match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            Ok(runtime) => runtime.block_on(commands::issue::run(args, &state_dir, cli.json)),
-            Err(e) => Err(commands::Failure::new(
-                commands::exit::OTHER,
-                format!("cannot start the async runtime: {e}"),
-            )),
-        },
+        Command::List => commands::list::run(&state_dir, cli.json),
+        Command::Issue(args) => block_on(commands::issue::run(args, &state_dir, cli.json)),
+        Command::Revoke(args) => block_on(commands::revoke::run(args, &state_dir, cli.json)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -128,6 +128,22 @@ impl FsStore {
             .map_err(io("sync", dir))
     }
 
+    /// The names directly under `prefix` (a directory of keys), sorted; none if absent.
+    pub fn children(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        let dir = self.path(prefix)?;
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io("list", &dir)(e)),
+        };
+        let mut names: Vec<String> = entries
+            .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+            .filter(|name| !name.starts_with('.'))
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
     /// Removes `key` (absent is fine).
     pub fn delete(&self, key: &str) -> Result<(), StorageError> {
         let path = self.path(key)?;
@@ -180,6 +196,8 @@ mod tests {
             .map(|e| e.expect("entry").file_name().into_string().expect("utf8"))
             .collect();
         assert!(names.iter().all(|n| !n.contains(".tmp")), "{names:?}");
+        assert_eq!(store.children("certs/ca").expect("list"), ["a.example"]);
+        assert!(store.children("nothing/here").expect("list").is_empty());
         store.delete("certs/ca/a.example/key.pem").expect("delete");
         store
             .delete("certs/ca/a.example/key.pem")

@@ -609,3 +609,102 @@ fn a_killed_issue_resumes_the_same_order() {
         "the snapshot is gone once the certificate is stored"
     );
 }
+
+impl Pebble {
+    /// Pebble's view of a certificate's status (management API), by serial (hex).
+    fn certificate_status(&self, serial: &str) -> String {
+        let out = run(Command::new("curl")
+            .args(["-fsS", "--cacert"])
+            .arg(self.tls_root())
+            .arg(format!(
+                "https://localhost:{}/cert-status-by-serial/{serial}",
+                self.management
+            )));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+/// Copies a directory tree.
+fn copy_tree(from: &Path, to: &Path) {
+    run(Command::new("cp").arg("-a").arg(from).arg(to));
+}
+
+#[test]
+fn revoke_by_account_and_by_certificate_key_then_list() {
+    let ca = Pebble::start(&[]);
+    let state = tempfile::tempdir().expect("state");
+    let one = check_issued(
+        &ca,
+        &issue(&ca, state.path(), &["revoke1.example.test"], &[]),
+        &["revoke1.example.test"],
+    );
+    let two = check_issued(
+        &ca,
+        &issue(&ca, state.path(), &["revoke2.example.test"], &[]),
+        &["revoke2.example.test"],
+    );
+
+    let listed = run(certsmith(state.path()).args(["--json", "list"]));
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("list JSON");
+    let names: Vec<&str> = listed
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    assert_eq!(names, ["revoke1.example.test", "revoke2.example.test"]);
+    assert!(listed[0]["daysLeft"].as_i64().expect("days") > 300);
+
+    let revoke = |state: &Path, name: &str, extra: &[&str]| {
+        let mut command = certsmith(state);
+        command.args(["--json", "revoke", "--server", &ca.directory, "-d", name]);
+        command.arg("--ca-cert").arg(ca.tls_root()).args(extra);
+        command.output().expect("runs")
+    };
+    let serial = |report: &serde_json::Value| report["serial"].as_str().expect("serial").to_owned();
+
+    // By the account that ordered it.
+    let out = revoke(
+        state.path(),
+        "revoke1.example.test",
+        &["--email", "admin@example.test", "--reason", "keyCompromise"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status = ca.certificate_status(&serial(&one));
+    assert!(
+        status.to_lowercase().contains("revoked"),
+        "Pebble says: {status}"
+    );
+
+    // By the certificate's own key, from a state dir that has the certificate but not the account.
+    let other = tempfile::tempdir().expect("state");
+    copy_tree(&state.path().join("certs"), other.path());
+    let out = revoke(
+        other.path(),
+        "revoke2.example.test",
+        &["--reason", "superseded"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status = ca.certificate_status(&serial(&two));
+    assert!(
+        status.to_lowercase().contains("revoked"),
+        "Pebble says: {status}"
+    );
+
+    // Revoking again is the CA's clear refusal.
+    let out = revoke(
+        state.path(),
+        "revoke1.example.test",
+        &["--email", "admin@example.test"],
+    );
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("alreadyRevoked"));
+}

@@ -1,39 +1,25 @@
 //! `certsmith issue`: account (created on first use), order (or the resumed order a crash
 //! interrupted), challenges, certificate checked and stored.
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::Path;
-use std::time::Duration;
 
 use certsmith_core::cert::{inspect, key_matches_certificate, split_pem_chain};
 use certsmith_core::{
-    CertificateKey, ClientConfig, Identifier, IssuedCertificate, KeyType, NewAccountRequest, OpId,
-    OrderRequest, Outcome, PrivateKey,
+    CertificateKey, Identifier, IssuedCertificate, NewAccountRequest, OpId, OrderRequest, Outcome,
+    PrivateKey,
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+use super::session::Session;
 use super::{Failure, exit};
-use crate::cli::{IssueArgs, directory_url};
-use crate::driver::{Driver, OpResult, SnapshotSink};
-use crate::engine::{self, AcmeEngine};
+use crate::cli::IssueArgs;
 use crate::layout;
 use crate::progress::Progress;
 use crate::solvers::AnySolver;
 use crate::solvers::http01::Http01Standalone;
 use crate::solvers::webroot::Webroot;
 use crate::storage::{FsStore, Secrecy};
-use crate::transport::Transport;
-
-/// How long one HTTP request to the CA may take.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// What is kept about an account besides its key.
-#[derive(Serialize, Deserialize)]
-struct AccountMeta {
-    /// The account URL (`kid`).
-    url: String,
-}
 
 /// What is kept about a certificate besides its PEM files.
 #[derive(Serialize)]
@@ -49,39 +35,6 @@ struct CertMeta<'a> {
     ari_id: Option<String>,
     order_url: &'a str,
     certificate_url: &'a str,
-}
-
-/// Order snapshots go to the store, as secrets (they hold the certificate key).
-struct StoreSink<'a> {
-    store: &'a FsStore,
-    key: String,
-}
-
-impl SnapshotSink for StoreSink<'_> {
-    fn save(&mut self, _op: OpId, snapshot_json: &str) -> Result<(), String> {
-        self.store
-            .put(&self.key, snapshot_json.as_bytes(), Secrecy::Secret)
-            .map_err(|e| e.to_string())
-    }
-}
-
-/// Runs `ops` on `engine` to their end, showing progress; how each ended.
-async fn run_ops(
-    engine: &mut dyn AcmeEngine,
-    ops: &[OpId],
-    transport: &Transport,
-    solver: &AnySolver,
-    snapshots: &mut StoreSink<'_>,
-    progress: &mut Progress,
-) -> Result<BTreeMap<OpId, OpResult>, Failure> {
-    let mut events = |event: crate::driver::Event<'_>| progress.event(event);
-    let mut driver = Driver {
-        transport,
-        solver,
-        snapshots,
-        events: &mut events,
-    };
-    Ok(driver.run(engine, ops).await?)
 }
 
 /// The identifiers for `--domain` values: IP addresses as IP identifiers.
@@ -110,23 +63,6 @@ async fn solver(args: &IssueArgs) -> Result<AnySolver, Failure> {
         exit::LOCAL,
         "choose how to answer the CA's challenge: --http ADDR:PORT or --webroot DIR",
     ))
-}
-
-/// The account key PEM, generated and stored on first use.
-fn account_key(store: &FsStore, key: &str) -> Result<String, Failure> {
-    if let Some(bytes) = store.get(key)? {
-        return String::from_utf8(bytes).map_err(|_| {
-            Failure::new(
-                exit::LOCAL,
-                format!("the account key {key} is not PEM text"),
-            )
-        });
-    }
-    let pem = PrivateKey::generate(KeyType::P256)
-        .map_err(|e| Failure::new(exit::OTHER, e.to_string()))?
-        .to_pem();
-    store.put(key, pem.as_bytes(), Secrecy::Secret)?;
-    Ok(pem.to_string())
 }
 
 /// The paths and facts of a stored certificate.
@@ -209,40 +145,17 @@ fn store_certificate(
 
 /// Runs `certsmith issue`.
 pub async fn run(args: IssueArgs, state_dir: &Path, json: bool) -> Result<(), Failure> {
-    let store = FsStore::open(state_dir)?;
-    let directory = directory_url(&args.server).to_owned();
-    let ca = layout::ca_slug(&directory);
     let name = layout::cert_name(&args.domains[0]);
-    let account = args.email.as_deref().unwrap_or("default");
     let solver = solver(&args).await?;
-    let roots: Vec<&Path> = args.ca_cert.iter().map(|p| p.as_path()).collect();
-    let transport = Transport::new(&roots, REQUEST_TIMEOUT)
-        .map_err(|e| Failure::new(exit::LOCAL, e.to_string()))?;
-    let key_pem = account_key(&store, &layout::account_key(&ca, account))?;
-    let meta_key = layout::account_meta(&ca, account);
-    let known: Option<AccountMeta> = store
-        .get(&meta_key)?
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
-    let config = ClientConfig {
-        account_url: known.as_ref().map(|m| m.url.clone()),
-        ..ClientConfig::new(directory.clone())
-    };
-    let mut engine = engine::open(
-        config,
-        &key_pem,
-        args.engine.as_deref(),
-        Some(&state_dir.join("cache")),
-    )?;
+    let mut session = Session::open(&args.ca, state_dir)?;
+    let directory = session.directory.clone();
+    let ca = session.ca.clone();
     let mut progress = Progress::new(json);
     let snapshot_key = layout::order_snapshot(&ca, &name);
-    let mut sink = StoreSink {
-        store: &store,
-        key: snapshot_key.clone(),
-    };
 
     // Both operations start now, so a malformed name is refused before anything is sent;
     // the engine holds the order until the account exists.
-    let account_op = match &known {
+    let account_op = match &session.account_url {
         Some(_) => None,
         None if !args.accept_tos => {
             return Err(Failure::new(
@@ -252,47 +165,45 @@ pub async fn run(args: IssueArgs, state_dir: &Path, json: bool) -> Result<(), Fa
                 ),
             ));
         }
-        None => Some(engine.new_account(NewAccountRequest {
-            contact: args.email.iter().map(|e| format!("mailto:{e}")).collect(),
-            terms_of_service_agreed: true,
-            ..Default::default()
-        })?),
+        None => Some(
+            session.engine.new_account(NewAccountRequest {
+                contact: args
+                    .ca
+                    .email
+                    .iter()
+                    .map(|e| format!("mailto:{e}"))
+                    .collect(),
+                terms_of_service_agreed: true,
+                ..Default::default()
+            })?,
+        ),
     };
-    let order_op = match store.get(&snapshot_key)? {
+    let order_op = match session.store.get(&snapshot_key)? {
         Some(snapshot) => {
             progress.step(format!(
                 "resuming the interrupted order for {}",
                 args.domains.join(", ")
             ));
-            engine.resume(&String::from_utf8_lossy(&snapshot))?
+            session.engine.resume(&String::from_utf8_lossy(&snapshot))?
         }
         None => {
             progress.step(format!(
                 "order for {} at {directory}",
                 args.domains.join(", ")
             ));
-            engine.order(OrderRequest {
+            session.engine.order(OrderRequest {
                 certificate_key: CertificateKey::Generate(args.key_type),
                 ..OrderRequest::new(identifiers(&args.domains))
             })?
         }
     };
     let ops: Vec<OpId> = account_op.into_iter().chain([order_op]).collect();
-    let mut results = run_ops(
-        engine.as_mut(),
-        &ops,
-        &transport,
-        &solver,
-        &mut sink,
-        &mut progress,
-    )
-    .await?;
+    let mut results = session
+        .run(&ops, Some(&solver), Some(&snapshot_key), &mut progress)
+        .await?;
     if let Some(op) = account_op {
         match results.remove(&op) {
-            Some(Ok(Outcome::Account(info))) => {
-                let meta = serde_json::to_vec(&AccountMeta { url: info.url }).unwrap_or_default();
-                store.put(&meta_key, &meta, Secrecy::Public)?;
-            }
+            Some(Ok(Outcome::Account(info))) => session.save_account(info.url)?,
             Some(Err(failure)) => return Err(failure.into()),
             other => {
                 return Err(Failure::new(
@@ -305,7 +216,7 @@ pub async fn run(args: IssueArgs, state_dir: &Path, json: bool) -> Result<(), Fa
     let result = results
         .remove(&order_op)
         .ok_or_else(|| Failure::new(exit::OTHER, "the engine did not end the order"))?;
-    let requests = engine.requests_sent()?;
+    let requests = session.engine.requests_sent()?;
     let cert = match result {
         Ok(Outcome::Certificate(cert)) => cert,
         Ok(other) => {
@@ -318,14 +229,14 @@ pub async fn run(args: IssueArgs, state_dir: &Path, json: bool) -> Result<(), Fa
             // A CA that could not be reached may still hold the order: keep the snapshot
             // so the next run resumes it. Any other failure ends the order.
             if failure.kind != "transport" {
-                store.delete(&snapshot_key)?;
+                session.store.delete(&snapshot_key)?;
             }
             return Err(failure.into());
         }
     };
     progress.step("storing the certificate");
-    let stored = store_certificate(&store, &ca, &name, &directory, &args.domains, &cert)?;
-    store.delete(&snapshot_key)?;
+    let stored = store_certificate(&session.store, &ca, &name, &directory, &args.domains, &cert)?;
+    session.store.delete(&snapshot_key)?;
     progress.finish_current();
     let fullchain = stored.dir.join("fullchain.pem");
     let key = stored.dir.join("key.pem");

@@ -2,6 +2,9 @@
 
 pub mod inspect;
 pub mod issue;
+pub mod list;
+pub mod revoke;
+mod session;
 
 use std::process::ExitCode;
 

@@ -9,7 +9,7 @@ use certsmith_core::wire::{Account, AccountStatus, Problem, Subproblem};
 use certsmith_core::{
     AccountInfo, ChallengeTask, ClientConfig, HttpRequest, HttpResponse, Identifier,
     IssuedCertificate, Method, NewAccountRequest, OpId, OrderRequest, Outcome, RenewalAdvice,
-    Solution, Timestamp,
+    RevocationRequest, RevocationSigner, Solution, Timestamp,
 };
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceAny};
@@ -180,6 +180,24 @@ impl AcmeEngine for ComponentEngine {
         let request = order_out(r);
         let api = self.bindings.certsmith_acme_acme().client();
         api.call_order(&mut self.store, self.client, &request)
+            .map_err(wasm)?
+            .map(OpId)
+            .map_err(refused)
+    }
+
+    fn revoke(&mut self, r: RevocationRequest) -> Result<OpId, EngineError> {
+        let request = wit::RevocationRequest {
+            certificate_der: r.certificate_der,
+            reason: r.reason,
+            signer: match r.signer {
+                RevocationSigner::Account => wit::RevocationSigner::Account,
+                RevocationSigner::CertificateKey(key) => {
+                    wit::RevocationSigner::CertificateKey(key.to_pem().to_string())
+                }
+            },
+        };
+        let api = self.bindings.certsmith_acme_acme().client();
+        api.call_revoke(&mut self.store, self.client, &request)
             .map_err(wasm)?
             .map(OpId)
             .map_err(refused)

@@ -13,7 +13,7 @@ use std::fmt;
 use certsmith_core::wire::Problem;
 use certsmith_core::{
     ChallengeTask, ClientConfig, HttpRequest, HttpResponse, NewAccountRequest, OpId, OrderRequest,
-    Outcome, Timestamp,
+    Outcome, RevocationRequest, Timestamp,
 };
 
 /// How an operation failed, as both engines report it (the WIT `engine-error`).
@@ -95,6 +95,8 @@ pub trait AcmeEngine {
     fn new_account(&mut self, request: NewAccountRequest) -> Result<OpId, EngineError>;
     /// Orders a certificate.
     fn order(&mut self, request: OrderRequest) -> Result<OpId, EngineError>;
+    /// Revokes a certificate.
+    fn revoke(&mut self, request: RevocationRequest) -> Result<OpId, EngineError>;
     /// Continues an order from its snapshot JSON.
     fn resume(&mut self, snapshot_json: &str) -> Result<OpId, EngineError>;
     /// The next piece of work due at `now`.

@@ -2,7 +2,7 @@
 
 use certsmith_core::{
     Action, Client, ClientConfig, HttpResponse, NewAccountRequest, OpId, OrderRequest, PrivateKey,
-    Snapshot, Timestamp,
+    RevocationRequest, Snapshot, Timestamp,
 };
 
 use super::{AcmeEngine, EngineAction, EngineError, EngineOutput};
@@ -29,6 +29,10 @@ impl AcmeEngine for NativeEngine {
 
     fn order(&mut self, request: OrderRequest) -> Result<OpId, EngineError> {
         Ok(self.client.order(request)?)
+    }
+
+    fn revoke(&mut self, request: RevocationRequest) -> Result<OpId, EngineError> {
+        Ok(self.client.revoke(request))
     }
 
     fn resume(&mut self, snapshot_json: &str) -> Result<OpId, EngineError> {

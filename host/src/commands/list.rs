@@ -1,0 +1,79 @@
+//! `certsmith list`: every stored certificate, read from its `cert.pem` (not from what
+//! `meta.json` claims): names, issuer, expiry, days left, renewal time.
+
+use std::path::Path;
+
+use certsmith_core::cert::{CertificateInfo, inspect, split_pem_chain};
+
+use super::Failure;
+use crate::driver::now;
+use crate::layout;
+use crate::storage::FsStore;
+
+/// One stored certificate.
+struct Entry {
+    ca: String,
+    name: String,
+    info: Result<CertificateInfo, String>,
+}
+
+/// Runs `certsmith list`.
+pub fn run(state_dir: &Path, json: bool) -> Result<(), Failure> {
+    let store = FsStore::open(state_dir)?;
+    let mut entries = Vec::new();
+    for ca in store.children("certs")? {
+        for name in store.children(&format!("certs/{ca}"))? {
+            let key = layout::cert_file(&ca, &name, "cert.pem");
+            let info = match store.get(&key)? {
+                None => Err("no cert.pem".to_owned()),
+                Some(pem) => split_pem_chain(&String::from_utf8_lossy(&pem))
+                    .and_then(|ders| inspect(&ders[0]))
+                    .map_err(|e| e.to_string()),
+            };
+            entries.push(Entry {
+                ca: ca.clone(),
+                name,
+                info,
+            });
+        }
+    }
+    let now = now();
+    if json {
+        let list: Vec<_> = entries
+            .iter()
+            .map(|e| match &e.info {
+                Ok(i) => serde_json::json!({
+                    "ca": e.ca, "name": e.name,
+                    "names": i.sans.iter().map(|s| &s.value).collect::<Vec<_>>(),
+                    "issuer": i.issuer, "notAfter": i.not_after.to_rfc3339(),
+                    "daysLeft": i.days_left(now), "renewAt": i.default_renewal_time().to_rfc3339(),
+                }),
+                Err(error) => serde_json::json!({ "ca": e.ca, "name": e.name, "error": error }),
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(list));
+        return Ok(());
+    }
+    if entries.is_empty() {
+        println!("no certificates in {}", state_dir.display());
+    }
+    for e in &entries {
+        match &e.info {
+            Ok(i) => {
+                let names: Vec<&str> = i.sans.iter().map(|s| s.value.as_str()).collect();
+                println!(
+                    "{}  ({})\n  names:     {}\n  issuer:    {}\n  not after: {} ({} days left)\n  renew at:  {}",
+                    e.name,
+                    e.ca,
+                    names.join(", "),
+                    i.issuer_common_name.as_deref().unwrap_or(&i.issuer),
+                    i.not_after,
+                    i.days_left(now),
+                    i.default_renewal_time(),
+                );
+            }
+            Err(error) => println!("{}  ({})\n  unreadable: {error}", e.name, e.ca),
+        }
+    }
+    Ok(())
+}
