@@ -75,6 +75,17 @@ pub struct IssueArgs {
     /// The certificate key's type: p256 or p384.
     #[arg(long, env = "CERTSMITH_KEY_TYPE", default_value = "p256", value_parser = parse_key_type)]
     pub key_type: KeyType,
+    /// External account binding key id, for CAs that require it (ZeroSSL, many private CAs).
+    #[arg(long, env = "CERTSMITH_EAB_KID", requires = "eab_hmac")]
+    pub eab_kid: Option<String>,
+    /// External account binding HMAC key, base64url as the CA gives it.
+    #[arg(
+        long,
+        env = "CERTSMITH_EAB_HMAC",
+        requires = "eab_kid",
+        hide_env_values = true
+    )]
+    pub eab_hmac: Option<String>,
     /// Answer HTTP-01 with a built-in server on ADDR:PORT (port 80 for a public CA).
     #[arg(long, env = "CERTSMITH_HTTP", group = "solver")]
     pub http: Option<SocketAddr>,

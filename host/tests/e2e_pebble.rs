@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// The EAB HMAC key of Pebble's example EAB configuration (base64url).
+const EAB_HMAC: &str = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W";
+
 /// A free TCP port on 127.0.0.1.
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -42,6 +45,21 @@ struct Pebble {
 impl Pebble {
     /// Starts a fresh CA (no state, new roots) with `env` for Pebble.
     fn start(env: &[(&str, &str)]) -> Self {
+        Self::start_with(env, r#""externalAccountBindingRequired": false"#)
+    }
+
+    /// Starts a CA that requires external account binding with key `kid-1`.
+    fn start_eab() -> Self {
+        Self::start_with(
+            &[],
+            &format!(
+                r#""externalAccountBindingRequired": true, "externalAccountMACKeys": {{"kid-1": "{EAB_HMAC}"}}"#
+            ),
+        )
+    }
+
+    /// Starts a fresh CA with extra Pebble config members.
+    fn start_with(env: &[(&str, &str)], extra_config: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path();
         let (listen, management, http_port, dns, dns_mgmt) = (
@@ -108,7 +126,7 @@ impl Pebble {
         let config = format!(
             r#"{{"pebble": {{"listenAddress": "127.0.0.1:{listen}", "managementListenAddress": "127.0.0.1:{management}",
             "certificate": "{0}/localhost.pem", "privateKey": "{0}/localhost.key", "httpPort": {http_port},
-            "tlsPort": {tls}, "ocspResponderURL": "", "externalAccountBindingRequired": false}}}}"#,
+            "tlsPort": {tls}, "ocspResponderURL": "", {extra_config}}}}}"#,
             d.display(),
             tls = free_port(),
         );
@@ -707,4 +725,38 @@ fn revoke_by_account_and_by_certificate_key_then_list() {
     );
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("alreadyRevoked"));
+}
+
+#[test]
+fn external_account_binding_against_pebble() {
+    let ca = Pebble::start_eab();
+    let state = tempfile::tempdir().expect("state");
+    let without = issue(&ca, state.path(), &["eab.example.test"], &[]);
+    assert_eq!(
+        without.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&without.stderr)
+    );
+    assert!(String::from_utf8_lossy(&without.stderr).contains("external account binding"));
+    let with = issue(
+        &ca,
+        state.path(),
+        &["eab.example.test"],
+        &["--eab-kid", "kid-1", "--eab-hmac", EAB_HMAC],
+    );
+    check_issued(&ca, &with, &["eab.example.test"]);
+    let wrong = tempfile::tempdir().expect("state");
+    let bad_key = issue(
+        &ca,
+        wrong.path(),
+        &["eab.example.test"],
+        &["--eab-kid", "kid-1", "--eab-hmac", "c2VjcmV0"],
+    );
+    assert_eq!(
+        bad_key.status.code(),
+        Some(3),
+        "the CA refuses a wrong key: {}",
+        String::from_utf8_lossy(&bad_key.stderr)
+    );
 }

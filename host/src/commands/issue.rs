@@ -6,8 +6,8 @@ use std::path::Path;
 
 use certsmith_core::cert::{inspect, key_matches_certificate, split_pem_chain};
 use certsmith_core::{
-    CertificateKey, Identifier, IssuedCertificate, NewAccountRequest, OpId, OrderRequest, Outcome,
-    PrivateKey,
+    CertificateKey, ExternalAccountKey, Identifier, IssuedCertificate, NewAccountRequest, OpId,
+    OrderRequest, Outcome, PrivateKey,
 };
 use serde::Serialize;
 
@@ -63,6 +63,19 @@ async fn solver(args: &IssueArgs) -> Result<AnySolver, Failure> {
         exit::LOCAL,
         "choose how to answer the CA's challenge: --http ADDR:PORT or --webroot DIR",
     ))
+}
+
+/// The external account binding of `--eab-kid` / `--eab-hmac`, if given.
+fn external_account(args: &IssueArgs) -> Result<Option<ExternalAccountKey>, Failure> {
+    let (Some(kid), Some(hmac)) = (&args.eab_kid, &args.eab_hmac) else {
+        return Ok(None);
+    };
+    let key = certsmith_core::jose::b64url_decode(hmac.trim().trim_end_matches('='), "--eab-hmac")
+        .map_err(|e| Failure::new(exit::LOCAL, e.to_string()))?;
+    Ok(Some(ExternalAccountKey {
+        kid: kid.clone(),
+        hmac_key: zeroize::Zeroizing::new(key),
+    }))
 }
 
 /// The paths and facts of a stored certificate.
@@ -174,7 +187,8 @@ pub async fn run(args: IssueArgs, state_dir: &Path, json: bool) -> Result<(), Fa
                     .map(|e| format!("mailto:{e}"))
                     .collect(),
                 terms_of_service_agreed: true,
-                ..Default::default()
+                only_return_existing: false,
+                external_account: external_account(&args)?,
             })?,
         ),
     };
