@@ -32,6 +32,9 @@ pub enum Command {
     Revoke(RevokeArgs),
     /// List the stored certificates: names, issuer, expiry, days left, renewal time.
     List,
+    /// Show or change the ACME account.
+    #[command(subcommand)]
+    Account(AccountCommand),
     /// Show what a PEM certificate file says, like `openssl x509 -text` but readable.
     Inspect(InspectArgs),
 }
@@ -111,6 +114,26 @@ pub struct RevokeArgs {
     /// The CA and account.
     #[command(flatten)]
     pub ca: CaArgs,
+}
+
+/// `certsmith account …`.
+#[derive(Subcommand, Debug)]
+pub enum AccountCommand {
+    /// Show the account as the CA has it: URL, status, contacts.
+    Show(CaArgs),
+    /// Replace the account's contacts.
+    Update {
+        /// A new contact address; repeat for more (none removes all).
+        #[arg(long = "contact")]
+        contacts: Vec<String>,
+        /// The CA and account.
+        #[command(flatten)]
+        ca: CaArgs,
+    },
+    /// Replace the account key (the CA is told first; the old key is kept until it agrees).
+    Rollover(CaArgs),
+    /// Deactivate the account at the CA. This cannot be undone.
+    Deactivate(CaArgs),
 }
 
 /// `certsmith inspect`.

@@ -53,6 +53,9 @@ fn main() -> ExitCode {
         Command::List => commands::list::run(&state_dir, cli.json),
         Command::Issue(args) => block_on(commands::issue::run(args, &state_dir, cli.json)),
         Command::Revoke(args) => block_on(commands::revoke::run(args, &state_dir, cli.json)),
+        Command::Account(command) => {
+            block_on(commands::account::run(command, &state_dir, cli.json))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

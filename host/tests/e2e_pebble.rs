@@ -760,3 +760,70 @@ fn external_account_binding_against_pebble() {
         String::from_utf8_lossy(&bad_key.stderr)
     );
 }
+
+#[test]
+fn account_show_update_rollover_then_deactivate() {
+    let ca = Pebble::start(&[]);
+    let state = tempfile::tempdir().expect("state");
+    check_issued(
+        &ca,
+        &issue(&ca, state.path(), &["acct.example.test"], &[]),
+        &["acct.example.test"],
+    );
+    let account = |args: &[&str]| {
+        let mut command = certsmith(state.path());
+        command.args(["--json", "account"]).args(args);
+        command
+            .args(["--server", &ca.directory, "--email", "admin@example.test"])
+            .arg("--ca-cert")
+            .arg(ca.tls_root());
+        command.output().expect("runs")
+    };
+    let json = |out: &Output| -> serde_json::Value {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("JSON")
+    };
+    let shown = json(&account(&["show"]));
+    assert_eq!(shown["status"], "valid");
+    assert_eq!(shown["contact"][0], "mailto:admin@example.test");
+    let updated = json(&account(&["update", "--contact", "ops@example.test"]));
+    assert_eq!(updated["contact"][0], "mailto:ops@example.test");
+
+    let key_file = state
+        .path()
+        .join("accounts")
+        .join(ca_dir(&ca))
+        .join("admin-example.test/key.pem");
+    let old_key = std::fs::read(&key_file).expect("key");
+    json(&account(&["rollover"]));
+    assert_ne!(
+        std::fs::read(&key_file).expect("key"),
+        old_key,
+        "the new key is stored"
+    );
+    assert!(!key_file.with_extension("pem.next").exists());
+    // The CA verifies the next order with the new key.
+    check_issued(
+        &ca,
+        &issue(&ca, state.path(), &["after-rollover.example.test"], &[]),
+        &["after-rollover.example.test"],
+    );
+
+    assert_eq!(json(&account(&["deactivate"]))["status"], "deactivated");
+    let refused = issue(&ca, state.path(), &["after-deactivate.example.test"], &[]);
+    assert_eq!(
+        refused.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let err = String::from_utf8_lossy(&refused.stderr).to_lowercase();
+    assert!(
+        err.contains("unauthorized") || err.contains("deactivated"),
+        "{err}"
+    );
+}

@@ -1,5 +1,6 @@
 //! The commands, one module each.
 
+pub mod account;
 pub mod inspect;
 pub mod issue;
 pub mod list;

@@ -44,6 +44,8 @@ pub struct Session {
     pub account_url: Option<String>,
     /// Where the account URL is kept.
     account_meta: String,
+    /// Where the account key is kept.
+    pub account_key: String,
 }
 
 impl Session {
@@ -56,7 +58,8 @@ impl Session {
         let roots: Vec<&Path> = args.ca_cert.iter().map(|p| p.as_path()).collect();
         let transport = Transport::new(&roots, REQUEST_TIMEOUT)
             .map_err(|e| Failure::new(exit::LOCAL, e.to_string()))?;
-        let key_pem = account_key(&store, &layout::account_key(&ca, account))?;
+        let account_key_name = layout::account_key(&ca, account);
+        let key_pem = account_key(&store, &account_key_name)?;
         let account_meta = layout::account_meta(&ca, account);
         let account_url = store
             .get(&account_meta)?
@@ -80,6 +83,7 @@ impl Session {
             engine,
             account_url,
             account_meta,
+            account_key: account_key_name,
         })
     }
 

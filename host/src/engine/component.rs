@@ -185,6 +185,35 @@ impl AcmeEngine for ComponentEngine {
             .map_err(refused)
     }
 
+    fn fetch_account(&mut self) -> Result<OpId, EngineError> {
+        let api = self.bindings.certsmith_acme_acme().client();
+        api.call_fetch_account(&mut self.store, self.client)
+            .map(OpId)
+            .map_err(wasm)
+    }
+
+    fn update_account(&mut self, contact: Vec<String>) -> Result<OpId, EngineError> {
+        let api = self.bindings.certsmith_acme_acme().client();
+        api.call_update_account(&mut self.store, self.client, &contact)
+            .map(OpId)
+            .map_err(wasm)
+    }
+
+    fn deactivate_account(&mut self) -> Result<OpId, EngineError> {
+        let api = self.bindings.certsmith_acme_acme().client();
+        api.call_deactivate_account(&mut self.store, self.client)
+            .map(OpId)
+            .map_err(wasm)
+    }
+
+    fn change_key(&mut self, new_key_pem: &str) -> Result<OpId, EngineError> {
+        let api = self.bindings.certsmith_acme_acme().client();
+        api.call_change_key(&mut self.store, self.client, new_key_pem)
+            .map_err(wasm)?
+            .map(OpId)
+            .map_err(refused)
+    }
+
     fn revoke(&mut self, r: RevocationRequest) -> Result<OpId, EngineError> {
         let request = wit::RevocationRequest {
             certificate_der: r.certificate_der,

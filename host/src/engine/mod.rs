@@ -95,6 +95,14 @@ pub trait AcmeEngine {
     fn new_account(&mut self, request: NewAccountRequest) -> Result<OpId, EngineError>;
     /// Orders a certificate.
     fn order(&mut self, request: OrderRequest) -> Result<OpId, EngineError>;
+    /// Fetches the account.
+    fn fetch_account(&mut self) -> Result<OpId, EngineError>;
+    /// Replaces the account's contacts.
+    fn update_account(&mut self, contact: Vec<String>) -> Result<OpId, EngineError>;
+    /// Deactivates the account.
+    fn deactivate_account(&mut self) -> Result<OpId, EngineError>;
+    /// Rolls the account over to the key in `new_key_pem`.
+    fn change_key(&mut self, new_key_pem: &str) -> Result<OpId, EngineError>;
     /// Revokes a certificate.
     fn revoke(&mut self, request: RevocationRequest) -> Result<OpId, EngineError>;
     /// Continues an order from its snapshot JSON.

@@ -31,6 +31,22 @@ impl AcmeEngine for NativeEngine {
         Ok(self.client.order(request)?)
     }
 
+    fn fetch_account(&mut self) -> Result<OpId, EngineError> {
+        Ok(self.client.fetch_account())
+    }
+
+    fn update_account(&mut self, contact: Vec<String>) -> Result<OpId, EngineError> {
+        Ok(self.client.update_account(contact))
+    }
+
+    fn deactivate_account(&mut self) -> Result<OpId, EngineError> {
+        Ok(self.client.deactivate_account())
+    }
+
+    fn change_key(&mut self, new_key_pem: &str) -> Result<OpId, EngineError> {
+        Ok(self.client.change_key(PrivateKey::from_pem(new_key_pem)?))
+    }
+
     fn revoke(&mut self, request: RevocationRequest) -> Result<OpId, EngineError> {
         Ok(self.client.revoke(request))
     }

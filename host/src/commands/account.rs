@@ -1,0 +1,126 @@
+//! `certsmith account show|update|rollover|deactivate`.
+
+use std::path::Path;
+
+use certsmith_core::{AccountInfo, KeyType, OpId, Outcome, PrivateKey};
+
+use super::session::Session;
+use super::{Failure, exit};
+use crate::cli::{AccountCommand, CaArgs};
+use crate::progress::Progress;
+use crate::storage::Secrecy;
+
+/// Opens the session and checks the account is registered here.
+fn registered(args: &CaArgs, state_dir: &Path) -> Result<Session, Failure> {
+    let session = Session::open(args, state_dir)?;
+    if session.account_url.is_none() {
+        let who = args.email.as_deref().unwrap_or("the default account");
+        return Err(Failure::new(
+            exit::LOCAL,
+            format!(
+                "no account for {who} at {} here: `certsmith issue --accept-tos` creates one (pass the same --email)",
+                session.directory
+            ),
+        ));
+    }
+    Ok(session)
+}
+
+/// Runs one operation to its end.
+async fn finish(
+    session: &mut Session,
+    op: OpId,
+    json: bool,
+    what: &str,
+) -> Result<Outcome, Failure> {
+    let mut progress = Progress::new(json);
+    progress.step(format!("{what} at {}", session.directory));
+    let mut results = session.run(&[op], None, None, &mut progress).await?;
+    progress.finish_current();
+    match results.remove(&op) {
+        Some(Ok(outcome)) => Ok(outcome),
+        Some(Err(failure)) => Err(failure.into()),
+        None => Err(Failure::new(
+            exit::OTHER,
+            "the engine did not end the operation",
+        )),
+    }
+}
+
+/// Prints an account.
+fn print_account(info: &AccountInfo, json: bool) {
+    let status = format!("{:?}", info.account.status).to_lowercase();
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "url": info.url, "status": status, "contact": info.account.contact })
+        );
+    } else {
+        println!(
+            "account {}\n  status:   {status}\n  contacts: {}",
+            info.url,
+            info.account.contact.join(", ")
+        );
+    }
+}
+
+/// Runs `certsmith account …`.
+pub async fn run(command: AccountCommand, state_dir: &Path, json: bool) -> Result<(), Failure> {
+    match command {
+        AccountCommand::Show(ca) => {
+            let mut session = registered(&ca, state_dir)?;
+            let op = session.engine.fetch_account()?;
+            if let Outcome::Account(info) =
+                finish(&mut session, op, json, "fetching the account").await?
+            {
+                print_account(&info, json);
+            }
+        }
+        AccountCommand::Update { contacts, ca } => {
+            let mut session = registered(&ca, state_dir)?;
+            let contact = contacts.iter().map(|c| format!("mailto:{c}")).collect();
+            let op = session.engine.update_account(contact)?;
+            if let Outcome::Account(info) =
+                finish(&mut session, op, json, "updating the contacts").await?
+            {
+                print_account(&info, json);
+            }
+        }
+        AccountCommand::Deactivate(ca) => {
+            let mut session = registered(&ca, state_dir)?;
+            let op = session.engine.deactivate_account()?;
+            if let Outcome::Account(info) =
+                finish(&mut session, op, json, "deactivating the account").await?
+            {
+                print_account(&info, json);
+            }
+        }
+        AccountCommand::Rollover(ca) => {
+            let mut session = registered(&ca, state_dir)?;
+            let new_key = PrivateKey::generate(KeyType::P256)
+                .map_err(|e| Failure::new(exit::OTHER, e.to_string()))?
+                .to_pem();
+            // The new key is on disk before the CA hears of it, so a crash after the CA
+            // switched keys cannot lose it: it is then in key.pem.next.
+            let next = format!("{}.next", session.account_key);
+            session
+                .store
+                .put(&next, new_key.as_bytes(), Secrecy::Secret)?;
+            let op = session.engine.change_key(&new_key)?;
+            finish(&mut session, op, json, "rolling the account key over").await?;
+            session
+                .store
+                .put(&session.account_key, new_key.as_bytes(), Secrecy::Secret)?;
+            session.store.delete(&next)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "rolledOver": true, "url": session.account_url })
+                );
+            } else {
+                println!("account key replaced; the old key is no longer accepted by the CA");
+            }
+        }
+    }
+    Ok(())
+}
