@@ -28,6 +28,8 @@ pub struct Cli {
 pub enum Command {
     /// Obtain a certificate (resuming an order a crash interrupted).
     Issue(IssueArgs),
+    /// Renew stored certificates that are due (1/3 of their lifetime left), or all with --force.
+    Renew(RenewArgs),
     /// Revoke a stored certificate (or one given as a file) at its CA.
     Revoke(RevokeArgs),
     /// List the stored certificates: names, issuer, expiry, days left, renewal time.
@@ -56,19 +58,9 @@ pub struct CaArgs {
     pub engine: Option<PathBuf>,
 }
 
-/// `certsmith issue`.
+/// How to obtain a certificate: shared by `issue` and `renew`.
 #[derive(Args, Debug)]
-pub struct IssueArgs {
-    /// A name (or IP address) for the certificate; repeat for more. The first names the
-    /// certificate's directory.
-    #[arg(
-        short = 'd',
-        long = "domain",
-        env = "CERTSMITH_DOMAINS",
-        value_delimiter = ',',
-        required = true
-    )]
-    pub domains: Vec<String>,
+pub struct ObtainArgs {
     /// The CA and account.
     #[command(flatten)]
     pub ca: CaArgs,
@@ -95,6 +87,42 @@ pub struct IssueArgs {
     /// Answer HTTP-01 through an existing web server's document root.
     #[arg(long, env = "CERTSMITH_WEBROOT", group = "solver")]
     pub webroot: Option<PathBuf>,
+}
+
+/// `certsmith issue`.
+#[derive(Args, Debug)]
+pub struct IssueArgs {
+    /// A name (or IP address) for the certificate; repeat for more. The first names the
+    /// certificate's directory.
+    #[arg(
+        short = 'd',
+        long = "domain",
+        env = "CERTSMITH_DOMAINS",
+        value_delimiter = ',',
+        required = true
+    )]
+    pub domains: Vec<String>,
+    /// How to obtain it.
+    #[command(flatten)]
+    pub obtain: ObtainArgs,
+}
+
+/// `certsmith renew`.
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["domain", "all"])))]
+pub struct RenewArgs {
+    /// The stored certificate to renew, by its first name.
+    #[arg(short = 'd', long = "domain", env = "CERTSMITH_DOMAIN")]
+    pub domain: Option<String>,
+    /// Every stored certificate from this CA.
+    #[arg(long)]
+    pub all: bool,
+    /// Renew even if it is not due yet.
+    #[arg(long)]
+    pub force: bool,
+    /// How to obtain the new certificate.
+    #[command(flatten)]
+    pub obtain: ObtainArgs,
 }
 
 /// `certsmith revoke`.

@@ -52,6 +52,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => commands::inspect::run(&args.file, cli.json),
         Command::List => commands::list::run(&state_dir, cli.json),
         Command::Issue(args) => block_on(commands::issue::run(args, &state_dir, cli.json)),
+        Command::Renew(args) => block_on(commands::renew::run(args, &state_dir, cli.json)),
         Command::Revoke(args) => block_on(commands::revoke::run(args, &state_dir, cli.json)),
         Command::Account(command) => {
             block_on(commands::account::run(command, &state_dir, cli.json))

@@ -548,10 +548,8 @@ fn bad_input_gets_one_clear_line_and_a_documented_exit_code() {
 }
 
 #[test]
-fn a_killed_issue_resumes_the_same_order() {
-    // Without PEBBLE_VA_NOSLEEP Pebble waits up to 15 s before validating: the order is
-    // still in flight when the first run is killed.
-    let ca = Pebble::start(&[("PEBBLE_VA_NOSLEEP", "0")]);
+fn an_interrupted_order_is_resumed_not_recreated() {
+    let ca = Pebble::start(&[]);
     let state = tempfile::tempdir().expect("state");
     let directory = run(Command::new("curl")
         .args(["-fsS", "--cacert"])
@@ -563,7 +561,7 @@ fn a_killed_issue_resumes_the_same_order() {
         .as_str()
         .expect("newOrder URL")
         .to_owned();
-    let issue_command = || {
+    let issue_command = |solver: &[&str]| {
         let mut command = certsmith(state.path());
         command.env("RUST_LOG", "certsmith=debug");
         command.args([
@@ -575,35 +573,33 @@ fn a_killed_issue_resumes_the_same_order() {
             "-d",
             "resume.example.test",
         ]);
-        command
-            .arg("--ca-cert")
-            .arg(ca.tls_root())
-            .args(["--http", &format!("127.0.0.1:{}", ca.http_port)]);
-        command
+        command.arg("--ca-cert").arg(ca.tls_root()).args(solver);
+        command.output().expect("runs")
     };
+    // The first run stops after its order was created and saved: its webroot cannot take
+    // the challenge file (a regular file stands where the directory must go), so the
+    // challenge is never answered and the order stays usable.
+    let webroot = tempfile::tempdir().expect("webroot");
+    std::fs::write(webroot.path().join(".well-known"), "in the way").expect("blocker");
+    let first = issue_command(&["--webroot", &webroot.path().display().to_string()]);
+    assert_eq!(
+        first.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(
+        stderr.contains("run the same command again to resume"),
+        "{stderr}"
+    );
     let snapshot = state
         .path()
         .join("orders")
         .join(ca_dir(&ca))
         .join("resume.example.test.json");
-    let mut first = issue_command()
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("runs");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !snapshot.exists() {
-        assert!(Instant::now() < deadline, "no order snapshot within 30 s");
-        assert!(
-            first.try_wait().expect("wait").is_none(),
-            "the first run ended before its order was saved"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    first.kill().expect("kill -9");
-    first.wait().expect("reaped");
     let saved: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&snapshot).expect("snapshot"))
+        serde_json::from_slice(&std::fs::read(&snapshot).expect("snapshot kept"))
             .expect("snapshot JSON");
     let mode = std::fs::metadata(&snapshot)
         .expect("snapshot")
@@ -612,7 +608,7 @@ fn a_killed_issue_resumes_the_same_order() {
         & 0o777;
     assert_eq!(mode, 0o600, "the snapshot holds the certificate key");
 
-    let second = issue_command().output().expect("runs");
+    let second = issue_command(&["--http", &format!("127.0.0.1:{}", ca.http_port)]);
     let report = check_issued(&ca, &second, &["resume.example.test"]);
     assert_eq!(
         report["orderUrl"], saved["orderUrl"],
@@ -825,5 +821,60 @@ fn account_show_update_rollover_then_deactivate() {
     assert!(
         err.contains("unauthorized") || err.contains("deactivated"),
         "{err}"
+    );
+}
+
+#[test]
+fn renew_only_when_due_unless_forced() {
+    let ca = Pebble::start(&[]);
+    let state = tempfile::tempdir().expect("state");
+    let names = ["renew.example.test", "www.renew.example.test"];
+    let first = check_issued(&ca, &issue(&ca, state.path(), &names, &[]), &names);
+    let renew = |extra: &[&str]| {
+        let mut command = certsmith(state.path());
+        command.args([
+            "--json",
+            "renew",
+            "--server",
+            &ca.directory,
+            "--email",
+            "admin@example.test",
+        ]);
+        command
+            .arg("--ca-cert")
+            .arg(ca.tls_root())
+            .args(["--http", &format!("127.0.0.1:{}", ca.http_port)]);
+        command.args(extra).output().expect("runs")
+    };
+    // Pebble's certificates last five years: not due.
+    let skipped = renew(&["-d", "renew.example.test"]);
+    assert!(
+        skipped.status.success(),
+        "{}",
+        String::from_utf8_lossy(&skipped.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&skipped.stdout).expect("JSON");
+    assert_eq!(report["renewed"], false);
+    let cert = state
+        .path()
+        .join("certs")
+        .join(ca_dir(&ca))
+        .join("renew.example.test/cert.pem");
+    let serial_of = || {
+        let out = run(certsmith(state.path())
+            .args(["--json", "inspect"])
+            .arg(&cert));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        v[0]["serial"].as_str().expect("serial").to_owned()
+    };
+    assert_eq!(serial_of(), first["serial"].as_str().expect("serial"));
+
+    let forced = renew(&["--all", "--force"]);
+    let report = check_issued(&ca, &forced, &names);
+    assert_ne!(report["serial"], first["serial"], "a new certificate");
+    assert_eq!(
+        serial_of(),
+        report["serial"].as_str().expect("serial"),
+        "stored in the same place"
     );
 }

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::session::Session;
 use super::{Failure, exit};
-use crate::cli::IssueArgs;
+use crate::cli::{IssueArgs, ObtainArgs};
 use crate::layout;
 use crate::progress::Progress;
 use crate::solvers::AnySolver;
@@ -49,7 +49,7 @@ fn identifiers(domains: &[String]) -> Vec<Identifier> {
 }
 
 /// The solver the flags ask for; binds its port now, before anything is sent to the CA.
-async fn solver(args: &IssueArgs) -> Result<AnySolver, Failure> {
+async fn solver(args: &ObtainArgs) -> Result<AnySolver, Failure> {
     if let Some(addr) = args.http {
         return Http01Standalone::bind(addr)
             .await
@@ -66,7 +66,7 @@ async fn solver(args: &IssueArgs) -> Result<AnySolver, Failure> {
 }
 
 /// The external account binding of `--eab-kid` / `--eab-hmac`, if given.
-fn external_account(args: &IssueArgs) -> Result<Option<ExternalAccountKey>, Failure> {
+fn external_account(args: &ObtainArgs) -> Result<Option<ExternalAccountKey>, Failure> {
     let (Some(kid), Some(hmac)) = (&args.eab_kid, &args.eab_hmac) else {
         return Ok(None);
     };
@@ -158,8 +158,18 @@ fn store_certificate(
 
 /// Runs `certsmith issue`.
 pub async fn run(args: IssueArgs, state_dir: &Path, json: bool) -> Result<(), Failure> {
-    let name = layout::cert_name(&args.domains[0]);
-    let solver = solver(&args).await?;
+    obtain(&args.domains, &args.obtain, state_dir, json).await
+}
+
+/// Obtains and stores a certificate for `domains` (resuming an interrupted order for them).
+pub async fn obtain(
+    domains: &[String],
+    args: &ObtainArgs,
+    state_dir: &Path,
+    json: bool,
+) -> Result<(), Failure> {
+    let name = layout::cert_name(&domains[0]);
+    let solver = solver(args).await?;
     let mut session = Session::open(&args.ca, state_dir)?;
     let directory = session.directory.clone();
     let ca = session.ca.clone();
@@ -188,7 +198,7 @@ pub async fn run(args: IssueArgs, state_dir: &Path, json: bool) -> Result<(), Fa
                     .collect(),
                 terms_of_service_agreed: true,
                 only_return_existing: false,
-                external_account: external_account(&args)?,
+                external_account: external_account(args)?,
             })?,
         ),
     };
@@ -196,18 +206,15 @@ pub async fn run(args: IssueArgs, state_dir: &Path, json: bool) -> Result<(), Fa
         Some(snapshot) => {
             progress.step(format!(
                 "resuming the interrupted order for {}",
-                args.domains.join(", ")
+                domains.join(", ")
             ));
             session.engine.resume(&String::from_utf8_lossy(&snapshot))?
         }
         None => {
-            progress.step(format!(
-                "order for {} at {directory}",
-                args.domains.join(", ")
-            ));
+            progress.step(format!("order for {} at {directory}", domains.join(", ")));
             session.engine.order(OrderRequest {
                 certificate_key: CertificateKey::Generate(args.key_type),
-                ..OrderRequest::new(identifiers(&args.domains))
+                ..OrderRequest::new(identifiers(domains))
             })?
         }
     };
@@ -240,16 +247,27 @@ pub async fn run(args: IssueArgs, state_dir: &Path, json: bool) -> Result<(), Fa
             ));
         }
         Err(failure) => {
-            // A CA that could not be reached may still hold the order: keep the snapshot
-            // so the next run resumes it. Any other failure ends the order.
-            if failure.kind != "transport" {
+            // A CA that could not be reached, or a challenge that could not be published
+            // (so was never answered), leaves the order usable: keep the snapshot so the
+            // next run resumes it instead of spending a new order. Anything else ends it.
+            let resumable = matches!(
+                failure.kind.as_str(),
+                "transport" | "challenge-deploy-failed"
+            );
+            if !resumable {
                 session.store.delete(&snapshot_key)?;
             }
-            return Err(failure.into());
+            let mut failure = Failure::from(failure);
+            if resumable {
+                failure
+                    .message
+                    .push_str(" (the order is kept: run the same command again to resume it)");
+            }
+            return Err(failure);
         }
     };
     progress.step("storing the certificate");
-    let stored = store_certificate(&session.store, &ca, &name, &directory, &args.domains, &cert)?;
+    let stored = store_certificate(&session.store, &ca, &name, &directory, domains, &cert)?;
     session.store.delete(&snapshot_key)?;
     progress.finish_current();
     let fullchain = stored.dir.join("fullchain.pem");
@@ -257,7 +275,7 @@ pub async fn run(args: IssueArgs, state_dir: &Path, json: bool) -> Result<(), Fa
     if json {
         let report = serde_json::json!({
             "name": name,
-            "domains": args.domains,
+            "domains": domains,
             "fullchain": fullchain,
             "cert": stored.dir.join("cert.pem"),
             "chain": stored.dir.join("chain.pem"),
@@ -272,7 +290,7 @@ pub async fn run(args: IssueArgs, state_dir: &Path, json: bool) -> Result<(), Fa
     } else {
         println!(
             "certificate for {} saved in {}",
-            args.domains.join(", "),
+            domains.join(", "),
             stored.dir.display()
         );
         println!("  fullchain.pem, cert.pem, chain.pem, key.pem (0600), meta.json");
