@@ -191,6 +191,21 @@ impl Pebble {
         }
     }
 
+    /// The URL of a directory endpoint (`newAccount`, `newOrder`, …): Pebble's paths are
+    /// deliberately odd, never guessed.
+    fn endpoint(&self, name: &str) -> String {
+        let out = run(Command::new("curl")
+            .args(["-fsS", "--cacert"])
+            .arg(self.tls_root())
+            .arg(&self.directory));
+        let directory: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("directory JSON");
+        directory[name]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {name} in the directory"))
+            .to_owned()
+    }
+
     /// The root that signs Pebble's own HTTPS listeners.
     fn tls_root(&self) -> PathBuf {
         self.dir.path().join("root.pem")
@@ -301,16 +316,7 @@ fn issues_one_name_and_three_names_over_http01() {
 fn the_account_is_reused_across_runs() {
     let ca = Pebble::start(&[]);
     let state = tempfile::tempdir().expect("state");
-    let directory = run(Command::new("curl")
-        .args(["-fsS", "--cacert"])
-        .arg(ca.tls_root())
-        .arg(&ca.directory));
-    let directory: serde_json::Value =
-        serde_json::from_slice(&directory.stdout).expect("directory");
-    let new_account = directory["newAccount"]
-        .as_str()
-        .expect("newAccount URL")
-        .to_owned();
+    let new_account = ca.endpoint("newAccount");
     let logged_issue = |state: &Path| {
         let mut command = certsmith(state);
         command.env("RUST_LOG", "certsmith=debug");
@@ -551,16 +557,7 @@ fn bad_input_gets_one_clear_line_and_a_documented_exit_code() {
 fn an_interrupted_order_is_resumed_not_recreated() {
     let ca = Pebble::start(&[]);
     let state = tempfile::tempdir().expect("state");
-    let directory = run(Command::new("curl")
-        .args(["-fsS", "--cacert"])
-        .arg(ca.tls_root())
-        .arg(&ca.directory));
-    let directory: serde_json::Value =
-        serde_json::from_slice(&directory.stdout).expect("directory");
-    let new_order = directory["newOrder"]
-        .as_str()
-        .expect("newOrder URL")
-        .to_owned();
+    let new_order = ca.endpoint("newOrder");
     let issue_command = |solver: &[&str]| {
         let mut command = certsmith(state.path());
         command.env("RUST_LOG", "certsmith=debug");
