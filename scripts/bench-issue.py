@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""Times `certsmith issue` against a local Pebble: one issuance per process, the account
-created beforehand and reused, median of N runs; wall time, CPU time (user + system) and
-peak RSS of each process (from wait4). Prints a Markdown table.
+"""Times one certificate issuance per process against a local Pebble, the account created
+beforehand and reused, median of N runs: wall time, CPU time (user + system) and peak RSS
+of each process (from wait4), and certsmith's ACME request count. `--lego` and `--certbot`
+time Debian's lego and certbot the same way in the same run (HTTP-01 standalone on the same
+port). Prints a Markdown table.
 
-usage: scripts/bench-issue.py [--runs N] [--binary PATH]...
+usage: scripts/bench-issue.py [--runs N] [--binary PATH]... [--lego] [--certbot]
 Needs Debian's pebble and openssl; starts and stops its own Pebble on loopback ports.
 """
+import json
 import argparse
 import os
 import statistics
@@ -30,37 +33,78 @@ echo "$PEBBLE_DIRECTORY $PEBBLE_TLS_ROOT $PEBBLE_DIR ${{PEBBLE_PIDS[*]}}"
     return directory, root, pebble_dir, [int(p) for p in pids]
 
 
-def run_once(cmd):
-    """Runs cmd; returns (wall seconds, cpu seconds, peak RSS MiB)."""
+def run_once(cmd, env=None):
+    """Runs cmd; returns (wall seconds, cpu seconds, peak RSS MiB, stdout)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{cmd[0]} failed: {proc.stderr.read().decode()}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        out.seek(0)
+        err.seek(0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"{cmd[0]} failed: {err.read().decode()[-2000:]}")
+        return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out.read()
+
+
+def certsmith(binary, state, directory, root):
+    """The command line of one `certsmith issue` for a name."""
+    base = [binary, "--state-dir", state, "--json", "issue", "--server", directory,
+            "--ca-cert", root, "--accept-tos", "--http", "127.0.0.1:5002"]
+    return lambda name: base + ["-d", name], None
+
+
+def lego(state, directory, root):
+    """The command line of one `lego run` for a name (its account is kept under --path)."""
+    env = dict(os.environ, LEGO_CA_CERTIFICATES=root)
+    base = ["lego", "--server", directory, "--email", "bench@example.test", "--accept-tos",
+            "--path", state, "--http", "--http.port", "127.0.0.1:5002"]
+    return lambda name: base + ["-d", name, "run"], env
+
+
+def certbot(state, directory, root):
+    """The command line of one `certbot certonly --standalone` for a name."""
+    env = dict(os.environ, REQUESTS_CA_BUNDLE=root)
+    base = ["certbot", "certonly", "--standalone", "--non-interactive", "--agree-tos",
+            "-m", "bench@example.test", "--server", directory,
+            "--http-01-address", "127.0.0.1", "--http-01-port", "5002",
+            "--config-dir", f"{state}/config", "--work-dir", f"{state}/work",
+            "--logs-dir", f"{state}/logs"]
+    return lambda name: base + ["-d", name], env
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--binary", action="append", default=[])
+    parser.add_argument("--lego", action="store_true", help="also time Debian's lego")
+    parser.add_argument("--certbot", action="store_true", help="also time Debian's certbot")
     args = parser.parse_args()
     binaries = args.binary or [os.path.join(ROOT, "target/release/certsmith")]
+    clients = [(f"`{os.path.relpath(b, ROOT)}`",
+                lambda state, d, r, b=b: certsmith(b, state, d, r)) for b in binaries]
+    if args.lego:
+        clients.append(("lego (Debian)", lego))
+    if args.certbot:
+        clients.append(("certbot (Debian)", certbot))
     with tempfile.TemporaryDirectory() as work:
         directory, root, pebble_dir, pids = start_pebble(work)
         try:
-            print("| binary | runs | wall (median) | CPU (median) | peak RSS (median) |")
-            print("| --- | --- | --- | --- | --- |")
-            for n, binary in enumerate(binaries):
+            print("| client | runs | wall (median) | CPU (median) | peak RSS (median) "
+                  "| ACME requests (median) |")
+            print("| --- | --- | --- | --- | --- | --- |")
+            for n, (label, make) in enumerate(clients):
                 state = os.path.join(work, f"state{n}")
-                base = [binary, "--state-dir", state, "--json", "issue", "--server", directory,
-                        "--ca-cert", root, "--accept-tos", "--http", "127.0.0.1:5002"]
-                run_once(base + ["-d", "warmup.bench.test"])  # account + compile cache
-                samples = [run_once(base + ["-d", f"run{i}.bench.test"]) for i in range(args.runs)]
+                command, env = make(state, directory, root)
+                run_once(command(f"warmup{n}.bench.test"), env)  # account (+ compile cache)
+                samples = [run_once(command(f"run{i}.client{n}.bench.test"), env)
+                           for i in range(args.runs)]
                 wall, cpu, rss = (statistics.median(s[k] for s in samples) for k in range(3))
-                print(f"| `{os.path.relpath(binary, ROOT)}` | {args.runs} | {wall*1000:.0f} ms "
-                      f"| {cpu*1000:.0f} ms | {rss:.1f} MiB |")
+                requests = [json.loads(s[3]).get("acmeRequests") for s in samples
+                            if s[3].startswith(b"{")]
+                shown = f"{statistics.median(requests):.0f}" if requests else "not reported"
+                print(f"| {label} | {args.runs} | {wall*1000:.0f} ms "
+                      f"| {cpu*1000:.0f} ms | {rss:.1f} MiB | {shown} |", flush=True)
         finally:
             for pid in pids:
                 try:

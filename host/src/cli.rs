@@ -87,6 +87,33 @@ pub struct ObtainArgs {
     /// Answer HTTP-01 through an existing web server's document root.
     #[arg(long, env = "CERTSMITH_WEBROOT", group = "solver")]
     pub webroot: Option<PathBuf>,
+    /// Answer TLS-ALPN-01 with a built-in TLS server on ADDR:PORT (port 443 for a public CA).
+    #[arg(long = "tls-alpn", env = "CERTSMITH_TLS_ALPN", group = "solver")]
+    pub tls_alpn: Option<SocketAddr>,
+    /// Answer DNS-01 through this command: `CMD present <fqdn> <value>` and
+    /// `CMD cleanup <fqdn> <value>` (lego's exec convention), run by `sh -c`.
+    #[arg(long = "dns-hook", env = "CERTSMITH_DNS_HOOK", group = "solver")]
+    pub dns_hook: Option<String>,
+    /// Where to check that the TXT record is visible before answering the CA
+    /// [default: the system's resolvers].
+    #[arg(
+        long = "dns-resolver",
+        env = "CERTSMITH_DNS_RESOLVER",
+        requires = "dns_hook"
+    )]
+    pub dns_resolver: Option<SocketAddr>,
+    /// How long to wait for the TXT record to become visible, in seconds (0: do not check).
+    #[arg(
+        long = "dns-timeout",
+        env = "CERTSMITH_DNS_TIMEOUT",
+        default_value_t = 120
+    )]
+    pub dns_timeout: u64,
+    /// Run this command (by `sh -c`) after a certificate is stored; the paths are in
+    /// CERTSMITH_CERT_PATH, CERTSMITH_KEY_PATH, CERTSMITH_CHAIN_PATH,
+    /// CERTSMITH_FULLCHAIN_PATH, CERTSMITH_CERT_DIR and the names in CERTSMITH_DOMAINS.
+    #[arg(long = "deploy-hook", env = "CERTSMITH_DEPLOY_HOOK")]
+    pub deploy_hook: Option<String>,
 }
 
 /// `certsmith issue`.
@@ -166,9 +193,17 @@ pub enum AccountCommand {
 
 /// `certsmith inspect`.
 #[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["file", "host"])))]
 pub struct InspectArgs {
     /// A PEM file with one or more certificates.
-    pub file: PathBuf,
+    pub file: Option<PathBuf>,
+    /// A TLS server to connect to (HOST:PORT): shows the chain it serves for HOST and
+    /// whether it is trusted.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Also trust this root certificate (PEM) when checking a server's chain.
+    #[arg(long = "ca-cert", requires = "host")]
+    pub ca_cert: Vec<PathBuf>,
 }
 
 /// Parses `--key-type`.

@@ -5,11 +5,14 @@ mod cli;
 mod commands;
 mod driver;
 mod engine;
+mod hook;
 mod layout;
 mod progress;
 mod solvers;
 mod storage;
 mod transport;
+#[cfg(not(feature = "native"))]
+mod wasm_cache;
 
 use std::process::ExitCode;
 
@@ -49,7 +52,7 @@ fn main() -> ExitCode {
         .or_else(|| dirs::data_dir().map(|d| d.join("certsmith")))
         .unwrap_or_else(|| "certsmith-state".into());
     let result = match cli.command {
-        Command::Inspect(args) => commands::inspect::run(&args.file, cli.json),
+        Command::Inspect(args) => block_on(commands::inspect::run(args, cli.json)),
         Command::List => commands::list::run(&state_dir, cli.json),
         Command::Issue(args) => block_on(commands::issue::run(args, &state_dir, cli.json)),
         Command::Renew(args) => block_on(commands::renew::run(args, &state_dir, cli.json)),

@@ -37,6 +37,40 @@ pub enum TransportError {
     TooLarge(String),
 }
 
+/// The system's roots plus the certificates in `extra_roots` (PEM files).
+pub fn trust_roots(extra_roots: &[&Path]) -> Result<rustls::RootCertStore, TransportError> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut roots = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    roots.add_parsable_certificates(native.certs);
+    for path in extra_roots {
+        let shown = path.display().to_string();
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+            .map_err(|e| TransportError::CaCert {
+                path: shown.clone(),
+                reason: e.to_string(),
+            })?
+            .collect::<Result<_, _>>()
+            .map_err(|e| TransportError::CaCert {
+                path: shown.clone(),
+                reason: e.to_string(),
+            })?;
+        if certs.is_empty() {
+            return Err(TransportError::CaCert {
+                path: shown,
+                reason: "it holds no PEM certificate".into(),
+            });
+        }
+        for cert in certs {
+            roots.add(cert).map_err(|e| TransportError::CaCert {
+                path: shown.clone(),
+                reason: e.to_string(),
+            })?;
+        }
+    }
+    Ok(roots)
+}
+
 /// The HTTPS client.
 pub struct Transport {
     client: reqwest::Client,
@@ -58,35 +92,7 @@ fn is_loopback(url: &reqwest::Url) -> bool {
 impl Transport {
     /// A client trusting the system roots and the certificates in `extra_roots` (PEM files).
     pub fn new(extra_roots: &[&Path], timeout: Duration) -> Result<Self, TransportError> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut roots = rustls::RootCertStore::empty();
-        let native = rustls_native_certs::load_native_certs();
-        roots.add_parsable_certificates(native.certs);
-        for path in extra_roots {
-            let shown = path.display().to_string();
-            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-                .map_err(|e| TransportError::CaCert {
-                    path: shown.clone(),
-                    reason: e.to_string(),
-                })?
-                .collect::<Result<_, _>>()
-                .map_err(|e| TransportError::CaCert {
-                    path: shown.clone(),
-                    reason: e.to_string(),
-                })?;
-            if certs.is_empty() {
-                return Err(TransportError::CaCert {
-                    path: shown,
-                    reason: "it holds no PEM certificate".into(),
-                });
-            }
-            for cert in certs {
-                roots.add(cert).map_err(|e| TransportError::CaCert {
-                    path: shown.clone(),
-                    reason: e.to_string(),
-                })?;
-            }
-        }
+        let roots = trust_roots(extra_roots)?;
         let tls = rustls::ClientConfig::builder()
             .with_root_certificates(roots)
             .with_no_client_auth();

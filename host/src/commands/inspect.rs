@@ -1,10 +1,14 @@
-//! `certsmith inspect FILE`: what each certificate of a PEM file says, readably.
+//! `certsmith inspect FILE | --host HOST:PORT`: what each certificate of a PEM file, or of the
+//! chain a TLS server serves, says, readably.
 
-use std::path::Path;
+mod peer;
+
+use std::path::{Path, PathBuf};
 
 use certsmith_core::cert::{CertificateInfo, inspect, split_pem_chain};
 
 use super::{Failure, exit};
+use crate::cli::InspectArgs;
 use crate::driver::now;
 
 /// One certificate as text.
@@ -45,35 +49,84 @@ fn describe(index: usize, info: &CertificateInfo) -> String {
     out
 }
 
+/// One certificate as a JSON object.
+fn to_json(info: &CertificateInfo) -> serde_json::Value {
+    serde_json::json!({
+        "subject": info.subject, "issuer": info.issuer, "serial": info.serial_hex,
+        "notBefore": info.not_before.to_rfc3339(), "notAfter": info.not_after.to_rfc3339(),
+        "daysLeft": info.days_left(now()), "keyType": info.key_type, "isCa": info.is_ca,
+        "names": info.sans.iter().map(|s| &s.value).collect::<Vec<_>>(), "ariId": info.ari_id,
+    })
+}
+
+/// Reads each certificate of a chain.
+fn inspect_all<'a>(
+    ders: impl IntoIterator<Item = &'a [u8]>,
+    source: &str,
+) -> Result<Vec<CertificateInfo>, Failure> {
+    ders.into_iter()
+        .map(inspect)
+        .collect::<Result<_, _>>()
+        .map_err(|e| Failure::new(exit::LOCAL, format!("{source}: {e}")))
+}
+
+/// Prints certificates as text or as a JSON array.
+fn print_certificates(infos: &[CertificateInfo]) {
+    for (index, info) in infos.iter().enumerate() {
+        print!("{}", describe(index, info));
+    }
+}
+
 /// Runs `certsmith inspect`.
-pub fn run(file: &Path, json: bool) -> Result<(), Failure> {
+pub async fn run(args: InspectArgs, json: bool) -> Result<(), Failure> {
+    match (&args.file, &args.host) {
+        (Some(file), _) => inspect_file(file, json),
+        (None, Some(host)) => inspect_host(host, &args.ca_cert, json).await,
+        (None, None) => Err(Failure::new(
+            exit::LOCAL,
+            "name a PEM file or --host HOST:PORT",
+        )),
+    }
+}
+
+/// `certsmith inspect FILE`.
+fn inspect_file(file: &Path, json: bool) -> Result<(), Failure> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| Failure::new(exit::LOCAL, format!("cannot read {}: {e}", file.display())))?;
-    let bad =
-        |e: certsmith_core::Error| Failure::new(exit::LOCAL, format!("{}: {e}", file.display()));
-    let infos: Vec<CertificateInfo> = split_pem_chain(&text)
-        .map_err(bad)?
-        .iter()
-        .map(|der| inspect(der))
-        .collect::<Result<_, _>>()
-        .map_err(bad)?;
+    let shown = file.display().to_string();
+    let ders =
+        split_pem_chain(&text).map_err(|e| Failure::new(exit::LOCAL, format!("{shown}: {e}")))?;
+    let infos = inspect_all(ders.iter().map(Vec::as_slice), &shown)?;
     if json {
-        let list: Vec<_> = infos
-            .iter()
-            .map(|i| {
-                serde_json::json!({
-                    "subject": i.subject, "issuer": i.issuer, "serial": i.serial_hex,
-                    "notBefore": i.not_before.to_rfc3339(), "notAfter": i.not_after.to_rfc3339(),
-                    "daysLeft": i.days_left(now()), "keyType": i.key_type, "isCa": i.is_ca,
-                    "names": i.sans.iter().map(|s| &s.value).collect::<Vec<_>>(), "ariId": i.ari_id,
-                })
-            })
-            .collect();
+        let list: Vec<_> = infos.iter().map(to_json).collect();
         println!("{}", serde_json::Value::Array(list));
     } else {
-        for (index, info) in infos.iter().enumerate() {
-            print!("{}", describe(index, info));
+        print_certificates(&infos);
+    }
+    Ok(())
+}
+
+/// `certsmith inspect --host HOST:PORT`.
+async fn inspect_host(target: &str, ca_certs: &[PathBuf], json: bool) -> Result<(), Failure> {
+    let roots: Vec<&Path> = ca_certs.iter().map(PathBuf::as_path).collect();
+    let seen = peer::fetch_chain(target, &roots).await?;
+    let infos = inspect_all(seen.chain.iter().map(|c| c.as_ref()), target)?;
+    if json {
+        let report = serde_json::json!({
+            "host": target,
+            "tlsVersion": seen.tls_version,
+            "trusted": seen.trust_error.is_none(),
+            "trustError": seen.trust_error,
+            "certificates": infos.iter().map(to_json).collect::<Vec<_>>(),
+        });
+        println!("{report}");
+    } else {
+        println!("{target}: {}", seen.tls_version);
+        match &seen.trust_error {
+            None => println!("  trusted: yes (system roots and any --ca-cert)"),
+            Some(why) => println!("  trusted: NO — {why}"),
         }
+        print_certificates(&infos);
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 use std::path::Path;
+use std::time::Duration;
 
 use certsmith_core::cert::{inspect, key_matches_certificate, split_pem_chain};
 use certsmith_core::{
@@ -14,12 +15,18 @@ use serde::Serialize;
 use super::session::Session;
 use super::{Failure, exit};
 use crate::cli::{IssueArgs, ObtainArgs};
+use crate::hook::Hook;
 use crate::layout;
 use crate::progress::Progress;
 use crate::solvers::AnySolver;
+use crate::solvers::dns_hook::DnsHook;
 use crate::solvers::http01::Http01Standalone;
+use crate::solvers::tls_alpn::TlsAlpnStandalone;
 use crate::solvers::webroot::Webroot;
 use crate::storage::{FsStore, Secrecy};
+
+/// How long one run of a hook (`--dns-hook`, `--deploy-hook`) may take.
+const HOOK_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// What is kept about a certificate besides its PEM files.
 #[derive(Serialize)]
@@ -59,10 +66,67 @@ async fn solver(args: &ObtainArgs) -> Result<AnySolver, Failure> {
     if let Some(dir) = &args.webroot {
         return Ok(AnySolver::Webroot(Webroot::new(dir.clone())));
     }
+    if let Some(addr) = args.tls_alpn {
+        return TlsAlpnStandalone::bind(addr)
+            .await
+            .map(AnySolver::TlsAlpn)
+            .map_err(|e| Failure::new(exit::LOCAL, e.to_string()));
+    }
+    if let Some(command) = &args.dns_hook {
+        let hook = Hook {
+            command: command.clone(),
+            timeout: HOOK_TIMEOUT,
+        };
+        return DnsHook::new(
+            hook,
+            args.dns_resolver,
+            Duration::from_secs(args.dns_timeout),
+        )
+        .map(|solver| AnySolver::Dns(Box::new(solver)))
+        .map_err(|e| Failure::new(exit::LOCAL, e.to_string()));
+    }
     Err(Failure::new(
         exit::LOCAL,
-        "choose how to answer the CA's challenge: --http ADDR:PORT or --webroot DIR",
+        "choose how to answer the CA's challenge: --http ADDR:PORT, --webroot DIR, --tls-alpn ADDR:PORT or --dns-hook CMD",
     ))
+}
+
+/// Runs `--deploy-hook` for a stored certificate.
+async fn deploy_hook(command: &str, stored: &Stored, domains: &[String]) -> Result<(), Failure> {
+    let path = |file: &str| stored.dir.join(file).display().to_string();
+    let (cert, key, chain, fullchain) = (
+        path("cert.pem"),
+        path("key.pem"),
+        path("chain.pem"),
+        path("fullchain.pem"),
+    );
+    let dir = stored.dir.display().to_string();
+    let names = domains.join(" ");
+    let hook = Hook {
+        command: command.to_owned(),
+        timeout: HOOK_TIMEOUT,
+    };
+    hook.run(
+        &[],
+        &[
+            ("CERTSMITH_CERT_PATH", &cert),
+            ("CERTSMITH_KEY_PATH", &key),
+            ("CERTSMITH_CHAIN_PATH", &chain),
+            ("CERTSMITH_FULLCHAIN_PATH", &fullchain),
+            ("CERTSMITH_CERT_DIR", &dir),
+            ("CERTSMITH_DOMAINS", &names),
+            // certbot's names, so existing deploy hooks work unchanged.
+            ("RENEWED_LINEAGE", &dir),
+            ("RENEWED_DOMAINS", &names),
+        ],
+    )
+    .await
+    .map_err(|e| {
+        Failure::new(
+            exit::OTHER,
+            format!("the certificate is stored in {dir}, but the deploy hook failed: {e}"),
+        )
+    })
 }
 
 /// The external account binding of `--eab-kid` / `--eab-hmac`, if given.
@@ -214,6 +278,7 @@ pub async fn obtain(
             progress.step(format!("order for {} at {directory}", domains.join(", ")));
             session.engine.order(OrderRequest {
                 certificate_key: CertificateKey::Generate(args.key_type),
+                challenge_types: vec![solver.challenge_type()],
                 ..OrderRequest::new(identifiers(domains))
             })?
         }
@@ -269,6 +334,10 @@ pub async fn obtain(
     progress.step("storing the certificate");
     let stored = store_certificate(&session.store, &ca, &name, &directory, domains, &cert)?;
     session.store.delete(&snapshot_key)?;
+    if let Some(command) = &args.deploy_hook {
+        progress.step("running the deploy hook");
+        deploy_hook(command, &stored, domains).await?;
+    }
     progress.finish_current();
     let fullchain = stored.dir.join("fullchain.pem");
     let key = stored.dir.join("key.pem");

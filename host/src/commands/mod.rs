@@ -31,7 +31,8 @@ pub mod exit {
     pub const RATE_LIMITED: u8 = 4;
     /// The CA could not be reached.
     pub const NETWORK: u8 = 5;
-    /// Local trouble: input files, the state directory, a port in use.
+    /// Local trouble: input files, the state directory, a port in use, a challenge that
+    /// could not be published.
     pub const LOCAL: u8 = 6;
 }
 
@@ -54,7 +55,8 @@ impl From<EngineFailure> for Failure {
     fn from(failure: EngineFailure) -> Self {
         let code = match failure.kind.as_str() {
             "transport" => exit::NETWORK,
-            "invalid-input" | "no-account" => exit::LOCAL,
+            // A challenge that could not be published is the solver's trouble, not the CA's.
+            "invalid-input" | "no-account" | "challenge-deploy-failed" => exit::LOCAL,
             "acme"
                 if failure
                     .problem
@@ -67,7 +69,6 @@ impl From<EngineFailure> for Failure {
             | "authorization-failed"
             | "order-failed"
             | "no-compatible-challenge"
-            | "challenge-deploy-failed"
             | "invalid-response"
             | "timeout" => exit::CA_REFUSED,
             _ => exit::OTHER,

@@ -2,8 +2,7 @@
 //! (built by `build.rs`) unless `--engine FILE` names another; compiled machine code is
 //! cached on disk, keyed by the component's hash and wasmtime's compatibility hash.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use certsmith_core::wire::{Account, AccountStatus, Problem, Subproblem};
 use certsmith_core::{
@@ -11,8 +10,7 @@ use certsmith_core::{
     IssuedCertificate, Method, NewAccountRequest, OpId, OrderRequest, Outcome, RenewalAdvice,
     RevocationRequest, RevocationSigner, Solution, Timestamp,
 };
-use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, HasSelf, Linker, ResourceAny};
+use wasmtime::component::{HasSelf, Linker, ResourceAny};
 use wasmtime::{Config, Store};
 use zeroize::Zeroizing;
 
@@ -83,7 +81,8 @@ impl ComponentEngine {
         let mut wasm_config = Config::new();
         wasm_config.wasm_component_model(true);
         let engine = wasmtime::Engine::new(&wasm_config).map_err(wasm)?;
-        let component = load(&engine, &bytes, cache_dir)?;
+        let component = crate::wasm_cache::load_component(&engine, &bytes, cache_dir, "engine")
+            .map_err(wasm)?;
         let mut linker = Linker::<HostState>::new(&engine);
         wasi::random::random::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(wasm)?;
@@ -105,53 +104,6 @@ impl ComponentEngine {
             client,
         })
     }
-}
-
-/// Compiles `bytes`, or loads the machine code cached for exactly these bytes and this
-/// wasmtime configuration. A missing or unusable cache is only slower, never an error.
-fn load(
-    engine: &wasmtime::Engine,
-    bytes: &[u8],
-    cache_dir: Option<&Path>,
-) -> Result<Component, EngineError> {
-    let Some(path) = cache_dir.map(|dir| cache_path(engine, bytes, dir)) else {
-        return Component::new(engine, bytes).map_err(wasm);
-    };
-    if path.exists() {
-        // SAFETY: the file is one this function wrote with `Component::serialize` into the
-        // user's own cache directory, named by the hash of the component and of wasmtime's
-        // compatibility settings; wasmtime also checks the header before using it.
-        #[allow(unsafe_code)]
-        let cached = unsafe { Component::deserialize_file(engine, &path) };
-        match cached {
-            Ok(component) => return Ok(component),
-            Err(e) => tracing::debug!("ignoring the engine cache {}: {e}", path.display()),
-        }
-    }
-    let component = Component::new(engine, bytes).map_err(wasm)?;
-    if let Ok(code) = component.serialize() {
-        let written = std::fs::create_dir_all(cache_dir.unwrap_or(Path::new("."))).and_then(|()| {
-            let tmp = path.with_extension("tmp");
-            std::fs::write(&tmp, &code)?;
-            std::fs::rename(&tmp, &path)
-        });
-        if let Err(e) = written {
-            tracing::debug!(
-                "could not cache the compiled engine at {}: {e}",
-                path.display()
-            );
-        }
-    }
-    Ok(component)
-}
-
-/// Where the compiled form of `bytes` is cached.
-fn cache_path(engine: &wasmtime::Engine, bytes: &[u8], dir: &Path) -> PathBuf {
-    let mut hasher = DefaultHasher::new();
-    engine.precompile_compatibility_hash().hash(&mut hasher);
-    let digest = Sha256::digest(bytes);
-    let component: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
-    dir.join(format!("engine-{component}-{:016x}.cwasm", hasher.finish()))
 }
 
 /// A refused call's error.

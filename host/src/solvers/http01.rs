@@ -15,7 +15,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use super::{Solver, SolverError, http01_of};
+use super::{Solver, SolverError, bind_error, http01_of};
 
 /// Token → key authorization of the deployed challenges.
 type Tokens = Arc<Mutex<HashMap<String, String>>>;
@@ -32,18 +32,9 @@ pub struct Http01Standalone {
 impl Http01Standalone {
     /// Listens on `addr` (port 80 for a real CA; the CA's validation port in tests).
     pub async fn bind(addr: SocketAddr) -> Result<Self, SolverError> {
-        let listener = TcpListener::bind(addr).await.map_err(|e| {
-            let hint = match e.kind() {
-                std::io::ErrorKind::AddrInUse => {
-                    " — another server is there; stop it or pick another --http ADDR:PORT"
-                }
-                std::io::ErrorKind::PermissionDenied => {
-                    " — ports below 1024 need root or CAP_NET_BIND_SERVICE"
-                }
-                _ => "",
-            };
-            SolverError(format!("cannot listen on {addr}: {e}{hint}"))
-        })?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| bind_error(addr, "--http", &e))?;
         let tokens = Tokens::default();
         let served = Arc::clone(&tokens);
         let server = tokio::spawn(async move {

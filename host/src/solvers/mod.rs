@@ -1,11 +1,14 @@
 //! Challenge solvers: make a challenge answerable, and remove it afterwards.
 
+pub mod dns_hook;
 pub mod http01;
+pub mod tls_alpn;
 pub mod webroot;
 
 use std::future::Future;
+use std::net::SocketAddr;
 
-use certsmith_core::ChallengeTask;
+use certsmith_core::{ChallengeTask, ChallengeType};
 
 /// Why a challenge could not be published or removed.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +29,21 @@ pub enum AnySolver {
     Http(http01::Http01Standalone),
     /// `--webroot DIR`.
     Webroot(webroot::Webroot),
+    /// `--tls-alpn ADDR:PORT`.
+    TlsAlpn(tls_alpn::TlsAlpnStandalone),
+    /// `--dns-hook CMD` (boxed: the resolver is large).
+    Dns(Box<dns_hook::DnsHook>),
+}
+
+impl AnySolver {
+    /// The one challenge type this solver answers: what the order asks the CA for.
+    pub fn challenge_type(&self) -> ChallengeType {
+        match self {
+            AnySolver::Http(_) | AnySolver::Webroot(_) => ChallengeType::Http01,
+            AnySolver::TlsAlpn(_) => ChallengeType::TlsAlpn01,
+            AnySolver::Dns(_) => ChallengeType::Dns01,
+        }
+    }
 }
 
 impl Solver for AnySolver {
@@ -33,6 +51,8 @@ impl Solver for AnySolver {
         match self {
             AnySolver::Http(s) => s.deploy(task).await,
             AnySolver::Webroot(s) => s.deploy(task).await,
+            AnySolver::TlsAlpn(s) => s.deploy(task).await,
+            AnySolver::Dns(s) => s.deploy(task).await,
         }
     }
 
@@ -40,8 +60,25 @@ impl Solver for AnySolver {
         match self {
             AnySolver::Http(s) => s.cleanup(task).await,
             AnySolver::Webroot(s) => s.cleanup(task).await,
+            AnySolver::TlsAlpn(s) => s.cleanup(task).await,
+            AnySolver::Dns(s) => s.cleanup(task).await,
         }
     }
+}
+
+/// A listener's bind failure as one line that says what to do; `flag` is the option that
+/// chose the address.
+pub(crate) fn bind_error(addr: SocketAddr, flag: &str, e: &std::io::Error) -> SolverError {
+    let hint = match e.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            format!(" — another server is there; stop it or pick another {flag} ADDR:PORT")
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            " — ports below 1024 need root or CAP_NET_BIND_SERVICE".to_owned()
+        }
+        _ => String::new(),
+    };
+    SolverError(format!("cannot listen on {addr}: {e}{hint}"))
 }
 
 /// The HTTP-01 token and body of a task, or an error if it is not an HTTP-01 task.
@@ -58,10 +95,17 @@ pub(crate) fn http01_of(task: &ChallengeTask) -> Result<(&str, &str), SolverErro
     }
 }
 
-/// Whether a token is base64url (safe as a file name and a URL path segment).
-pub(crate) fn is_token(token: &str) -> bool {
-    (1..=256).contains(&token.len())
+/// The token, if it is base64url (safe as a file name, a store key and a URL path segment).
+pub(crate) fn checked_token(token: &str) -> Result<&str, SolverError> {
+    let base64url = (1..=256).contains(&token.len())
         && token
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if base64url {
+        Ok(token)
+    } else {
+        Err(SolverError(format!(
+            "refusing a challenge token that is not base64url: {token:?}"
+        )))
+    }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use certsmith_core::ChallengeTask;
 
-use super::{Solver, SolverError, http01_of, is_token};
+use super::{Solver, SolverError, checked_token, http01_of};
 
 /// The webroot solver.
 pub struct Webroot {
@@ -20,12 +20,10 @@ impl Webroot {
 
     /// The file for `token`, refusing anything but a base64url token.
     fn file(&self, token: &str) -> Result<PathBuf, SolverError> {
-        if !is_token(token) {
-            return Err(SolverError(format!(
-                "refusing a challenge token that is not base64url: {token:?}"
-            )));
-        }
-        Ok(self.root.join(".well-known/acme-challenge").join(token))
+        Ok(self
+            .root
+            .join(".well-known/acme-challenge")
+            .join(checked_token(token)?))
     }
 }
 
