@@ -56,8 +56,17 @@ fn from_js<T: serde::de::DeserializeOwned>(value: &JsValue, what: &str) -> Resul
             .ok_or_else(|| Error::invalid_input(what, "a plain object"))?;
         Zeroizing::new(text)
     };
-    serde_json::from_str(&text)
-        .map_err(|e| Error::invalid_input(format!("{what} ({e})"), "the documented fields"))
+    serde_json::from_str(&text).map_err(|e| {
+        // serde_json ends its messages with the position in the JSON text we made: noise here.
+        let message = e.to_string();
+        let message = message
+            .rsplit_once(" at line ")
+            .map_or(message.as_str(), |(m, _)| m);
+        Error::invalid_input(
+            format!("{what} ({message})"),
+            "an object with the documented fields",
+        )
+    })
 }
 
 /// Sets `object[key] = value` on an object the engine made.
@@ -512,9 +521,9 @@ impl JsClient {
     /// `pollTimeoutMs`, `maxInlineWaitMs`).
     #[wasm_bindgen(constructor)]
     pub fn new(
-        directory_url: String,
-        account_key_pem: &str,
-        account_url: Option<String>,
+        #[wasm_bindgen(js_name = directoryUrl)] directory_url: String,
+        #[wasm_bindgen(js_name = accountKeyPem)] account_key_pem: &str,
+        #[wasm_bindgen(js_name = accountUrl)] account_url: Option<String>,
         retry: JsValue,
     ) -> Result<JsClient, JsValue> {
         let key = PrivateKey::from_pem(account_key_pem).map_err(js_error)?;
@@ -571,7 +580,10 @@ impl JsClient {
 
     /// Rolls the account over to `newKeyPem`; on success the client signs with it. An op id.
     #[wasm_bindgen(js_name = changeKey)]
-    pub fn change_key(&mut self, new_key_pem: &str) -> Result<f64, JsValue> {
+    pub fn change_key(
+        &mut self,
+        #[wasm_bindgen(js_name = newKeyPem)] new_key_pem: &str,
+    ) -> Result<f64, JsValue> {
         let key = PrivateKey::from_pem(new_key_pem).map_err(js_error)?;
         Ok(self.0.change_key(key).0 as f64)
     }
@@ -609,7 +621,10 @@ impl JsClient {
     /// Asks the CA's ARI endpoint when to renew the (first) certificate of `certificatePem`;
     /// an op id.
     #[wasm_bindgen(js_name = renewalInfo)]
-    pub fn renewal_info(&mut self, certificate_pem: &str) -> Result<f64, JsValue> {
+    pub fn renewal_info(
+        &mut self,
+        #[wasm_bindgen(js_name = certificatePem)] certificate_pem: &str,
+    ) -> Result<f64, JsValue> {
         let der = leaf_der(certificate_pem).map_err(js_error)?;
         self.0
             .renewal_info(&der)
@@ -714,7 +729,7 @@ pub fn generate_key(kind: &str) -> Result<String, JsValue> {
 
 /// The RFC 7638 thumbprint of a private key's public JWK.
 #[wasm_bindgen(js_name = jwkThumbprint)]
-pub fn jwk_thumbprint(key_pem: &str) -> Result<String, JsValue> {
+pub fn jwk_thumbprint(#[wasm_bindgen(js_name = keyPem)] key_pem: &str) -> Result<String, JsValue> {
     Ok(PrivateKey::from_pem(key_pem)
         .map_err(js_error)?
         .jwk()
@@ -729,7 +744,7 @@ pub fn key_authorization(token: &str, thumbprint: &str) -> String {
 
 /// The DNS-01 TXT value for a key authorization.
 #[wasm_bindgen(js_name = dns01Value)]
-pub fn dns01_value(key_authorization: &str) -> String {
+pub fn dns01_value(#[wasm_bindgen(js_name = keyAuthorization)] key_authorization: &str) -> String {
     challenge::dns01_value(key_authorization)
 }
 
@@ -743,7 +758,7 @@ pub fn dns01_record_name(domain: &str) -> String {
 /// POST-as-GET.
 #[wasm_bindgen(js_name = signJws)]
 pub fn sign_jws(
-    key_pem: &str,
+    #[wasm_bindgen(js_name = keyPem)] key_pem: &str,
     kid: Option<String>,
     nonce: Option<String>,
     url: &str,
@@ -761,7 +776,10 @@ pub fn sign_jws(
 
 /// A DER CSR for DNS names, signed by the key.
 #[wasm_bindgen(js_name = buildCsr)]
-pub fn build_csr(names: Vec<String>, key_pem: &str) -> Result<Vec<u8>, JsValue> {
+pub fn build_csr(
+    names: Vec<String>,
+    #[wasm_bindgen(js_name = keyPem)] key_pem: &str,
+) -> Result<Vec<u8>, JsValue> {
     let key = PrivateKey::from_pem(key_pem).map_err(js_error)?;
     let identifiers: Vec<_> = names.into_iter().map(Identifier::dns).collect();
     crate::csr::build_csr(&identifiers, &key).map_err(js_error)
