@@ -25,7 +25,11 @@ enum Command {
         wasm_opt: Option<PathBuf>,
     },
     /// The wasm-bindgen package for JS runtimes, in target/wasm/js.
-    Js,
+    Js {
+        /// binaryen's wasm-opt (binary or node script) to shrink the package's module.
+        #[arg(long)]
+        wasm_opt: Option<PathBuf>,
+    },
 }
 
 fn main() -> Result<()> {
@@ -58,9 +62,13 @@ fn main() -> Result<()> {
                 );
             }
         }
-        Command::Js => {
-            let module =
-                wasm_build::build_js(&root, &root.join("target/wasm-js"), &out.join("js"))?;
+        Command::Js { wasm_opt } => {
+            let module = wasm_build::build_js(
+                &root,
+                &root.join("target/wasm-js"),
+                &out.join("js"),
+                wasm_opt.as_deref(),
+            )?;
             let size = std::fs::metadata(&module).map(|m| m.len()).unwrap_or(0);
             println!(
                 "js package: {} ({size} bytes of wasm)",
