@@ -38,6 +38,7 @@ cargo run -q -p wasm-build -- component \
 
 section "engine JS build (wasm-bindgen, then wasm-opt)"
 cargo run -q -p wasm-build -- js --wasm-opt tools/binaryen/node_modules/binaryen/bin/wasm-opt
+cargo run -q -p wasm-build -- js --web
 cargo build -q -p certsmith-core --example known_answers
 
 section "node --test tests/node (the JS engine against Pebble: tests/node/order.e2e.test.cjs)"

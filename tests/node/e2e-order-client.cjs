@@ -3,17 +3,33 @@
 // Serves HTTP-01 with http.createServer, drives the engine's JS build with acme-driver.cjs,
 // and prints what happened as one JSON object on stdout.
 //
-// Input (env E2E): {directory, management, httpPort, name, scenario}; scenario 'issue'
-// orders and downloads a certificate, 'deploy-fails' has the solver refuse the challenge.
+// Input (env E2E): {directory, management, httpPort, name, scenario, build}; scenario 'issue'
+// orders and downloads a certificate, 'deploy-fails' has the solver refuse the challenge;
+// build 'nodejs' (default) requires target/wasm/js, 'web' imports the ES module in
+// target/wasm/web and instantiates it with initSync, as a Worker does.
 'use strict';
+const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
+const { pathToFileURL } = require('node:url');
 
-const engine = require(path.resolve(__dirname, '..', '..', 'target/wasm/js/certsmith_core.js'));
 const { drive } = require('./acme-driver.cjs');
+
+const wasmDir = path.resolve(__dirname, '..', '..', 'target/wasm');
+
+/** The engine's JS exports from the `build` package. */
+async function loadEngine(build) {
+  if (build === 'web') {
+    const engine = await import(pathToFileURL(path.join(wasmDir, 'web/certsmith_core.js')));
+    engine.initSync({ module: fs.readFileSync(path.join(wasmDir, 'web/certsmith_core_bg.wasm')) });
+    return engine;
+  }
+  return require(path.join(wasmDir, 'js/certsmith_core.js'));
+}
 
 async function main() {
   const config = JSON.parse(process.env.E2E);
+  const engine = await loadEngine(config.build);
   const served = new Map(); // token -> key authorization
   const hits = [];
   const server = http.createServer((req, res) => {

@@ -119,16 +119,16 @@ after(async () => {
   console.log(`stopped all ${children.length} processes started here in ${Date.now() - started} ms`);
 });
 
-/** Runs the client half (e2e-order-client.cjs) for `scenario`, trusting Pebble's TLS root;
- * at most `ms`. Resolves with its JSON report. */
-function runClient(scenario, ms = 90_000) {
+/** Runs the client half (e2e-order-client.cjs) for `scenario` with the `build` package,
+ * trusting Pebble's TLS root; at most `ms`. Resolves with its JSON report. */
+function runClient(scenario, build = 'nodejs', ms = 90_000) {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [path.join(__dirname, 'e2e-order-client.cjs')], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
         ...process.env,
         NODE_EXTRA_CA_CERTS: path.join(dir, 'root.pem'),
-        E2E: JSON.stringify({ ...ca, name: NAME, scenario }),
+        E2E: JSON.stringify({ ...ca, name: NAME, scenario, build }),
       },
     });
     children.push(child);
@@ -155,9 +155,8 @@ function runClient(scenario, ms = 90_000) {
 /** The PEM blocks of a bundle. */
 const pemBlocks = (pem) => pem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) || [];
 
-test('the JS build gets a real certificate from Pebble over HTTP-01', { timeout: 120_000 }, async () => {
-  const started = Date.now();
-  const report = await runClient('issue');
+/** The certificate of an 'issue' report: checked against Pebble's intermediate and root. */
+function checkIssued(report, build, started) {
 
   assert.ok(report.account && report.account.outcome, `account failed: ${JSON.stringify(report.account)}`);
   const account = report.account.outcome;
@@ -200,7 +199,19 @@ test('the JS build gets a real certificate from Pebble over HTTP-01', { timeout:
   assert.ok(leaf.checkPrivateKey(crypto.createPrivateKey(issued.privateKeyPem)), 'key matches');
   assert.ok(new Date(leaf.validTo) > new Date(), 'not expired');
   assert.ok(issued.certificateUrl.startsWith(ca.directory.replace('/dir', '')));
-  console.log(`issued ${NAME} in ${Date.now() - started} ms with ${report.requestsSent} requests`);
+  console.log(`${build} build: issued ${NAME} in ${Date.now() - started} ms with ${report.requestsSent} requests`);
+}
+
+test('the JS build gets a real certificate from Pebble over HTTP-01', { timeout: 120_000 }, async () => {
+  const started = Date.now();
+  checkIssued(await runClient('issue'), 'nodejs', started);
+});
+
+test('the web build (ES module, initSync) gets one too', { timeout: 120_000 }, async () => {
+  const web = path.resolve(__dirname, '..', '..', 'target/wasm/web/certsmith_core.js');
+  assert.ok(fs.existsSync(web), `no web build at ${web}: cargo run -p wasm-build -- js --web`);
+  const started = Date.now();
+  checkIssued(await runClient('issue', 'web'), 'web', started);
 });
 
 test('a challenge the host cannot deploy fails the order with a typed error', { timeout: 120_000 }, async () => {
