@@ -4,10 +4,11 @@
 // and prints what happened as one JSON object on stdout.
 //
 // Input (env E2E): {directory, management, httpPort, name, scenario, build}; scenario 'issue'
-// orders and downloads a certificate, 'deploy-fails' has the solver refuse the challenge;
+// orders and downloads a certificate then revokes it, 'deploy-fails' has the solver refuse the challenge;
 // build 'nodejs' (default) requires target/wasm/js, 'web' imports the ES module in
 // target/wasm/web and instantiates it with initSync, as a Worker does.
 'use strict';
+const crypto = require('node:crypto');
 const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
@@ -75,6 +76,16 @@ async function main() {
     });
     report.account = results.get(account);
     report.order = results.get(order);
+    if (config.scenario === 'issue' && report.order.outcome) {
+      // Revoke it (by the account, reason superseded) and ask Pebble what it thinks.
+      const { chainPem } = report.order.outcome;
+      const revoke = client.revoke({ certificatePem: chainPem, reason: 4 });
+      report.revoke = (await drive(client, [revoke], { signal: AbortSignal.timeout(30_000) })).get(revoke);
+      const serial = new crypto.X509Certificate(chainPem).serialNumber;
+      const res = await fetch(`${config.management}/cert-status-by-serial/${serial}`,
+        { signal: AbortSignal.timeout(10_000) });
+      report.statusAfterRevoke = await res.text();
+    }
     report.accountUrl = client.accountUrl;
     report.requestsSent = client.requestsSent;
     for (const what of ['intermediates', 'roots']) {

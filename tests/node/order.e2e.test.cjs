@@ -1,7 +1,8 @@
 // End to end against a real CA: Pebble and pebble-challtestsrv (Debian package `pebble`) on
 // free loopback ports, the engine's JS build driven by acme-driver.cjs with Node's fetch,
 // HTTP-01 served by http.createServer, the certificate checked with crypto.X509Certificate
-// against Pebble's intermediate and root. Every process started here is killed in after().
+// against Pebble's intermediate and root, then revoked. Every process started here is
+// killed in after().
 'use strict';
 const { test, before, after } = require('node:test');
 const assert = require('node:assert');
@@ -199,6 +200,9 @@ function checkIssued(report, build, started) {
   assert.ok(leaf.checkPrivateKey(crypto.createPrivateKey(issued.privateKeyPem)), 'key matches');
   assert.ok(new Date(leaf.validTo) > new Date(), 'not expired');
   assert.ok(issued.certificateUrl.startsWith(ca.directory.replace('/dir', '')));
+  // Revoked by the account afterwards, and Pebble agrees.
+  assert.deepStrictEqual(report.revoke, { outcome: { kind: 'revoked' } });
+  assert.match(report.statusAfterRevoke, /Revoked/i);
   console.log(`${build} build: issued ${NAME} in ${Date.now() - started} ms with ${report.requestsSent} requests`);
 }
 
