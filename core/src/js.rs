@@ -524,9 +524,10 @@ impl JsClient {
         #[wasm_bindgen(js_name = directoryUrl)] directory_url: String,
         #[wasm_bindgen(js_name = accountKeyPem)] account_key_pem: &str,
         #[wasm_bindgen(js_name = accountUrl)] account_url: Option<String>,
-        retry: JsValue,
+        retry: Option<Object>,
     ) -> Result<JsClient, JsValue> {
         let key = PrivateKey::from_pem(account_key_pem).map_err(js_error)?;
+        let retry = retry.map_or(JsValue::UNDEFINED, JsValue::from);
         let retry: RetryIn = from_js(&retry, "retry options").map_err(js_error)?;
         let config = ClientConfig {
             directory_url,
