@@ -705,6 +705,17 @@ impl JsClient {
         self.0.account_url().map(str::to_owned)
     }
 
+    /// The CA's directory once fetched (`{newNonce, newAccount, newOrder, …, meta:
+    /// {termsOfService, website, caaIdentities, externalAccountRequired, profiles}}`), or
+    /// `undefined`.
+    #[wasm_bindgen(getter)]
+    pub fn directory(&self) -> Result<JsValue, JsValue> {
+        match self.0.directory() {
+            Some(directory) => to_js(directory).map_err(js_error),
+            None => Ok(JsValue::UNDEFINED),
+        }
+    }
+
     /// The key the client signs with, PKCS#8 PEM (changes after `changeKey`).
     #[wasm_bindgen(getter, js_name = accountKeyPem)]
     pub fn account_key_pem(&self) -> String {

@@ -99,6 +99,7 @@ test('a CSR from the JS build is accepted by openssl when it is installed', (t) 
 test('the JS Client: actions as plain objects, responses in, typed errors out', () => {
   const client = new engine.Client('https://ca.test/dir', engine.generateKey('p256'));
   assert.strictEqual(client.accountUrl, undefined);
+  assert.strictEqual(client.directory, undefined);
   // Bad input is thrown before anything is sent, with the engine's kind.
   assert.throws(() => client.order({ identifiers: ['not a name!'] }),
     (e) => e instanceof Error && e.kind === 'invalid-input' && /not a name!/.test(e.message));
@@ -122,6 +123,7 @@ test('the JS Client: actions as plain objects, responses in, typed errors out', 
     revokeCert: 'https://ca.test/revoke', keyChange: 'https://ca.test/key-change' };
   client.handleResponse(op, { status: 200, headers: { 'content-type': 'application/json' },
     body: Buffer.from(JSON.stringify(dir)) }, 1000);
+  assert.strictEqual(client.directory.newOrder, 'https://ca.test/order');
   // No account yet, none being created: the order fails with the engine's typed error.
   const failed = client.poll(1000);
   assert.deepStrictEqual(failed, { op, kind: 'failed', error: { kind: 'no-account', message: failed.error.message } });
