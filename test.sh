@@ -36,9 +36,10 @@ section "engine component: build, import gate, size gate"
 cargo run -q -p wasm-build -- component \
   --wasm-opt tools/binaryen/node_modules/binaryen/bin/wasm-opt --max-bytes "$COMPONENT_MAX_BYTES"
 
-section "engine JS build (wasm-bindgen)"
-cargo run -q -p wasm-build -- js
+section "engine JS build (wasm-bindgen, then wasm-opt)"
+cargo run -q -p wasm-build -- js --wasm-opt tools/binaryen/node_modules/binaryen/bin/wasm-opt
+cargo run -q -p wasm-build -- js --web
 cargo build -q -p certsmith-core --example known_answers
 
-section "node --test tests/node"
+section "node --test tests/node (the JS engine against Pebble: tests/node/order.e2e.test.cjs)"
 node --test tests/node/

@@ -144,14 +144,7 @@ fn problem_out(p: core_api::wire::Problem) -> wit::Problem {
 }
 
 fn error_out(e: core_api::Error) -> wit::EngineError {
-    let identifier = match &e {
-        core_api::Error::AuthorizationFailed { identifier, .. }
-        | core_api::Error::NoCompatibleChallenge { identifier, .. }
-        | core_api::Error::ChallengeDeployFailed { identifier, .. } => {
-            Some(identifier_out(identifier.clone()))
-        }
-        _ => None,
-    };
+    let identifier = e.identifier().cloned().map(identifier_out);
     wit::EngineError {
         kind: e.kind().to_owned(),
         message: e.to_string(),

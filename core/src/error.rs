@@ -137,6 +137,17 @@ impl Error {
         }
     }
 
+    /// The identifier at fault, for errors about one identifier (a failed authorization,
+    /// no acceptable challenge, a challenge the host could not deploy).
+    pub fn identifier(&self) -> Option<&Identifier> {
+        match self {
+            Error::AuthorizationFailed { identifier, .. }
+            | Error::NoCompatibleChallenge { identifier, .. }
+            | Error::ChallengeDeployFailed { identifier, .. } => Some(identifier),
+            _ => None,
+        }
+    }
+
     /// Whether the CA refused because of a rate limit.
     pub fn is_rate_limited(&self) -> bool {
         self.problem().is_some_and(|p| p.is("rateLimited"))

@@ -1,20 +1,739 @@
-//! wasm-bindgen exports for JS runtimes (Node, Deno, Workers): the stateless helpers.
-//! Errors are thrown as `Error` objects carrying the engine's message.
+//! wasm-bindgen exports for JS runtimes (Node, Deno, Workers): the engine's [`crate::Client`]
+//! as the JS class `Client`, and the stateless helpers.
+//!
+//! Values cross as plain JS objects: the views below are serialised with serde_json and
+//! parsed with `JSON.parse` (option objects go the other way with `JSON.stringify`), with
+//! request and response bodies as `Uint8Array`s set beside them. Times are milliseconds since
+//! the Unix epoch (`Date.now()`), operation ids are numbers. Errors are thrown as `Error`s
+//! carrying the engine's typed fields (`kind`, `message`, `problem`, `retryAfter`,
+//! `identifier`), the same fields a `failed` action has.
 
 #![allow(missing_docs)] // wasm-bindgen generates items
 
+use js_sys::{Array, JSON, Object, Reflect, Uint8Array};
+use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
+use zeroize::Zeroizing;
 
-use crate::{KeyType, PrivateKey, challenge, jose};
+use crate::wire::{AccountStatus, Identifier, Problem};
+use crate::{
+    Action, CertificateKey, ChallengeTask, ChallengeType, ClientConfig, Error, HttpResponse,
+    KeyType, OpId, Outcome, Output, PrivateKey, RetryPolicy, Solution, Timestamp, cert, challenge,
+    jose,
+};
 
-/// An engine error as a JS `Error`.
-fn js_error(error: crate::Error) -> JsError {
-    JsError::new(&error.to_string())
+// ---- JS values in and out ----
+
+/// An engine error as a JS `Error` with the typed fields of [`ErrorView`].
+fn js_error(error: Error) -> JsValue {
+    let js = js_sys::Error::new(&error.to_string());
+    if let Ok(fields) = to_js(&ErrorView::of(&error)) {
+        Object::assign(&js, fields.unchecked_ref());
+    }
+    js.into()
 }
+
+/// A serialisable view as a plain JS object (`JSON.parse` of its JSON).
+fn to_js(value: &impl Serialize) -> Result<JsValue, Error> {
+    let text = Zeroizing::new(
+        serde_json::to_string(value).map_err(|e| Error::InvalidState {
+            reason: format!("cannot serialise a value for JS ({e})"),
+        })?,
+    );
+    JSON::parse(&text).map_err(|_| Error::InvalidState {
+        reason: "JSON.parse refused the engine's JSON".to_owned(),
+    })
+}
+
+/// A JS options object (`JSON.stringify`-able) as `T`; `undefined` or `null` is `{}`.
+fn from_js<T: serde::de::DeserializeOwned>(value: &JsValue, what: &str) -> Result<T, Error> {
+    let text = if value.is_undefined() || value.is_null() {
+        Zeroizing::new("{}".to_owned())
+    } else {
+        let text = JSON::stringify(value)
+            .ok()
+            .and_then(|s| s.as_string())
+            .ok_or_else(|| Error::invalid_input(what, "a plain object"))?;
+        Zeroizing::new(text)
+    };
+    serde_json::from_str(&text).map_err(|e| {
+        // serde_json ends its messages with the position in the JSON text we made: noise here.
+        let message = e.to_string();
+        let message = message
+            .rsplit_once(" at line ")
+            .map_or(message.as_str(), |(m, _)| m);
+        Error::invalid_input(
+            format!("{what} ({message})"),
+            "an object with the documented fields",
+        )
+    })
+}
+
+/// Sets `object[key] = value` on an object the engine made.
+fn set(object: &JsValue, key: &str, value: &JsValue) {
+    let _ = Reflect::set(object, &JsValue::from_str(key), value);
+}
+
+/// `object[key]`, or `undefined`.
+fn get(object: &JsValue, key: &str) -> JsValue {
+    Reflect::get(object, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// Bytes from a `Uint8Array` (or `Buffer`, `ArrayBuffer`, array of numbers) or a string
+/// (UTF-8); `undefined` and `null` are empty.
+fn bytes_in(value: &JsValue) -> Vec<u8> {
+    if let Some(text) = value.as_string() {
+        text.into_bytes()
+    } else if value.is_undefined() || value.is_null() {
+        Vec::new()
+    } else {
+        Uint8Array::new(value).to_vec()
+    }
+}
+
+/// Header pairs from an array of `[name, value]`, a `Headers` or `Map`, or a plain object.
+fn headers_in(value: &JsValue) -> Result<Vec<(String, String)>, Error> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(Vec::new());
+    }
+    let iterable = Reflect::has(value, &js_sys::Symbol::iterator()).unwrap_or(false);
+    let entries = if iterable {
+        Array::from(value)
+    } else {
+        value
+            .dyn_ref::<Object>()
+            .map(Object::entries)
+            .ok_or_else(|| Error::invalid_input("response headers", "pairs or an object"))?
+    };
+    entries
+        .iter()
+        .map(|entry| {
+            let pair = Array::from(&entry);
+            match (pair.get(0).as_string(), pair.get(1).as_string()) {
+                (Some(name), Some(value)) => Ok((name, value)),
+                _ => Err(Error::invalid_input(
+                    "response header",
+                    "a [name, value] pair of strings",
+                )),
+            }
+        })
+        .collect()
+}
+
+/// A response `{status, headers, body}` as the engine's.
+fn response_in(value: &JsValue) -> Result<HttpResponse, Error> {
+    let status = get(value, "status")
+        .as_f64()
+        .filter(|s| (100.0..1000.0).contains(s))
+        .ok_or_else(|| Error::invalid_input("response status", "a number from 100 to 999"))?;
+    Ok(HttpResponse {
+        status: status as u16,
+        headers: headers_in(&get(value, "headers"))?,
+        body: bytes_in(&get(value, "body")),
+    })
+}
+
+/// A JS time (ms since the epoch) as the engine's; negative and NaN are the epoch.
+fn time_in(millis: f64) -> Timestamp {
+    Timestamp(millis as u64)
+}
+
+/// A JS operation id as the engine's (an unknown id is the engine's error).
+fn op_in(op: f64) -> OpId {
+    OpId(op as u64)
+}
+
+/// The first certificate of a PEM bundle, DER.
+fn leaf_der(pem: &str) -> Result<Vec<u8>, Error> {
+    cert::split_pem_chain(pem)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::invalid_input("certificate PEM", "a certificate"))
+}
+
+// ---- views: what JS sees ----
+
+/// An error's typed fields.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ErrorView<'a> {
+    kind: &'static str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problem: Option<&'a Problem>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_after: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    identifier: Option<&'a Identifier>,
+}
+
+impl<'a> ErrorView<'a> {
+    fn of(e: &'a Error) -> Self {
+        Self {
+            kind: e.kind(),
+            message: e.to_string(),
+            problem: e.problem(),
+            retry_after: e.retry_after().map(|t| t.0),
+            identifier: e.identifier(),
+        }
+    }
+}
+
+/// A challenge to deploy or clean up, its solution's fields flattened beside `type`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TaskView<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    identifier: &'a Identifier,
+    token: &'a str,
+    key_authorization: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    record_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    record_value: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    certificate_pem: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    private_key_pem: Option<&'a str>,
+}
+
+impl<'a> TaskView<'a> {
+    fn of(t: &'a ChallengeTask) -> Self {
+        let mut view = Self {
+            kind: t.challenge_type().as_str(),
+            identifier: &t.identifier,
+            token: &t.token,
+            key_authorization: &t.key_authorization,
+            path: None,
+            record_name: None,
+            record_value: None,
+            certificate_pem: None,
+            private_key_pem: None,
+        };
+        match &t.solution {
+            Solution::Http01 { path } => view.path = Some(path),
+            Solution::Dns01 { record_name, value } => {
+                view.record_name = Some(record_name);
+                view.record_value = Some(value);
+            }
+            Solution::TlsAlpn01 {
+                certificate_pem,
+                private_key_pem,
+            } => {
+                view.certificate_pem = Some(certificate_pem);
+                view.private_key_pem = Some(private_key_pem);
+            }
+        }
+        view
+    }
+}
+
+/// A finished operation's result.
+#[derive(Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+enum OutcomeView<'a> {
+    #[serde(rename_all = "camelCase")]
+    Account {
+        url: &'a str,
+        status: AccountStatus,
+        contact: &'a [String],
+        created: bool,
+    },
+    #[serde(rename_all = "camelCase")]
+    Certificate {
+        chain_pem: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        private_key_pem: Option<&'a str>,
+        order_url: &'a str,
+        certificate_url: &'a str,
+        alternate_urls: &'a [String],
+    },
+    Revoked,
+    KeyChanged,
+    #[serde(rename_all = "camelCase")]
+    RenewalInfo {
+        window_start: u64,
+        window_end: u64,
+        renew_at: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        explanation_url: Option<&'a str>,
+        check_again_at: u64,
+    },
+}
+
+impl<'a> OutcomeView<'a> {
+    fn of(o: &'a Outcome) -> Self {
+        match o {
+            Outcome::Account(info) => OutcomeView::Account {
+                url: &info.url,
+                status: info.account.status,
+                contact: &info.account.contact,
+                created: info.created,
+            },
+            Outcome::Certificate(c) => OutcomeView::Certificate {
+                chain_pem: &c.chain_pem,
+                private_key_pem: c.private_key_pem.as_ref().map(|k| k.as_str()),
+                order_url: &c.order_url,
+                certificate_url: &c.certificate_url,
+                alternate_urls: &c.alternate_urls,
+            },
+            Outcome::Revoked => OutcomeView::Revoked,
+            Outcome::KeyChanged => OutcomeView::KeyChanged,
+            Outcome::RenewalInfo(a) => OutcomeView::RenewalInfo {
+                window_start: a.window_start.0,
+                window_end: a.window_end.0,
+                renew_at: a.renew_at.0,
+                explanation_url: a.explanation_url.as_deref(),
+                check_again_at: a.check_again_at.0,
+            },
+        }
+    }
+}
+
+/// An action, tagged by `kind`; `op` (and a request's `body`) are set on the JS object.
+#[derive(Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+enum ActionView<'a> {
+    Send { request: RequestView<'a> },
+    Deploy { challenge: TaskView<'a> },
+    Cleanup { challenge: TaskView<'a> },
+    Save { snapshot: String },
+    Done { outcome: OutcomeView<'a> },
+    Failed { error: ErrorView<'a> },
+}
+
+/// A request to send, but its body.
+#[derive(Serialize)]
+struct RequestView<'a> {
+    method: &'static str,
+    url: &'a str,
+    headers: &'a [(String, String)],
+}
+
+/// An [`Output`] as the JS object `{op, kind, …}`.
+fn output_out(output: &Output) -> Result<JsValue, Error> {
+    let view = match &output.action {
+        Action::Send(r) => ActionView::Send {
+            request: RequestView {
+                method: r.method.as_str(),
+                url: &r.url,
+                headers: &r.headers,
+            },
+        },
+        Action::Deploy(t) => ActionView::Deploy {
+            challenge: TaskView::of(t),
+        },
+        Action::Cleanup(t) => ActionView::Cleanup {
+            challenge: TaskView::of(t),
+        },
+        Action::Save(s) => ActionView::Save {
+            snapshot: s.to_json(),
+        },
+        Action::Done(o) => ActionView::Done {
+            outcome: OutcomeView::of(o),
+        },
+        Action::Failed(e) => ActionView::Failed {
+            error: ErrorView::of(e),
+        },
+    };
+    let object = to_js(&view)?;
+    set(&object, "op", &JsValue::from_f64(output.op.0 as f64));
+    if let Action::Send(r) = &output.action {
+        set(
+            &get(&object, "request"),
+            "body",
+            &Uint8Array::from(r.body.as_slice()),
+        );
+    }
+    Ok(object)
+}
+
+// ---- options: what JS passes ----
+
+/// `newAccount` options.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+struct NewAccountIn {
+    contact: Vec<String>,
+    terms_of_service_agreed: bool,
+    only_return_existing: bool,
+    external_account: Option<ExternalAccountIn>,
+}
+
+/// An external account binding: the key id and the HMAC key as the CA gives it (base64url).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ExternalAccountIn {
+    kid: String,
+    hmac_key: Zeroizing<String>,
+}
+
+/// An identifier: `{type, value}`, or a string (an IP address if it parses as one).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum IdentifierIn {
+    Text(String),
+    Typed(Identifier),
+}
+
+impl From<IdentifierIn> for Identifier {
+    fn from(id: IdentifierIn) -> Self {
+        match id {
+            IdentifierIn::Typed(id) => id,
+            IdentifierIn::Text(text) if text.parse::<std::net::IpAddr>().is_ok() => {
+                Identifier::ip(text)
+            }
+            IdentifierIn::Text(text) => Identifier::dns(text),
+        }
+    }
+}
+
+/// `order` options.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct OrderIn {
+    identifiers: Vec<IdentifierIn>,
+    #[serde(default)]
+    challenge_types: Option<Vec<String>>,
+    #[serde(default)]
+    key_type: Option<String>,
+    #[serde(default)]
+    certificate_key_pem: Option<Zeroizing<String>>,
+    #[serde(default)]
+    csr_pem: Option<String>,
+    #[serde(default)]
+    not_before: Option<u64>,
+    #[serde(default)]
+    not_after: Option<u64>,
+    #[serde(default)]
+    replaces: Option<String>,
+    #[serde(default)]
+    profile: Option<String>,
+    #[serde(default)]
+    preferred_issuer: Option<String>,
+}
+
+impl OrderIn {
+    /// The engine's order request.
+    fn into_request(self) -> Result<crate::OrderRequest, Error> {
+        let mut request =
+            crate::OrderRequest::new(self.identifiers.into_iter().map(Into::into).collect());
+        if let Some(types) = self.challenge_types {
+            request.challenge_types = types
+                .iter()
+                .map(|name| {
+                    ChallengeType::from_name(name).ok_or_else(|| {
+                        Error::invalid_input(
+                            format!("challenge type {name:?}"),
+                            "http-01, dns-01 or tls-alpn-01",
+                        )
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+        }
+        request.certificate_key = match (self.csr_pem, self.certificate_key_pem, self.key_type) {
+            (Some(csr), None, None) => CertificateKey::Csr(csr_der(&csr)?),
+            (None, Some(pem), None) => CertificateKey::Key(PrivateKey::from_pem(&pem)?),
+            (None, None, kind) => {
+                CertificateKey::Generate(kind.map_or(Ok(KeyType::P256), |k| k.parse())?)
+            }
+            _ => {
+                return Err(Error::invalid_input(
+                    "order options",
+                    "at most one of keyType, certificateKeyPem, csrPem",
+                ));
+            }
+        };
+        request.not_before = self.not_before.map(Timestamp);
+        request.not_after = self.not_after.map(Timestamp);
+        request.replaces = self.replaces;
+        request.profile = self.profile;
+        request.preferred_issuer = self.preferred_issuer;
+        Ok(request)
+    }
+}
+
+/// A PEM CSR, DER.
+fn csr_der(pem: &str) -> Result<Vec<u8>, Error> {
+    match pem_rfc7468::decode_vec(pem.trim().as_bytes()) {
+        Ok((label, der)) if label.ends_with("CERTIFICATE REQUEST") => Ok(der),
+        _ => Err(Error::invalid_input(
+            "csrPem",
+            "one -----BEGIN CERTIFICATE REQUEST----- block",
+        )),
+    }
+}
+
+/// Retry and polling bounds; missing fields keep the defaults.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+struct RetryIn {
+    max_bad_nonce_retries: Option<u32>,
+    max_server_retries: Option<u32>,
+    poll_initial_ms: Option<u64>,
+    poll_max_ms: Option<u64>,
+    poll_timeout_ms: Option<u64>,
+    max_inline_wait_ms: Option<u64>,
+}
+
+impl From<RetryIn> for RetryPolicy {
+    fn from(r: RetryIn) -> Self {
+        let d = RetryPolicy::default();
+        RetryPolicy {
+            max_bad_nonce_retries: r.max_bad_nonce_retries.unwrap_or(d.max_bad_nonce_retries),
+            max_server_retries: r.max_server_retries.unwrap_or(d.max_server_retries),
+            poll_initial_ms: r.poll_initial_ms.unwrap_or(d.poll_initial_ms),
+            poll_max_ms: r.poll_max_ms.unwrap_or(d.poll_max_ms),
+            poll_timeout_ms: r.poll_timeout_ms.unwrap_or(d.poll_timeout_ms),
+            max_inline_wait_ms: r.max_inline_wait_ms.unwrap_or(d.max_inline_wait_ms),
+        }
+    }
+}
+
+/// `revoke` options.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RevokeIn {
+    certificate_pem: String,
+    #[serde(default)]
+    reason: Option<u8>,
+    #[serde(default)]
+    certificate_key_pem: Option<Zeroizing<String>>,
+}
+
+// ---- the client ----
+
+/// An ACME client for one CA directory and one account key (the engine's `Client`). Drive
+/// it like the Rust one: `poll(now)` until `undefined`, carry out each action, feed
+/// responses to `handleResponse` and deployed challenges to `challengeReady`, and wait until
+/// `nextWakeup()` or the next response.
+#[wasm_bindgen(js_name = Client)]
+pub struct JsClient(crate::Client);
+
+#[wasm_bindgen(js_class = Client)]
+impl JsClient {
+    /// A client for the CA at `directoryUrl` signing with `accountKeyPem` (PKCS#8 PEM);
+    /// `accountUrl` if the account is already known; `retry` overrides retry and polling
+    /// bounds (`maxBadNonceRetries`, `maxServerRetries`, `pollInitialMs`, `pollMaxMs`,
+    /// `pollTimeoutMs`, `maxInlineWaitMs`).
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(js_name = directoryUrl)] directory_url: String,
+        #[wasm_bindgen(js_name = accountKeyPem)] account_key_pem: &str,
+        #[wasm_bindgen(js_name = accountUrl)] account_url: Option<String>,
+        retry: Option<Object>,
+    ) -> Result<JsClient, JsValue> {
+        let key = PrivateKey::from_pem(account_key_pem).map_err(js_error)?;
+        let retry = retry.map_or(JsValue::UNDEFINED, JsValue::from);
+        let retry: RetryIn = from_js(&retry, "retry options").map_err(js_error)?;
+        let config = ClientConfig {
+            directory_url,
+            account_url,
+            retry: retry.into(),
+        };
+        Ok(JsClient(crate::Client::new(config, key)))
+    }
+
+    /// Creates the account or finds it (`{contact, termsOfServiceAgreed, onlyReturnExisting,
+    /// externalAccount: {kid, hmacKey}}`, `hmacKey` base64url as the CA gives it); an op id.
+    #[wasm_bindgen(js_name = newAccount)]
+    pub fn new_account(&mut self, options: JsValue) -> Result<f64, JsValue> {
+        let options: NewAccountIn = from_js(&options, "newAccount options").map_err(js_error)?;
+        let external_account = match options.external_account {
+            Some(e) => Some(crate::ExternalAccountKey {
+                kid: e.kid,
+                hmac_key: Zeroizing::new(
+                    jose::b64url_decode(e.hmac_key.trim_end_matches('='), "hmacKey")
+                        .map_err(js_error)?,
+                ),
+            }),
+            None => None,
+        };
+        let op = self.0.new_account(crate::NewAccountRequest {
+            contact: options.contact,
+            terms_of_service_agreed: options.terms_of_service_agreed,
+            only_return_existing: options.only_return_existing,
+            external_account,
+        });
+        Ok(op.0 as f64)
+    }
+
+    /// Fetches the account object; an op id.
+    #[wasm_bindgen(js_name = fetchAccount)]
+    pub fn fetch_account(&mut self) -> f64 {
+        self.0.fetch_account().0 as f64
+    }
+
+    /// Replaces the account's contacts; an op id.
+    #[wasm_bindgen(js_name = updateAccount)]
+    pub fn update_account(&mut self, contact: Vec<String>) -> f64 {
+        self.0.update_account(contact).0 as f64
+    }
+
+    /// Deactivates the account (permanent at the CA); an op id.
+    #[wasm_bindgen(js_name = deactivateAccount)]
+    pub fn deactivate_account(&mut self) -> f64 {
+        self.0.deactivate_account().0 as f64
+    }
+
+    /// Rolls the account over to `newKeyPem`; on success the client signs with it. An op id.
+    #[wasm_bindgen(js_name = changeKey)]
+    pub fn change_key(
+        &mut self,
+        #[wasm_bindgen(js_name = newKeyPem)] new_key_pem: &str,
+    ) -> Result<f64, JsValue> {
+        let key = PrivateKey::from_pem(new_key_pem).map_err(js_error)?;
+        Ok(self.0.change_key(key).0 as f64)
+    }
+
+    /// Orders a certificate (`{identifiers, challengeTypes, keyType | certificateKeyPem |
+    /// csrPem, notBefore, notAfter, replaces, profile, preferredIssuer}`); an op id. Throws,
+    /// sending nothing, for a malformed identifier or option.
+    pub fn order(&mut self, options: JsValue) -> Result<f64, JsValue> {
+        let options: OrderIn = from_js(&options, "order options").map_err(js_error)?;
+        let request = options.into_request().map_err(js_error)?;
+        self.0
+            .order(request)
+            .map(|op| op.0 as f64)
+            .map_err(js_error)
+    }
+
+    /// Revokes a certificate (`{certificatePem, reason, certificateKeyPem}`: signed by the
+    /// certificate key when given, else by the account); an op id.
+    pub fn revoke(&mut self, options: JsValue) -> Result<f64, JsValue> {
+        let options: RevokeIn = from_js(&options, "revoke options").map_err(js_error)?;
+        let signer = match options.certificate_key_pem {
+            Some(pem) => crate::RevocationSigner::CertificateKey(
+                PrivateKey::from_pem(&pem).map_err(js_error)?,
+            ),
+            None => crate::RevocationSigner::Account,
+        };
+        let request = crate::RevocationRequest {
+            certificate_der: leaf_der(&options.certificate_pem).map_err(js_error)?,
+            reason: options.reason,
+            signer,
+        };
+        Ok(self.0.revoke(request).0 as f64)
+    }
+
+    /// Asks the CA's ARI endpoint when to renew the (first) certificate of `certificatePem`;
+    /// an op id.
+    #[wasm_bindgen(js_name = renewalInfo)]
+    pub fn renewal_info(
+        &mut self,
+        #[wasm_bindgen(js_name = certificatePem)] certificate_pem: &str,
+    ) -> Result<f64, JsValue> {
+        let der = leaf_der(certificate_pem).map_err(js_error)?;
+        self.0
+            .renewal_info(&der)
+            .map(|op| op.0 as f64)
+            .map_err(js_error)
+    }
+
+    /// Continues an order from a `save` action's snapshot (JSON text); an op id.
+    pub fn resume(&mut self, snapshot: &str) -> Result<f64, JsValue> {
+        let snapshot = crate::Snapshot::from_json(snapshot).map_err(js_error)?;
+        self.0
+            .resume(snapshot)
+            .map(|op| op.0 as f64)
+            .map_err(js_error)
+    }
+
+    /// The next action due at `now` (ms since the epoch), or `undefined`:
+    /// `{op, kind: 'send', request: {method, url, headers: [[name, value]…], body}}`,
+    /// `{op, kind: 'deploy' | 'cleanup', challenge: {type, identifier, token,
+    /// keyAuthorization, path | recordName, recordValue | certificatePem, privateKeyPem}}`,
+    /// `{op, kind: 'save', snapshot}`, `{op, kind: 'done', outcome: {kind, …}}` or
+    /// `{op, kind: 'failed', error: {kind, message, problem, retryAfter, identifier}}`.
+    pub fn poll(&mut self, now: f64) -> Result<JsValue, JsValue> {
+        match self.0.poll(time_in(now)) {
+            Some(output) => output_out(&output).map_err(js_error),
+            None => Ok(JsValue::UNDEFINED),
+        }
+    }
+
+    /// Feeds the response (`{status, headers, body}`; headers as `[name, value]` pairs, a
+    /// `Headers` or an object; body a `Uint8Array` or string) to the request `op` last sent.
+    #[wasm_bindgen(js_name = handleResponse)]
+    pub fn handle_response(&mut self, op: f64, response: JsValue, now: f64) -> Result<(), JsValue> {
+        let response = response_in(&response).map_err(js_error)?;
+        self.0
+            .handle_response(op_in(op), response, time_in(now))
+            .map_err(js_error)
+    }
+
+    /// Says the request `op` last sent got no response (`reason`: what the transport said).
+    #[wasm_bindgen(js_name = handleTransportError)]
+    pub fn handle_transport_error(
+        &mut self,
+        op: f64,
+        reason: &str,
+        now: f64,
+    ) -> Result<(), JsValue> {
+        self.0
+            .handle_transport_error(op_in(op), reason, time_in(now))
+            .map_err(js_error)
+    }
+
+    /// Says the challenge with `token` is deployed and answerable.
+    #[wasm_bindgen(js_name = challengeReady)]
+    pub fn challenge_ready(&mut self, op: f64, token: &str) -> Result<(), JsValue> {
+        self.0.challenge_ready(op_in(op), token).map_err(js_error)
+    }
+
+    /// Says the challenge with `token` could not be deployed: the order fails after cleanup.
+    #[wasm_bindgen(js_name = challengeFailed)]
+    pub fn challenge_failed(&mut self, op: f64, token: &str, reason: &str) -> Result<(), JsValue> {
+        self.0
+            .challenge_failed(op_in(op), token, reason)
+            .map_err(js_error)
+    }
+
+    /// When `poll` next has work without new input (ms since the epoch), or `undefined` if
+    /// every operation waits for a response or the host.
+    #[wasm_bindgen(js_name = nextWakeup)]
+    pub fn next_wakeup(&self) -> Option<f64> {
+        self.0.next_wakeup().map(|t| t.0 as f64)
+    }
+
+    /// The account URL, once known.
+    #[wasm_bindgen(getter, js_name = accountUrl)]
+    pub fn account_url(&self) -> Option<String> {
+        self.0.account_url().map(str::to_owned)
+    }
+
+    /// The CA's directory once fetched (`{newNonce, newAccount, newOrder, …, meta:
+    /// {termsOfService, website, caaIdentities, externalAccountRequired, profiles}}`), or
+    /// `undefined`.
+    #[wasm_bindgen(getter)]
+    pub fn directory(&self) -> Result<JsValue, JsValue> {
+        match self.0.directory() {
+            Some(directory) => to_js(directory).map_err(js_error),
+            None => Ok(JsValue::UNDEFINED),
+        }
+    }
+
+    /// The key the client signs with, PKCS#8 PEM (changes after `changeKey`).
+    #[wasm_bindgen(getter, js_name = accountKeyPem)]
+    pub fn account_key_pem(&self) -> String {
+        self.0.account_key().to_pem().to_string()
+    }
+
+    /// How many requests the client has asked the host to send.
+    #[wasm_bindgen(getter, js_name = requestsSent)]
+    pub fn requests_sent(&self) -> f64 {
+        self.0.requests_sent() as f64
+    }
+}
+
+// ---- stateless helpers ----
 
 /// A new private key (`"p256"` or `"p384"`), PKCS#8 PEM.
 #[wasm_bindgen(js_name = generateKey)]
-pub fn generate_key(kind: &str) -> Result<String, JsError> {
+pub fn generate_key(kind: &str) -> Result<String, JsValue> {
     let kind: KeyType = kind.parse().map_err(js_error)?;
     let key = PrivateKey::generate(kind).map_err(js_error)?;
     Ok(key.to_pem().to_string())
@@ -22,7 +741,7 @@ pub fn generate_key(kind: &str) -> Result<String, JsError> {
 
 /// The RFC 7638 thumbprint of a private key's public JWK.
 #[wasm_bindgen(js_name = jwkThumbprint)]
-pub fn jwk_thumbprint(key_pem: &str) -> Result<String, JsError> {
+pub fn jwk_thumbprint(#[wasm_bindgen(js_name = keyPem)] key_pem: &str) -> Result<String, JsValue> {
     Ok(PrivateKey::from_pem(key_pem)
         .map_err(js_error)?
         .jwk()
@@ -37,7 +756,7 @@ pub fn key_authorization(token: &str, thumbprint: &str) -> String {
 
 /// The DNS-01 TXT value for a key authorization.
 #[wasm_bindgen(js_name = dns01Value)]
-pub fn dns01_value(key_authorization: &str) -> String {
+pub fn dns01_value(#[wasm_bindgen(js_name = keyAuthorization)] key_authorization: &str) -> String {
     challenge::dns01_value(key_authorization)
 }
 
@@ -51,12 +770,12 @@ pub fn dns01_record_name(domain: &str) -> String {
 /// POST-as-GET.
 #[wasm_bindgen(js_name = signJws)]
 pub fn sign_jws(
-    key_pem: &str,
+    #[wasm_bindgen(js_name = keyPem)] key_pem: &str,
     kid: Option<String>,
     nonce: Option<String>,
     url: &str,
     payload: Option<Vec<u8>>,
-) -> Result<String, JsError> {
+) -> Result<String, JsValue> {
     let key = PrivateKey::from_pem(key_pem).map_err(js_error)?;
     let key_id = match &kid {
         Some(kid) => jose::KeyId::Kid(kid),
@@ -69,8 +788,11 @@ pub fn sign_jws(
 
 /// A DER CSR for DNS names, signed by the key.
 #[wasm_bindgen(js_name = buildCsr)]
-pub fn build_csr(names: Vec<String>, key_pem: &str) -> Result<Vec<u8>, JsError> {
+pub fn build_csr(
+    names: Vec<String>,
+    #[wasm_bindgen(js_name = keyPem)] key_pem: &str,
+) -> Result<Vec<u8>, JsValue> {
     let key = PrivateKey::from_pem(key_pem).map_err(js_error)?;
-    let identifiers: Vec<_> = names.into_iter().map(crate::Identifier::dns).collect();
+    let identifiers: Vec<_> = names.into_iter().map(Identifier::dns).collect();
     crate::csr::build_csr(&identifiers, &key).map_err(js_error)
 }

@@ -93,3 +93,60 @@ test('a CSR from the JS build is accepted by openssl when it is installed', (t) 
   fs.rmSync(path.dirname(file), { recursive: true });
   assert.match(text, /DNS:a\.example\.com, DNS:b\.example\.com/);
 });
+
+// The Client class without a network: the actions it hands out, the responses it takes in,
+// and its typed errors (scripted here; tests/node/order.e2e.test.cjs drives it against Pebble).
+test('the JS Client: actions as plain objects, responses in, typed errors out', () => {
+  const client = new engine.Client('https://ca.test/dir', engine.generateKey('p256'));
+  assert.strictEqual(client.accountUrl, undefined);
+  assert.strictEqual(client.directory, undefined);
+  // Bad input is thrown before anything is sent, with the engine's kind.
+  assert.throws(() => client.order({ identifiers: ['not a name!'] }),
+    (e) => e instanceof Error && e.kind === 'invalid-input' && /not a name!/.test(e.message));
+  assert.throws(() => client.order({ identifiers: ['a.example'], challengeType: ['http-01'] }),
+    (e) => e.kind === 'invalid-input' && /challengeType/.test(e.message));
+  assert.throws(() => client.order({ identifiers: ['a.example'], challengeTypes: ['http-02'] }),
+    (e) => e.kind === 'invalid-input' && /http-02/.test(e.message));
+  assert.throws(() => client.handleResponse(99, { status: 200 }, 0), (e) => e.kind === 'invalid-state');
+
+  const op = client.order({ identifiers: ['a.example', '192.0.2.1'], challengeTypes: ['http-01'] });
+  assert.strictEqual(typeof op, 'number');
+  const directory = client.poll(1000);
+  assert.strictEqual(directory.op, op);
+  assert.strictEqual(directory.kind, 'send');
+  assert.deepStrictEqual({ ...directory.request, body: undefined },
+    { method: 'GET', url: 'https://ca.test/dir', headers: [], body: undefined });
+  assert.ok(directory.request.body instanceof Uint8Array);
+  assert.strictEqual(client.poll(1000), undefined);
+  assert.strictEqual(client.nextWakeup(), undefined, 'waits for the response');
+  const dir = { newNonce: 'https://ca.test/nonce', newAccount: 'https://ca.test/acct', newOrder: 'https://ca.test/order',
+    revokeCert: 'https://ca.test/revoke', keyChange: 'https://ca.test/key-change' };
+  client.handleResponse(op, { status: 200, headers: { 'content-type': 'application/json' },
+    body: Buffer.from(JSON.stringify(dir)) }, 1000);
+  assert.strictEqual(client.directory.newOrder, 'https://ca.test/order');
+  // No account yet, none being created: the order fails with the engine's typed error.
+  const failed = client.poll(1000);
+  assert.deepStrictEqual(failed, { op, kind: 'failed', error: { kind: 'no-account', message: failed.error.message } });
+  assert.match(failed.error.message, /no ACME account/);
+
+  // A known account: a nonce is fetched first; a transport error is retried after a backoff,
+  // then the operation fails naming the URL.
+  const known = new engine.Client('https://ca.test/dir', engine.generateKey('p384'), 'https://ca.test/acct/1',
+    { maxServerRetries: 1 });
+  assert.strictEqual(known.accountUrl, 'https://ca.test/acct/1');
+  const fetchOp = known.fetchAccount();
+  known.poll(0);
+  known.handleResponse(fetchOp, { status: 200, headers: [['Content-Type', 'application/json']], body: JSON.stringify(dir) }, 0);
+  const nonce = known.poll(0);
+  assert.deepStrictEqual([nonce.request.method, nonce.request.url], ['HEAD', 'https://ca.test/nonce']);
+  known.handleTransportError(fetchOp, 'connection refused', 0);
+  assert.strictEqual(known.poll(0), undefined);
+  assert.ok(known.nextWakeup() > 0, 'a retry is scheduled');
+  known.poll(known.nextWakeup());
+  known.handleTransportError(fetchOp, 'connection refused', known.nextWakeup() ?? 5000);
+  const gaveUp = known.poll(10_000);
+  assert.strictEqual(gaveUp.kind, 'failed');
+  assert.strictEqual(gaveUp.error.kind, 'transport');
+  assert.match(gaveUp.error.message, /https:\/\/ca\.test\/nonce: connection refused/);
+  assert.strictEqual(known.requestsSent, 3);
+});

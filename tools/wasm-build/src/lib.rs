@@ -83,7 +83,11 @@ pub fn build_component(
     let mut module = std::fs::read(&module_path)
         .with_context(|| format!("cannot read {}", module_path.display()))?;
     if let Some(wasm_opt) = wasm_opt {
-        module = optimize(wasm_opt, &module_path, out_dir)?;
+        std::fs::create_dir_all(out_dir)?;
+        let optimized = out_dir.join("certsmith_core.opt.wasm");
+        optimize(wasm_opt, &module_path, &optimized)?;
+        module = std::fs::read(&optimized)
+            .with_context(|| format!("cannot read {}", optimized.display()))?;
     }
     let component = wit_component::ComponentEncoder::default()
         .validate(true)
@@ -105,11 +109,10 @@ pub fn build_component(
     })
 }
 
-/// Shrinks a core module with binaryen's wasm-opt (`-Oz`; a stripped module needs its
-/// features named: exactly the ones rustc enables for wasm32-unknown-unknown).
-fn optimize(wasm_opt: &Path, module: &Path, out_dir: &Path) -> Result<Vec<u8>> {
-    std::fs::create_dir_all(out_dir)?;
-    let optimized = out_dir.join("certsmith_core.opt.wasm");
+/// Shrinks a core module with binaryen's wasm-opt (`-Oz`, which also drops the name
+/// section; a stripped module needs its features named: exactly the ones rustc enables for
+/// wasm32-unknown-unknown) into `optimized` (which may be `module` itself).
+fn optimize(wasm_opt: &Path, module: &Path, optimized: &Path) -> Result<()> {
     let mut command = if wasm_opt.extension().is_some_and(|e| e == "js") {
         let mut c = Command::new("node");
         c.arg(wasm_opt);
@@ -126,8 +129,7 @@ fn optimize(wasm_opt: &Path, module: &Path, out_dir: &Path) -> Result<Vec<u8>> {
         .args(["--enable-multivalue", "--enable-reference-types"])
         .arg(module)
         .arg("-o")
-        .arg(&optimized))?;
-    std::fs::read(&optimized).with_context(|| format!("cannot read {}", optimized.display()))
+        .arg(optimized))
 }
 
 /// The imported and exported interface names of a component.
@@ -166,15 +168,59 @@ pub fn check_interfaces(built: &BuiltComponent) -> Result<()> {
     Ok(())
 }
 
-/// Builds the wasm-bindgen package into `out_dir` (`--target nodejs`).
-pub fn build_js(root: &Path, target_dir: &Path, out_dir: &Path) -> Result<PathBuf> {
+/// The JS module flavours the package is built in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JsTarget {
+    /// CommonJS for Node (`require`), the module loaded from disk at `require` time.
+    Nodejs,
+    /// An ES module for Deno, Workers and browsers: call `initSync({module})` or
+    /// `await init()` before using the exports.
+    Web,
+}
+
+impl JsTarget {
+    /// wasm-bindgen's `--target` name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JsTarget::Nodejs => "nodejs",
+            JsTarget::Web => "web",
+        }
+    }
+}
+
+/// Builds the wasm-bindgen package into `out_dir` for `target`, running `wasm_opt` on its
+/// module when given (path of binaryen's `wasm-opt`). The web package gets a `package.json`
+/// saying it is an ES module.
+pub fn build_js(
+    root: &Path,
+    target_dir: &Path,
+    out_dir: &Path,
+    target: JsTarget,
+    wasm_opt: Option<&Path>,
+) -> Result<PathBuf> {
     // wasm-bindgen needs the target_features section that stripping removes.
     run(cargo_engine(root, target_dir, "js").env("CARGO_PROFILE_WASM_STRIP", "false"))?;
     let module = target_dir.join("wasm32-unknown-unknown/wasm/certsmith_core.wasm");
     run(Command::new("wasm-bindgen")
-        .args(["--target", "nodejs", "--out-dir"])
+        .args(["--target", target.as_str(), "--out-dir"])
         .arg(out_dir)
         .arg(&module))
     .context("wasm-bindgen (install with: cargo install wasm-bindgen-cli --version 0.2.130)")?;
-    Ok(out_dir.join("certsmith_core_bg.wasm"))
+    if target == JsTarget::Web {
+        let manifest = out_dir.join("package.json");
+        std::fs::write(
+            &manifest,
+            concat!(
+                r#"{"name": "certsmith-core", "type": "module", "#,
+                r#""main": "certsmith_core.js", "types": "certsmith_core.d.ts"}"#,
+                "\n"
+            ),
+        )
+        .with_context(|| format!("cannot write {}", manifest.display()))?;
+    }
+    let module = out_dir.join("certsmith_core_bg.wasm");
+    if let Some(wasm_opt) = wasm_opt {
+        optimize(wasm_opt, &module, &module)?;
+    }
+    Ok(module)
 }

@@ -24,8 +24,16 @@ enum Command {
         #[arg(long)]
         wasm_opt: Option<PathBuf>,
     },
-    /// The wasm-bindgen package for JS runtimes, in target/wasm/js.
-    Js,
+    /// The wasm-bindgen package for JS runtimes: for Node (CommonJS) in target/wasm/js, with
+    /// `--web` an ES module for Deno, Workers and browsers in target/wasm/web.
+    Js {
+        /// binaryen's wasm-opt (binary or node script) to shrink the package's module.
+        #[arg(long)]
+        wasm_opt: Option<PathBuf>,
+        /// Build the ES module (`wasm-bindgen --target web`) instead of the Node package.
+        #[arg(long)]
+        web: bool,
+    },
 }
 
 fn main() -> Result<()> {
@@ -58,13 +66,24 @@ fn main() -> Result<()> {
                 );
             }
         }
-        Command::Js => {
-            let module =
-                wasm_build::build_js(&root, &root.join("target/wasm-js"), &out.join("js"))?;
+        Command::Js { wasm_opt, web } => {
+            let (target, dir) = if web {
+                (wasm_build::JsTarget::Web, out.join("web"))
+            } else {
+                (wasm_build::JsTarget::Nodejs, out.join("js"))
+            };
+            let module = wasm_build::build_js(
+                &root,
+                &root.join("target/wasm-js"),
+                &dir,
+                target,
+                wasm_opt.as_deref(),
+            )?;
             let size = std::fs::metadata(&module).map(|m| m.len()).unwrap_or(0);
             println!(
-                "js package: {} ({size} bytes of wasm)",
-                out.join("js").display()
+                "js package ({}): {} ({size} bytes of wasm)",
+                target.as_str(),
+                dir.display()
             );
         }
     }

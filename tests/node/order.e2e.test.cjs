@@ -1,0 +1,230 @@
+// End to end against a real CA: Pebble and pebble-challtestsrv (Debian package `pebble`) on
+// free loopback ports, the engine's JS build driven by acme-driver.cjs with Node's fetch,
+// HTTP-01 served by http.createServer, the certificate checked with crypto.X509Certificate
+// against Pebble's intermediate and root, then revoked. Every process started here is
+// killed in after().
+'use strict';
+const { test, before, after } = require('node:test');
+const assert = require('node:assert');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+const { spawn, spawnSync, execFileSync } = require('node:child_process');
+
+const NAME = 'node-e2e.example.test';
+const children = []; // every process started here, killed by PID in after()
+let dir;
+let ca; // {directory, management, httpPort}
+
+/** A free TCP port on 127.0.0.1 (bound to port 0, then closed). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Waits (at most `ms`) until 127.0.0.1:`port` accepts connections. */
+async function waitForPort(port, ms, what) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise((resolve) => {
+      const socket = net.connect({ host: '127.0.0.1', port });
+      socket.setTimeout(200);
+      socket.once('connect', () => { socket.destroy(); resolve(true); });
+      socket.once('error', () => resolve(false));
+      socket.once('timeout', () => { socket.destroy(); resolve(false); });
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`${what} did not listen on ${port} within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Starts a process whose output goes to `log` in the test dir; remembered for after(). */
+function start(command, args, log, env = {}) {
+  const out = fs.openSync(path.join(dir, log), 'w');
+  const child = spawn(command, args, { stdio: ['ignore', out, out], env: { ...process.env, ...env } });
+  fs.closeSync(out);
+  children.push(child);
+  return child;
+}
+
+/** Whether `command` is on PATH. */
+const installed = (command) => spawnSync('which', [command]).status === 0;
+
+before(async () => {
+  for (const command of ['pebble', 'pebble-challtestsrv', 'openssl']) {
+    if (!installed(command)) {
+      throw new Error(`${command} is not installed: this test needs Debian's pebble package `
+        + '(apt-get install pebble openssl; .ci/run installs it)');
+    }
+  }
+  const started = Date.now();
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'certsmith-node-e2e-'));
+  const openssl = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe', timeout: 20_000 });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  openssl('req', '-x509', ...ec, '-days', '2', '-subj', '/CN=test TLS root', '-keyout', 'root.key', '-out', 'root.pem');
+  openssl('req', ...ec, '-subj', '/CN=localhost', '-keyout', 'localhost.key', '-out', 'localhost.csr');
+  fs.writeFileSync(path.join(dir, 'san.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
+  openssl('x509', '-req', '-in', 'localhost.csr', '-CA', 'root.pem', '-CAkey', 'root.key', '-CAcreateserial',
+    '-days', '2', '-extfile', 'san.ext', '-out', 'localhost.pem');
+
+  const ports = [];
+  for (let i = 0; i < 6; i++) ports.push(await freePort());
+  const [pListen, pManagement, pHttp, pTls, pDns, pDnsManagement] = ports;
+  fs.writeFileSync(path.join(dir, 'pebble.json'), JSON.stringify({
+    pebble: {
+      listenAddress: `127.0.0.1:${pListen}`,
+      managementListenAddress: `127.0.0.1:${pManagement}`,
+      certificate: path.join(dir, 'localhost.pem'),
+      privateKey: path.join(dir, 'localhost.key'),
+      httpPort: pHttp,
+      tlsPort: pTls,
+      ocspResponderURL: '',
+      externalAccountBindingRequired: false,
+    },
+  }));
+  start('pebble-challtestsrv', ['-defaultIPv4', '127.0.0.1', '-defaultIPv6', '', '-http01', '', '-https01', '',
+    '-tlsalpn01', '', '-dns01', `127.0.0.1:${pDns}`, '-management', `127.0.0.1:${pDnsManagement}`],
+  'challtestsrv.log');
+  start('pebble', ['-config', path.join(dir, 'pebble.json'), '-dnsserver', `127.0.0.1:${pDns}`], 'pebble.log',
+    { PEBBLE_VA_NOSLEEP: '1' });
+  await waitForPort(pListen, 10_000, 'pebble');
+  await waitForPort(pManagement, 10_000, 'pebble (management)');
+  ca = {
+    directory: `https://localhost:${pListen}/dir`,
+    management: `https://localhost:${pManagement}`,
+    httpPort: pHttp,
+  };
+  console.log(`Pebble up on ${ca.directory} in ${Date.now() - started} ms`);
+});
+
+after(async () => {
+  const started = Date.now();
+  for (const child of children) {
+    if (child.exitCode !== null || child.signalCode !== null) continue;
+    try { process.kill(child.pid, 'SIGKILL'); } catch { /* already gone */ }
+    await Promise.race([
+      new Promise((resolve) => child.once('exit', resolve)),
+      new Promise((resolve) => setTimeout(resolve, 5_000).unref()),
+    ]);
+  }
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  console.log(`stopped all ${children.length} processes started here in ${Date.now() - started} ms`);
+});
+
+/** Runs the client half (e2e-order-client.cjs) for `scenario` with the `build` package,
+ * trusting Pebble's TLS root; at most `ms`. Resolves with its JSON report. */
+function runClient(scenario, build = 'nodejs', ms = 90_000) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(__dirname, 'e2e-order-client.cjs')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        NODE_EXTRA_CA_CERTS: path.join(dir, 'root.pem'),
+        E2E: JSON.stringify({ ...ca, name: NAME, scenario, build }),
+      },
+    });
+    children.push(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => {
+      try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ }
+      reject(new Error(`the client did not finish within ${ms} ms\n${stderr}`));
+    }, ms);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code !== 0) {
+        const pebbleLog = fs.readFileSync(path.join(dir, 'pebble.log'), 'utf8').slice(-4000);
+        reject(new Error(`the client exited with ${code ?? signal}:\n${stderr}\npebble.log:\n${pebbleLog}`));
+        return;
+      }
+      try { resolve(JSON.parse(stdout)); } catch (e) { reject(new Error(`bad report: ${e}\n${stdout}\n${stderr}`)); }
+    });
+  });
+}
+
+/** The PEM blocks of a bundle. */
+const pemBlocks = (pem) => pem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) || [];
+
+/** The certificate of an 'issue' report: checked against Pebble's intermediate and root. */
+function checkIssued(report, build, started) {
+
+  assert.ok(report.account && report.account.outcome, `account failed: ${JSON.stringify(report.account)}`);
+  const account = report.account.outcome;
+  assert.strictEqual(account.kind, 'account');
+  assert.strictEqual(account.status, 'valid');
+  assert.strictEqual(account.created, true);
+  assert.deepStrictEqual(account.contact, ['mailto:node-e2e@example.test']);
+  assert.strictEqual(report.accountUrl, account.url);
+
+  assert.ok(report.order && report.order.outcome, `order failed: ${JSON.stringify(report.order)}`);
+  const issued = report.order.outcome;
+  assert.strictEqual(issued.kind, 'certificate');
+
+  // One http-01 challenge, deployed, fetched by Pebble's VA from our server, cleaned up.
+  assert.strictEqual(report.deployed.length, 1);
+  const [challenge] = report.deployed;
+  assert.strictEqual(challenge.type, 'http-01');
+  assert.deepStrictEqual(challenge.identifier, { type: 'dns', value: NAME });
+  assert.strictEqual(challenge.path, `/.well-known/acme-challenge/${challenge.token}`);
+  assert.ok(challenge.keyAuthorization.startsWith(`${challenge.token}.`));
+  assert.ok(report.hits.includes(challenge.path), `Pebble fetched ${JSON.stringify(report.hits)}`);
+  assert.deepStrictEqual(report.cleaned, [challenge.token]);
+  // The order was checkpointed, and the snapshot names it.
+  assert.ok(report.saved.length >= 1);
+  assert.strictEqual(report.saved[0].snapshot.orderUrl, issued.orderUrl);
+
+  // The chain: the leaf names NAME, is certified by Pebble's intermediate, which its root
+  // certifies; the leaf's key is the one the engine handed over.
+  const blocks = pemBlocks(issued.chainPem);
+  assert.ok(blocks.length >= 2, 'leaf and intermediate');
+  const leaf = new crypto.X509Certificate(blocks[0]);
+  const intermediate = new crypto.X509Certificate(report.intermediates);
+  const root = new crypto.X509Certificate(report.roots);
+  assert.ok(leaf.subjectAltName.split(', ').includes(`DNS:${NAME}`), leaf.subjectAltName);
+  assert.ok(leaf.checkIssued(intermediate), 'leaf issued by the intermediate');
+  assert.ok(leaf.verify(intermediate.publicKey), 'leaf signature verifies with the intermediate key');
+  assert.ok(intermediate.checkIssued(root), 'intermediate issued by the root');
+  assert.ok(intermediate.verify(root.publicKey), 'intermediate signature verifies with the root key');
+  assert.strictEqual(new crypto.X509Certificate(blocks[1]).fingerprint256, intermediate.fingerprint256);
+  assert.ok(leaf.checkPrivateKey(crypto.createPrivateKey(issued.privateKeyPem)), 'key matches');
+  assert.ok(new Date(leaf.validTo) > new Date(), 'not expired');
+  assert.ok(issued.certificateUrl.startsWith(ca.directory.replace('/dir', '')));
+  // Revoked by the account afterwards, and Pebble agrees.
+  assert.deepStrictEqual(report.revoke, { outcome: { kind: 'revoked' } });
+  assert.match(report.statusAfterRevoke, /Revoked/i);
+  console.log(`${build} build: issued ${NAME} in ${Date.now() - started} ms with ${report.requestsSent} requests`);
+}
+
+test('the JS build gets a real certificate from Pebble over HTTP-01', { timeout: 120_000 }, async () => {
+  const started = Date.now();
+  checkIssued(await runClient('issue'), 'nodejs', started);
+});
+
+test('the web build (ES module, initSync) gets one too', { timeout: 120_000 }, async () => {
+  const web = path.resolve(__dirname, '..', '..', 'target/wasm/web/certsmith_core.js');
+  assert.ok(fs.existsSync(web), `no web build at ${web}: cargo run -p wasm-build -- js --web`);
+  const started = Date.now();
+  checkIssued(await runClient('issue', 'web'), 'web', started);
+});
+
+test('a challenge the host cannot deploy fails the order with a typed error', { timeout: 120_000 }, async () => {
+  const report = await runClient('deploy-fails');
+  assert.ok(report.account.outcome, 'the account is still created');
+  const { error } = report.order;
+  assert.ok(error, `order should fail: ${JSON.stringify(report.order)}`);
+  assert.strictEqual(error.kind, 'challenge-deploy-failed');
+  assert.deepStrictEqual(error.identifier, { type: 'dns', value: NAME });
+  assert.match(error.message, /port 80 is not ours/);
+  assert.strictEqual(report.deployed.length, 1);
+});
