@@ -333,7 +333,7 @@ mod tests {
 
     /// A valid 43-character token.
     const TOKEN: &str = "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA";
-    /// A valid thumbprint (RFC 8555 §8.1 example account key, RFC 7638 style).
+    /// A valid thumbprint: the example JWK thumbprint of RFC 7638 §3.1.
     const THUMB: &str = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs";
     /// The admin secret used by the tests.
     const SECRET: &str = "s3cret-admin-token";
