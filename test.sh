@@ -13,6 +13,7 @@ COMPONENT_MAX_BYTES=${COMPONENT_MAX_BYTES:-$((700 * 1024))}
 
 section "cargo fmt --check"
 cargo fmt --all -- --check
+cargo fmt --manifest-path plugin-spin/Cargo.toml -- --check
 
 section "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
@@ -26,8 +27,15 @@ RUSTFLAGS='--cfg getrandom_backend="custom"' cargo clippy -q -p certsmith-core -
 cargo clippy -q -p certsmith-core --lib --target wasm32-unknown-unknown --features js \
   --target-dir target/wasm-js -- -D warnings
 
-section "cargo test (the Pebble end-to-end tests are host/tests/e2e_pebble.rs)"
+section "cargo clippy on the Spin plugin (native tests and the wasm32-wasip2 component)"
+cargo clippy -q --manifest-path plugin-spin/Cargo.toml --target-dir target/plugin-spin --all-targets -- -D warnings
+cargo clippy -q --manifest-path plugin-spin/Cargo.toml --target-dir target/plugin-spin --lib --target wasm32-wasip2 -- -D warnings
+
+section "cargo test (the end-to-end tests against Pebble and Redis are host/tests/e2e_*.rs)"
 cargo test --workspace
+
+section "cargo test of the Spin plugin's routing and validation"
+cargo test --manifest-path plugin-spin/Cargo.toml --target-dir target/plugin-spin --lib
 
 section "binaryen (wasm-opt) for the component build"
 (cd tools/binaryen && npm ci --no-audit --no-fund --silent)

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use certsmith_core::KeyType;
 use clap::{Args, Parser, Subcommand};
 
+use crate::kv::KvSpec;
+
 /// HTTPS certificates over ACME, with the protocol engine sandboxed in WebAssembly.
 #[derive(Parser, Debug)]
 #[command(name = "certsmith", version, about)]
@@ -39,6 +41,36 @@ pub enum Command {
     Account(AccountCommand),
     /// Show what a PEM certificate file says, like `openssl x509 -text` but readable.
     Inspect(InspectArgs),
+    /// Run the edge plugin (a Spin HTTP component) on this machine.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+/// `certsmith plugin …`.
+#[derive(Subcommand, Debug)]
+pub enum PluginCommand {
+    /// Serve a Spin HTTP component (default: the built-in HTTP-01 plugin) with Spin's
+    /// key-value store backed by the shared store and Spin's variables.
+    Serve(PluginServeArgs),
+}
+
+/// `certsmith plugin serve`.
+#[derive(Args, Debug)]
+pub struct PluginServeArgs {
+    /// The Spin HTTP component (.wasm) to run [default: the built-in HTTP-01 plugin].
+    #[arg(long, env = "CERTSMITH_PLUGIN_COMPONENT")]
+    pub component: Option<PathBuf>,
+    /// Where to listen (port 80 for the CA's HTTP-01 validation).
+    #[arg(long, env = "CERTSMITH_PLUGIN_LISTEN")]
+    pub listen: SocketAddr,
+    /// The store behind the component's `default` key-value store: `fs` (the state
+    /// directory) or a redis:// URL.
+    #[arg(long, env = "CERTSMITH_KV", default_value = "fs", value_parser = parse_kv)]
+    pub kv: KvSpec,
+    /// A Spin variable NAME=VALUE for the component; repeat for more. Also read from
+    /// SPIN_VARIABLE_<NAME> (prefer that for secrets such as admin_secret).
+    #[arg(long = "variable", value_parser = parse_variable)]
+    pub variables: Vec<(String, String)>,
 }
 
 /// Which CA, how to reach it, and which account: shared by the commands that talk to a CA.
@@ -109,6 +141,30 @@ pub struct ObtainArgs {
         default_value_t = 120
     )]
     pub dns_timeout: u64,
+    /// Answer HTTP-01 through the shared store (`--kv`): the token goes to `http01/<token>`,
+    /// where the edge plugin (`certsmith plugin serve` or Spin) on the same store serves it.
+    #[arg(long = "http-kv", env = "CERTSMITH_HTTP_KV", group = "solver")]
+    pub http_kv: bool,
+    /// The shared store for --http-kv: `fs` (the state directory) or a redis:// URL.
+    #[arg(long, env = "CERTSMITH_KV", default_value = "fs", value_parser = parse_kv)]
+    pub kv: KvSpec,
+    /// Answer HTTP-01 through the edge plugin's admin API at this base URL (PUT/DELETE
+    /// /.well-known/certsmith/http01/<token>), for hosts that cannot reach its store.
+    #[arg(
+        long = "http-edge",
+        env = "CERTSMITH_HTTP_EDGE",
+        group = "solver",
+        requires = "edge_secret"
+    )]
+    pub http_edge: Option<String>,
+    /// The plugin's admin secret (its `admin_secret` variable), sent as a bearer token.
+    #[arg(
+        long = "edge-secret",
+        env = "CERTSMITH_EDGE_SECRET",
+        hide_env_values = true,
+        requires = "http_edge"
+    )]
+    pub edge_secret: Option<String>,
     /// Run this command (by `sh -c`) after a certificate is stored; the paths are in
     /// CERTSMITH_CERT_PATH, CERTSMITH_KEY_PATH, CERTSMITH_CHAIN_PATH,
     /// CERTSMITH_FULLCHAIN_PATH, CERTSMITH_CERT_DIR and the names in CERTSMITH_DOMAINS.
@@ -204,6 +260,28 @@ pub struct InspectArgs {
     /// Also trust this root certificate (PEM) when checking a server's chain.
     #[arg(long = "ca-cert", requires = "host")]
     pub ca_cert: Vec<PathBuf>,
+}
+
+/// Parses `--kv`.
+fn parse_kv(text: &str) -> Result<KvSpec, String> {
+    text.parse()
+}
+
+/// Parses `--variable NAME=VALUE` (Spin variable names are lower case).
+fn parse_variable(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?}: expected NAME=VALUE"))?;
+    let valid = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !valid {
+        return Err(format!(
+            "{name:?}: a Spin variable name is lower-case letters, digits and '_'"
+        ));
+    }
+    Ok((name.to_owned(), value.to_owned()))
 }
 
 /// Parses `--key-type`.

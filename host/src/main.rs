@@ -6,19 +6,20 @@ mod commands;
 mod driver;
 mod engine;
 mod hook;
+mod kv;
 mod layout;
+mod plugin;
 mod progress;
 mod solvers;
 mod storage;
 mod transport;
-#[cfg(not(feature = "native"))]
 mod wasm_cache;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{Cli, Command};
+use cli::{Cli, Command, PluginCommand};
 use commands::Failure;
 
 /// Runs a command's future on a single-threaded runtime.
@@ -59,6 +60,9 @@ fn main() -> ExitCode {
         Command::Revoke(args) => block_on(commands::revoke::run(args, &state_dir, cli.json)),
         Command::Account(command) => {
             block_on(commands::account::run(command, &state_dir, cli.json))
+        }
+        Command::Plugin(PluginCommand::Serve(args)) => {
+            block_on(commands::plugin::serve(args, &state_dir))
         }
     };
     match result {

@@ -11,19 +11,24 @@ use certsmith_core::{
     OrderRequest, Outcome, PrivateKey,
 };
 use serde::Serialize;
+use zeroize::Zeroizing;
 
 use super::session::Session;
 use super::{Failure, exit};
 use crate::cli::{IssueArgs, ObtainArgs};
 use crate::hook::Hook;
+use crate::kv::SharedKv;
 use crate::layout;
 use crate::progress::Progress;
 use crate::solvers::AnySolver;
 use crate::solvers::dns_hook::DnsHook;
+use crate::solvers::http_edge::HttpEdge;
+use crate::solvers::http_kv::HttpKv;
 use crate::solvers::http01::Http01Standalone;
 use crate::solvers::tls_alpn::TlsAlpnStandalone;
 use crate::solvers::webroot::Webroot;
 use crate::storage::{FsStore, Secrecy};
+use crate::transport::trust_roots;
 
 /// How long one run of a hook (`--dns-hook`, `--deploy-hook`) may take.
 const HOOK_TIMEOUT: Duration = Duration::from_secs(300);
@@ -56,7 +61,7 @@ fn identifiers(domains: &[String]) -> Vec<Identifier> {
 }
 
 /// The solver the flags ask for; binds its port now, before anything is sent to the CA.
-async fn solver(args: &ObtainArgs) -> Result<AnySolver, Failure> {
+async fn solver(args: &ObtainArgs, state_dir: &Path) -> Result<AnySolver, Failure> {
     if let Some(addr) = args.http {
         return Http01Standalone::bind(addr)
             .await
@@ -85,9 +90,22 @@ async fn solver(args: &ObtainArgs) -> Result<AnySolver, Failure> {
         .map(|solver| AnySolver::Dns(Box::new(solver)))
         .map_err(|e| Failure::new(exit::LOCAL, e.to_string()));
     }
+    if args.http_kv {
+        return SharedKv::open(&args.kv, state_dir)
+            .await
+            .map(|store| AnySolver::HttpKv(HttpKv::new(store)))
+            .map_err(|e| Failure::new(exit::LOCAL, e.to_string()));
+    }
+    if let (Some(base), Some(secret)) = (&args.http_edge, &args.edge_secret) {
+        let roots: Vec<&Path> = args.ca.ca_cert.iter().map(|p| p.as_path()).collect();
+        let roots = trust_roots(&roots).map_err(|e| Failure::new(exit::LOCAL, e.to_string()))?;
+        return HttpEdge::new(base, Zeroizing::new(secret.clone()), roots)
+            .map(AnySolver::HttpEdge)
+            .map_err(|e| Failure::new(exit::LOCAL, e.to_string()));
+    }
     Err(Failure::new(
         exit::LOCAL,
-        "choose how to answer the CA's challenge: --http ADDR:PORT, --webroot DIR, --tls-alpn ADDR:PORT or --dns-hook CMD",
+        "choose how to answer the CA's challenge: --http ADDR:PORT, --webroot DIR, --tls-alpn ADDR:PORT, --dns-hook CMD, --http-kv or --http-edge URL",
     ))
 }
 
@@ -233,7 +251,7 @@ pub async fn obtain(
     json: bool,
 ) -> Result<(), Failure> {
     let name = layout::cert_name(&domains[0]);
-    let solver = solver(args).await?;
+    let solver = solver(args, state_dir).await?;
     let mut session = Session::open(&args.ca, state_dir)?;
     let directory = session.directory.clone();
     let ca = session.ca.clone();

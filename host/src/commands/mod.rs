@@ -4,6 +4,7 @@ pub mod account;
 pub mod inspect;
 pub mod issue;
 pub mod list;
+pub mod plugin;
 pub mod renew;
 pub mod revoke;
 mod session;

@@ -2,6 +2,8 @@
 
 pub mod dns_hook;
 pub mod http01;
+pub mod http_edge;
+pub mod http_kv;
 pub mod tls_alpn;
 pub mod webroot;
 
@@ -33,13 +35,20 @@ pub enum AnySolver {
     TlsAlpn(tls_alpn::TlsAlpnStandalone),
     /// `--dns-hook CMD` (boxed: the resolver is large).
     Dns(Box<dns_hook::DnsHook>),
+    /// `--http-kv`.
+    HttpKv(http_kv::HttpKv),
+    /// `--http-edge URL`.
+    HttpEdge(http_edge::HttpEdge),
 }
 
 impl AnySolver {
     /// The one challenge type this solver answers: what the order asks the CA for.
     pub fn challenge_type(&self) -> ChallengeType {
         match self {
-            AnySolver::Http(_) | AnySolver::Webroot(_) => ChallengeType::Http01,
+            AnySolver::Http(_)
+            | AnySolver::Webroot(_)
+            | AnySolver::HttpKv(_)
+            | AnySolver::HttpEdge(_) => ChallengeType::Http01,
             AnySolver::TlsAlpn(_) => ChallengeType::TlsAlpn01,
             AnySolver::Dns(_) => ChallengeType::Dns01,
         }
@@ -53,6 +62,8 @@ impl Solver for AnySolver {
             AnySolver::Webroot(s) => s.deploy(task).await,
             AnySolver::TlsAlpn(s) => s.deploy(task).await,
             AnySolver::Dns(s) => s.deploy(task).await,
+            AnySolver::HttpKv(s) => s.deploy(task).await,
+            AnySolver::HttpEdge(s) => s.deploy(task).await,
         }
     }
 
@@ -62,6 +73,8 @@ impl Solver for AnySolver {
             AnySolver::Webroot(s) => s.cleanup(task).await,
             AnySolver::TlsAlpn(s) => s.cleanup(task).await,
             AnySolver::Dns(s) => s.cleanup(task).await,
+            AnySolver::HttpKv(s) => s.cleanup(task).await,
+            AnySolver::HttpEdge(s) => s.cleanup(task).await,
         }
     }
 }

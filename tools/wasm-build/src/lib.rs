@@ -48,13 +48,22 @@ fn cargo_engine(root: &Path, target_dir: &Path, feature: &str) -> Command {
         .args(["--profile", "wasm"])
         .args(["--target", "wasm32-unknown-unknown", "--features", feature])
         .arg("--target-dir")
-        .arg(target_dir)
-        // A build script calling us runs with its own cargo variables; don't leak them.
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("CARGO_BUILD_TARGET");
+        .arg(target_dir);
+    without_outer_cargo_env(&mut command);
     command
+}
+
+/// A build script calling us runs with its own cargo variables; don't leak them into a
+/// nested build for another target.
+fn without_outer_cargo_env(command: &mut Command) {
+    for name in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+    ] {
+        command.env_remove(name);
+    }
 }
 
 /// The component built from the workspace's engine.
@@ -223,4 +232,24 @@ pub fn build_js(
         optimize(wasm_opt, &module, &module)?;
     }
     Ok(module)
+}
+
+/// Builds the Spin edge plugin (`plugin-spin/`, its own workspace) for `wasm32-wasip2` in
+/// release mode into `target_dir`; returns the component's path.
+pub fn build_plugin(root: &Path, target_dir: &Path) -> Result<PathBuf> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(root.join("plugin-spin"))
+        .args(["build", "--release", "--lib", "--locked"])
+        .args(["--target", "wasm32-wasip2"])
+        .arg("--target-dir")
+        .arg(target_dir);
+    without_outer_cargo_env(&mut command);
+    run(&mut command)?;
+    let path = target_dir.join("wasm32-wasip2/release/certsmith_plugin_spin.wasm");
+    if !path.is_file() {
+        bail!("the plugin build wrote no {}", path.display());
+    }
+    Ok(path)
 }

@@ -1,0 +1,64 @@
+//! `certsmith plugin serve`: the edge plugin (or another Spin HTTP component) on this
+//! machine, until SIGINT or SIGTERM.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use super::{Failure, exit};
+use crate::cli::PluginServeArgs;
+use crate::kv::{KvSpec, SharedKv};
+use crate::plugin::{self, EMBEDDED_PLUGIN, Plugin};
+
+/// The prefix of the environment variables Spin reads application variables from.
+const SPIN_VARIABLE_PREFIX: &str = "SPIN_VARIABLE_";
+
+/// The component's variables: `SPIN_VARIABLE_<NAME>` from the environment, then `--variable`.
+fn variables(args: &PluginServeArgs) -> HashMap<String, String> {
+    let mut variables: HashMap<String, String> = std::env::vars()
+        .filter_map(|(name, value)| {
+            let name = name.strip_prefix(SPIN_VARIABLE_PREFIX)?;
+            Some((name.to_ascii_lowercase(), value))
+        })
+        .collect();
+    variables.extend(args.variables.iter().cloned());
+    variables
+}
+
+/// Runs `certsmith plugin serve`.
+pub async fn serve(args: PluginServeArgs, state_dir: &Path) -> Result<(), Failure> {
+    let local = |message: String| Failure::new(exit::LOCAL, message);
+    let bytes = match &args.component {
+        Some(path) => std::fs::read(path)
+            .map_err(|e| local(format!("cannot read the component {}: {e}", path.display())))?,
+        None => EMBEDDED_PLUGIN.to_vec(),
+    };
+    let kv = SharedKv::open(&args.kv, state_dir)
+        .await
+        .map_err(|e| local(e.to_string()))?;
+    let plugin = Plugin::load(&bytes, Some(&state_dir.join("cache")), kv, variables(&args))
+        .map_err(|e| local(e.to_string()))?;
+    let listener = plugin::bind(args.listen)
+        .await
+        .map_err(|e| local(e.to_string()))?;
+    let store = match &args.kv {
+        KvSpec::Files => format!("files under {}", state_dir.display()),
+        KvSpec::Redis(_) => "redis".to_owned(),
+    };
+    let component = args.component.as_ref().map_or_else(
+        || "the built-in HTTP-01 plugin".to_owned(),
+        |p| p.display().to_string(),
+    );
+    eprintln!(
+        "certsmith: serving {component} on http://{} (key-value store: {store})",
+        args.listen
+    );
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|e| Failure::new(exit::OTHER, format!("cannot watch for SIGTERM: {e}")))?;
+    tokio::select! {
+        () = plugin::serve(plugin, listener) => {}
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,218 @@
+//! `certsmith plugin serve`: runs a Spin HTTP component (WASIp2, `wasi:http/incoming-handler`)
+//! in wasmtime, one fresh instance per request, with Spin's key-value store backed by the
+//! host's shared store and Spin's variables. This is how the edge plugin is run on a plain
+//! server or as a proxy plugin, and how it is tested here.
+
+pub mod spin_api;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use crate::kv::SharedKv;
+use crate::wasm_cache;
+use spin_api::{SpinApi, SpinData, SpinView};
+
+/// The plugin built from this workspace's `plugin-spin/` by `build.rs`.
+pub static EMBEDDED_PLUGIN: &[u8] = include_bytes!(env!("CERTSMITH_PLUGIN_WASM"));
+
+/// The state of one request's instance.
+struct RequestState {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    api: Arc<SpinApi>,
+}
+
+impl WasiView for RequestState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for RequestState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: Default::default(),
+        }
+    }
+}
+
+/// The view Spin's interfaces are implemented on.
+fn spin_view(state: &mut RequestState) -> SpinView<'_> {
+    SpinView {
+        api: &state.api,
+        table: &mut state.table,
+    }
+}
+
+/// Why the plugin cannot be served.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct PluginError(pub String);
+
+/// A loaded plugin, ready to instantiate per request.
+#[derive(Clone)]
+pub struct Plugin {
+    pre: ProxyPre<RequestState>,
+    api: Arc<SpinApi>,
+}
+
+impl Plugin {
+    /// Compiles (or loads from `cache_dir`) the component `bytes` and links it against WASI,
+    /// wasi:http and Spin's key-value store `kv` and `variables`. Fails, naming the import,
+    /// when the component needs anything else.
+    pub fn load(
+        bytes: &[u8],
+        cache_dir: Option<&Path>,
+        kv: SharedKv,
+        variables: HashMap<String, String>,
+    ) -> Result<Self, PluginError> {
+        let failed = |what: &str, e: wasmtime::Error| PluginError(format!("{what}: {e:#}"));
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        let engine = Engine::new(&config).map_err(|e| failed("cannot start wasmtime", e))?;
+        let component: Component = wasm_cache::load_component(&engine, bytes, cache_dir, "plugin")
+            .map_err(|e| PluginError(format!("cannot compile the plugin: {e}")))?;
+        let mut linker = Linker::<RequestState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| failed("cannot link WASI", e))?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+            .map_err(|e| failed("cannot link wasi:http", e))?;
+        spin_api::key_value::add_to_linker::<RequestState, SpinData>(&mut linker, spin_view)
+            .map_err(|e| failed("cannot link Spin's key-value store", e))?;
+        spin_api::variables::add_to_linker::<RequestState, SpinData>(&mut linker, spin_view)
+            .map_err(|e| failed("cannot link Spin's variables", e))?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .and_then(ProxyPre::new)
+            .map_err(|e| {
+                failed(
+                    "the component is not a Spin HTTP component this host can run (it needs wasi:http/incoming-handler and only WASI, wasi:http, fermyon:spin/key-value and fermyon:spin/variables imports)",
+                    e,
+                )
+            })?;
+        Ok(Self {
+            pre,
+            api: Arc::new(SpinApi {
+                kv,
+                variables: Arc::new(variables),
+            }),
+        })
+    }
+
+    /// Answers one request with a fresh instance of the component.
+    pub async fn handle(
+        &self,
+        request: hyper::Request<hyper::body::Incoming>,
+    ) -> hyper::Response<HyperOutgoingBody> {
+        match self.try_handle(request).await {
+            Ok(response) => response,
+            Err(e) => {
+                tracing::warn!("the plugin failed a request: {e:#}");
+                let body = Full::new(Bytes::from_static(b"plugin error\n"))
+                    .map_err(|never: Infallible| match never {})
+                    .boxed_unsync();
+                let mut response = hyper::Response::new(HyperOutgoingBody::new(body));
+                *response.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+                response
+            }
+        }
+    }
+
+    /// [`Plugin::handle`], with the failure.
+    async fn try_handle(
+        &self,
+        request: hyper::Request<hyper::body::Incoming>,
+    ) -> wasmtime::Result<hyper::Response<HyperOutgoingBody>> {
+        let wasi = WasiCtx::builder()
+            .inherit_stderr()
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let mut store = Store::new(
+            self.pre.engine(),
+            RequestState {
+                wasi,
+                http: WasiHttpCtx::new(),
+                table: ResourceTable::new(),
+                api: Arc::clone(&self.api),
+            },
+        );
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let incoming = store
+            .data_mut()
+            .http()
+            .new_incoming_request(Scheme::Http, request)?;
+        let outparam = store.data_mut().http().new_response_outparam(sender)?;
+        let pre = self.pre.clone();
+        let task = tokio::spawn(async move {
+            let proxy = pre.instantiate_async(&mut store).await?;
+            proxy
+                .wasi_http_incoming_handler()
+                .call_handle(&mut store, incoming, outparam)
+                .await
+        });
+        match receiver.await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(code)) => Err(wasmtime::Error::msg(format!(
+                "the plugin answered with an error: {code:?}"
+            ))),
+            Err(_) => {
+                let cause = match task.await {
+                    Ok(Ok(())) => wasmtime::Error::msg("it returned without a response"),
+                    Ok(Err(e)) => e,
+                    Err(e) => wasmtime::Error::msg(e.to_string()),
+                };
+                Err(cause.context("the plugin set no response"))
+            }
+        }
+    }
+}
+
+/// Serves `plugin` on `listener` until the process ends.
+pub async fn serve(plugin: Plugin, listener: TcpListener) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let plugin = plugin.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                let plugin = plugin.clone();
+                async move { Ok::<_, Infallible>(plugin.handle(request).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// Binds the plugin's listener.
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, PluginError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| PluginError(crate::solvers::bind_error(addr, "--listen", &e).0))
+}

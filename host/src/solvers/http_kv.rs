@@ -1,0 +1,43 @@
+//! HTTP-01 through the shared key-value store: Deploy writes the key authorization at
+//! `http01/<token>` (files or Redis), Cleanup deletes it; the edge plugin, wherever it runs
+//! on the same store, answers the CA.
+
+use certsmith_core::ChallengeTask;
+
+use super::{Solver, SolverError, checked_token, http01_of};
+use crate::kv::SharedKv;
+
+/// The key of a token's key authorization, as the edge plugin reads it.
+pub fn token_key(token: &str) -> Result<String, SolverError> {
+    Ok(format!("http01/{}", checked_token(token)?))
+}
+
+/// The shared-store solver.
+pub struct HttpKv {
+    store: SharedKv,
+}
+
+impl HttpKv {
+    /// A solver writing into `store`.
+    pub fn new(store: SharedKv) -> Self {
+        Self { store }
+    }
+}
+
+impl Solver for HttpKv {
+    async fn deploy(&self, task: &ChallengeTask) -> Result<(), SolverError> {
+        let (token, body) = http01_of(task)?;
+        self.store
+            .set(&token_key(token)?, body.as_bytes())
+            .await
+            .map_err(|e| SolverError(format!("cannot publish the http-01 token: {e}")))
+    }
+
+    async fn cleanup(&self, task: &ChallengeTask) -> Result<(), SolverError> {
+        let (token, _) = http01_of(task)?;
+        self.store
+            .delete(&token_key(token)?)
+            .await
+            .map_err(|e| SolverError(format!("cannot remove the http-01 token: {e}")))
+    }
+}

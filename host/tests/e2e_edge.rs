@@ -1,0 +1,253 @@
+//! End to end for the edge: the Spin plugin served by `certsmith plugin serve` answers
+//! Pebble's HTTP-01 validation while `certsmith issue` publishes the tokens — into the
+//! shared store (files, or a real Redis server) or through the plugin's admin API — and the
+//! plugin refuses hostile requests without touching the store.
+
+// Test helpers: a panic with a message is how they report a broken expectation.
+#![allow(clippy::expect_used)]
+
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+mod pebble;
+
+use pebble::*;
+
+/// The admin secret the tests give the plugin.
+const SECRET: &str = "edge-test-secret";
+
+/// A child process killed (by PID) when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `certsmith plugin serve` on `port` with the store `kv`, the admin secret set.
+fn plugin_serve(ca: &Pebble, state: &Path, port: u16, kv: &str) -> Running {
+    let child = certsmith(state)
+        .args(["plugin", "serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--kv", kv])
+        .env("SPIN_VARIABLE_ADMIN_SECRET", SECRET)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("certsmith plugin serve starts");
+    let running = Running(child);
+    ca.wait_for(port);
+    running
+}
+
+/// A throwaway redis-server (Debian `redis-server`) on a free loopback port, no persistence.
+fn redis() -> (Running, String) {
+    let port = free_port();
+    let child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server (Debian package redis-server) starts");
+    let running = Running(child);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "redis did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (running, format!("redis://127.0.0.1:{port}"))
+}
+
+/// The keys in Redis matching `pattern`.
+fn redis_keys(url: &str, pattern: &str) -> Vec<String> {
+    let port = url.rsplit(':').next().expect("port");
+    let out = run(Command::new("redis-cli").args(["-p", port, "--raw", "keys", pattern]));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The files under `state/http01` with their contents.
+fn http01_files(state: &Path) -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = std::fs::read_dir(state.join("http01"))
+        .map(|entries| {
+            entries
+                .filter_map(|e| {
+                    let e = e.ok()?;
+                    let body = std::fs::read_to_string(e.path()).ok()?;
+                    Some((e.file_name().to_string_lossy().into_owned(), body))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// One request to the plugin on `port` (curl, the path sent exactly as given): the status
+/// code and the body.
+fn call(port: u16, method: &str, path: &str, bearer: Option<&str>, body: &str) -> (u16, String) {
+    let mut command = Command::new("curl");
+    command
+        .args(["-sS", "--path-as-is", "--max-time", "10", "-X", method])
+        .args(["-w", "\n%{http_code}"]);
+    if let Some(bearer) = bearer {
+        command.args(["-H", &format!("Authorization: Bearer {bearer}")]);
+    }
+    if !body.is_empty() {
+        command.args(["-H", "Content-Type: text/plain", "--data-binary", body]);
+    }
+    let out = run(command.arg(format!("http://127.0.0.1:{port}{path}")));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, status) = text.rsplit_once('\n').expect("status line");
+    (status.trim().parse().expect("status"), body.to_owned())
+}
+
+#[test]
+fn the_plugin_answers_pebble_from_the_file_store() {
+    let ca = Pebble::start(&[]);
+    let state = tempfile::tempdir().expect("state");
+    let _plugin = plugin_serve(&ca, state.path(), ca.http_port, "fs");
+    let output = issue_via(
+        &ca,
+        state.path(),
+        &["edge-fs.example.test"],
+        &["--http-kv"],
+        &[],
+    );
+    check_issued(&ca, &output, &["edge-fs.example.test"]);
+    assert!(http01_files(state.path()).is_empty(), "tokens cleaned up");
+}
+
+#[test]
+fn the_plugin_answers_pebble_from_redis() {
+    let ca = Pebble::start(&[]);
+    let (_redis, url) = redis();
+    let plugin_state = tempfile::tempdir().expect("plugin state");
+    let issuer_state = tempfile::tempdir().expect("issuer state");
+    let _plugin = plugin_serve(&ca, plugin_state.path(), ca.http_port, &url);
+    let names = ["edge-redis.example.test", "www.edge-redis.example.test"];
+    let output = issue_via(
+        &ca,
+        issuer_state.path(),
+        &names,
+        &["--http-kv", "--kv", &url],
+        &[],
+    );
+    check_issued(&ca, &output, &names);
+    assert!(redis_keys(&url, "*").is_empty(), "tokens cleaned up");
+}
+
+#[test]
+fn the_plugin_answers_pebble_through_its_admin_api() {
+    let ca = Pebble::start(&[]);
+    let plugin_state = tempfile::tempdir().expect("plugin state");
+    let issuer_state = tempfile::tempdir().expect("issuer state");
+    let _plugin = plugin_serve(&ca, plugin_state.path(), ca.http_port, "fs");
+    let edge = format!("http://127.0.0.1:{}", ca.http_port);
+    let output = issue_via(
+        &ca,
+        issuer_state.path(),
+        &["edge-admin.example.test"],
+        &["--http-edge", &edge, "--edge-secret", SECRET],
+        &[],
+    );
+    check_issued(&ca, &output, &["edge-admin.example.test"]);
+    assert!(
+        http01_files(plugin_state.path()).is_empty(),
+        "tokens deleted"
+    );
+
+    let wrong = issue_via(
+        &ca,
+        issuer_state.path(),
+        &["edge-wrong.example.test"],
+        &["--http-edge", &edge, "--edge-secret", "not-the-secret"],
+        &[],
+    );
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert_eq!(wrong.status.code(), Some(6), "{stderr}");
+    assert!(stderr.contains("401"), "{stderr}");
+    assert!(stderr.contains("--edge-secret"), "{stderr}");
+}
+
+#[test]
+fn hostile_requests_get_the_right_status_and_leave_the_store_alone() {
+    let ca = Pebble::start(&[]);
+    let (_redis, url) = redis();
+    let state = tempfile::tempdir().expect("state");
+    let port = free_port();
+    let _plugin = plugin_serve(&ca, state.path(), port, &url);
+    let token = "tok_en-1";
+    let thumbprint = "A".repeat(43);
+    let good = format!("{token}.{thumbprint}");
+    let path = format!("/.well-known/certsmith/http01/{token}");
+    assert_eq!(
+        call(port, "PUT", &path, Some(SECRET), &good).0,
+        204,
+        "the admin API stores a well-formed key authorization"
+    );
+    let challenge = format!("/.well-known/acme-challenge/{token}");
+    assert_eq!(call(port, "GET", &challenge, None, ""), (200, good.clone()));
+    let before = redis_keys(&url, "*");
+    assert_eq!(before, [format!("http01/{token}")]);
+
+    let long = format!("/.well-known/acme-challenge/{}", "a".repeat(129));
+    let other = "/.well-known/certsmith/http01/other";
+    let big = "x".repeat(4096);
+    let cases: [(&str, &str, Option<&str>, &str, u16); 17] = [
+        (
+            "GET",
+            "/.well-known/acme-challenge/../../etc/passwd",
+            None,
+            "",
+            400,
+        ),
+        (
+            "GET",
+            "/.well-known/acme-challenge/%2e%2e%2fhttp01",
+            None,
+            "",
+            400,
+        ),
+        ("GET", "/.well-known/acme-challenge/a%2fb", None, "", 400),
+        ("GET", &long, None, "", 400),
+        ("GET", "/.well-known/acme-challenge/tok*en", None, "", 400),
+        (
+            "GET",
+            "/.well-known/acme-challenge/unknown-token",
+            None,
+            "",
+            404,
+        ),
+        ("POST", &challenge, None, "x", 405),
+        ("DELETE", &challenge, None, "", 405),
+        ("GET", "/", None, "", 404),
+        ("GET", "/http01/tok_en-1", None, "", 404),
+        ("PUT", other, None, &good, 401),
+        ("PUT", other, Some("wrong"), &good, 401),
+        ("DELETE", &path, Some("wrong"), "", 401),
+        ("PUT", other, Some(SECRET), &big, 413),
+        ("PUT", other, Some(SECRET), &good, 422),
+        ("PUT", other, Some(SECRET), "other.short", 422),
+        (
+            "PUT",
+            "/.well-known/certsmith/http01/../x",
+            Some(SECRET),
+            &good,
+            400,
+        ),
+    ];
+    for (method, target, bearer, body, want) in cases {
+        let (status, answer) = call(port, method, target, bearer, body);
+        assert_eq!(status, want, "{method} {target}: {answer}");
+    }
+    assert_eq!(redis_keys(&url, "*"), before, "the store is unchanged");
+    assert_eq!(call(port, "GET", &challenge, None, ""), (200, good));
+}
