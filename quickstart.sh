@@ -16,8 +16,10 @@ command -v curl >/dev/null || need_apt+=(curl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
 fi
-rustup target list --installed | grep -qx wasm32-unknown-unknown \
-  || rustup target add wasm32-unknown-unknown
+# The engine component is built for wasm32-unknown-unknown, the edge plugin for wasm32-wasip2.
+for target in wasm32-unknown-unknown wasm32-wasip2; do
+  rustup target list --installed | grep -qx "$target" || rustup target add "$target"
+done
 
 step "Building certsmith (the engine component is built and embedded by this build)"
 cargo build --release -p certsmith

@@ -22,14 +22,18 @@ use clap::Parser;
 use cli::{Cli, Command, PluginCommand};
 use commands::Failure;
 
-/// Runs a command's future on a single-threaded runtime.
+/// Runs a command's future: on one thread for the ACME commands (they wait on the network),
+/// on all cores for a server (`plugin serve`).
 fn block_on(
     command: impl std::future::Future<Output = Result<(), Failure>>,
+    server: bool,
 ) -> Result<(), Failure> {
-    match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let mut builder = if server {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    match builder.enable_all().build() {
         Ok(runtime) => runtime.block_on(command),
         Err(e) => Err(Failure::new(
             commands::exit::OTHER,
@@ -53,16 +57,16 @@ fn main() -> ExitCode {
         .or_else(|| dirs::data_dir().map(|d| d.join("certsmith")))
         .unwrap_or_else(|| "certsmith-state".into());
     let result = match cli.command {
-        Command::Inspect(args) => block_on(commands::inspect::run(args, cli.json)),
+        Command::Inspect(args) => block_on(commands::inspect::run(args, cli.json), false),
         Command::List => commands::list::run(&state_dir, cli.json),
-        Command::Issue(args) => block_on(commands::issue::run(args, &state_dir, cli.json)),
-        Command::Renew(args) => block_on(commands::renew::run(args, &state_dir, cli.json)),
-        Command::Revoke(args) => block_on(commands::revoke::run(args, &state_dir, cli.json)),
+        Command::Issue(args) => block_on(commands::issue::run(args, &state_dir, cli.json), false),
+        Command::Renew(args) => block_on(commands::renew::run(args, &state_dir, cli.json), false),
+        Command::Revoke(args) => block_on(commands::revoke::run(args, &state_dir, cli.json), false),
         Command::Account(command) => {
-            block_on(commands::account::run(command, &state_dir, cli.json))
+            block_on(commands::account::run(command, &state_dir, cli.json), false)
         }
         Command::Plugin(PluginCommand::Serve(args)) => {
-            block_on(commands::plugin::serve(args, &state_dir))
+            block_on(commands::plugin::serve(args, &state_dir), true)
         }
     };
     match result {
