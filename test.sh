@@ -22,9 +22,10 @@ cargo clippy -q -p certsmith --all-targets --features native -- -D warnings
 
 section "cargo clippy on the WebAssembly bindings (component and js features)"
 RUSTFLAGS='--cfg getrandom_backend="custom"' cargo clippy -q -p certsmith-core --lib \
-  --target wasm32-unknown-unknown --features component --target-dir target/wasm-component -- -D warnings
-cargo clippy -q -p certsmith-core --lib --target wasm32-unknown-unknown --features js \
-  --target-dir target/wasm-js -- -D warnings
+  --target wasm32-unknown-unknown --no-default-features --features component \
+  --target-dir target/wasm-component -- -D warnings
+cargo clippy -q -p certsmith-core --lib --target wasm32-unknown-unknown --no-default-features \
+  --features js --target-dir target/wasm-js -- -D warnings
 
 section "cargo test (the Pebble end-to-end tests are host/tests/e2e_pebble.rs)"
 cargo test --workspace

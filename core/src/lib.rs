@@ -6,6 +6,7 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod asn1;
 pub mod cert;
 pub mod challenge;
 pub mod client;

@@ -46,7 +46,13 @@ fn cargo_engine(root: &Path, target_dir: &Path, feature: &str) -> Command {
         .current_dir(root)
         .args(["build", "-p", "certsmith-core", "--lib"])
         .args(["--profile", "wasm"])
-        .args(["--target", "wasm32-unknown-unknown", "--features", feature])
+        // No default features: `rcgen` (a helper for native hosts) has no place in the engine.
+        .args([
+            "--target",
+            "wasm32-unknown-unknown",
+            "--no-default-features",
+        ])
+        .args(["--features", feature])
         .arg("--target-dir")
         .arg(target_dir)
         // A build script calling us runs with its own cargo variables; don't leak them.
