@@ -208,6 +208,11 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// The bytes of a BIT STRING with no unused bits.
+    pub fn bit_string(&mut self) -> DerResult<&'a [u8]> {
+        bit_string_bytes(self.expect(tag::BIT_STRING)?.content)
+    }
+
     /// The content octets of an OBJECT IDENTIFIER (checked well-formed).
     pub fn oid(&mut self) -> DerResult<&'a [u8]> {
         let content = self.expect(tag::OID)?.content;
