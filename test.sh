@@ -21,7 +21,9 @@ section "cargo clippy on the host's native-engine build"
 cargo clippy -q -p certsmith --all-targets --features native -- -D warnings
 
 section "cargo clippy on the WebAssembly bindings (component and js features)"
-RUSTFLAGS='--cfg getrandom_backend="custom"' cargo clippy -q -p certsmith-core --lib \
+# The component build's RUSTFLAGS (tools/wasm-build COMPONENT_RUSTFLAGS), so both share a cache.
+RUSTFLAGS='--cfg getrandom_backend="custom" --cfg sha2_backend_soft="compact"' \
+  cargo clippy -q -p certsmith-core --lib \
   --target wasm32-unknown-unknown --no-default-features --features component \
   --target-dir target/wasm-component -- -D warnings
 cargo clippy -q -p certsmith-core --lib --target wasm32-unknown-unknown --no-default-features \

@@ -63,6 +63,12 @@ fn cargo_engine(root: &Path, target_dir: &Path, feature: &str) -> Command {
     command
 }
 
+/// RUSTFLAGS of the component build: getrandom calls the engine's `wasi:random` hook, and
+/// sha2 uses its compact software backend (the same functions in a fraction of the code; the
+/// engine hashes a few kilobytes per request).
+pub const COMPONENT_RUSTFLAGS: &str =
+    "--cfg getrandom_backend=\"custom\" --cfg sha2_backend_soft=\"compact\"";
+
 /// The component built from the workspace's engine.
 pub struct BuiltComponent {
     /// Where it was written.
@@ -83,8 +89,7 @@ pub fn build_component(
     out_dir: &Path,
     wasm_opt: Option<&Path>,
 ) -> Result<BuiltComponent> {
-    run(cargo_engine(root, target_dir, "component")
-        .env("RUSTFLAGS", "--cfg getrandom_backend=\"custom\""))?;
+    run(cargo_engine(root, target_dir, "component").env("RUSTFLAGS", COMPONENT_RUSTFLAGS))?;
     let module_path = target_dir.join("wasm32-unknown-unknown/wasm/certsmith_core.wasm");
     let mut module = std::fs::read(&module_path)
         .with_context(|| format!("cannot read {}", module_path.display()))?;
