@@ -19,6 +19,7 @@ pub mod http;
 pub mod jose;
 #[cfg(feature = "js")]
 pub mod js;
+mod json;
 pub mod keys;
 pub mod timestamp;
 pub mod wire;
