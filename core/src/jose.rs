@@ -1,8 +1,7 @@
 //! JOSE as ACME uses it: JWKs, RFC 7638 thumbprints, flattened JWS (ES256/ES384 with `jwk`
 //! or `kid`), external account binding (HS256) and the nested JWS of key rollover.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64ct::{Base64UrlUnpadded, Encoding};
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -13,13 +12,13 @@ use crate::keys::PrivateKey;
 
 /// Encodes bytes as base64url without padding.
 pub fn b64url(data: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(data)
+    Base64UrlUnpadded::encode_string(data)
 }
 
-/// Decodes base64url without padding; `what` names the input in the error.
+/// Decodes base64url without padding (canonical: the unused low bits must be zero); `what`
+/// names the input in the error.
 pub fn b64url_decode(text: &str, what: &str) -> Result<Vec<u8>, Error> {
-    URL_SAFE_NO_PAD
-        .decode(text)
+    Base64UrlUnpadded::decode_vec(text)
         .map_err(|_| Error::invalid_input(what, "unpadded base64url (A-Z a-z 0-9 - _)"))
 }
 
@@ -347,6 +346,32 @@ mod tests {
             json!({"account": "https://ca/acct/1", "oldKey": old.jwk()})
         );
         verify_with_jwk(&inner, &new.jwk());
+    }
+
+    #[test]
+    fn base64url_agrees_with_the_base64_crate() {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let data: Vec<u8> = (0..=255u8).collect();
+        for len in 0..40 {
+            let encoded = b64url(&data[len * 3..len * 4 + 7]);
+            assert_eq!(encoded, URL_SAFE_NO_PAD.encode(&data[len * 3..len * 4 + 7]));
+        }
+        let alphabet = b"AQgw-_=+/ .";
+        for a in alphabet {
+            for b in alphabet {
+                for c in alphabet {
+                    for text in [vec![*a, *b], vec![*a, *b, *c], vec![b'A', *a, *b, *c]] {
+                        let text = String::from_utf8(text).expect("ascii");
+                        assert_eq!(
+                            b64url_decode(&text, "t").ok(),
+                            URL_SAFE_NO_PAD.decode(&text).ok(),
+                            "{text:?}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]
