@@ -107,8 +107,15 @@ impl<'a> Reader<'a> {
         if tag & 0x1f == 0x1f {
             return Err(DerError("unsupported high tag number"));
         }
-        if tag == 0 {
-            return Err(DerError("reserved tag 0"));
+        // Universal class: only the types X.509 uses, strings primitive (DER), SEQUENCE and
+        // SET constructed; the same set RustCrypto's `der` knows.
+        if tag & 0xc0 == 0
+            && !matches!(
+                tag,
+                0x01..=0x06 | 0x09 | 0x0a | 0x0c | 0x0d | 0x12..=0x18 | 0x1a | 0x1b | 0x1e | 0x30 | 0x31
+            )
+        {
+            return Err(DerError("unknown universal tag"));
         }
         let (&first, mut after_len) = after_tag.split_first().ok_or(DerError("truncated"))?;
         let len = if first < 0x80 {
@@ -394,6 +401,9 @@ mod tests {
             &[0x04, 0x80, 0x00, 0x00],
             &[0x04, 0x05, 1, 2],
             &[0x1f, 0x01, 0x00],
+            &[0x00, 0x00],
+            &[0x2c, 0x00],
+            &[0x07, 0x00],
             &[0x04],
         ] {
             assert!(Reader::new(bad).element().is_err(), "{bad:?}");

@@ -635,6 +635,37 @@ mod inspect_tests {
     }
 
     #[test]
+    fn the_reader_is_never_laxer_than_x509_cert() {
+        use x509_cert::der::Decode;
+        let (_, leaf, chain) = issue(&["a.example", "192.0.2.9"], 30);
+        let mut certificates = split_pem_chain(&chain).expect("chain");
+        certificates.push(leaf);
+        certificates.push(
+            split_pem_chain(include_str!("testdata/rsa2048.pem"))
+                .expect("pem")
+                .remove(0),
+        );
+        for der in &certificates {
+            for n in 0..der.len() {
+                assert!(inspect(&der[..n]).is_err(), "truncated to {n}");
+            }
+            for i in 0..der.len() {
+                for value in [0x00, 0x01, 0x7f, 0x80, 0xff, der[i] ^ 0x01, der[i] ^ 0x20] {
+                    let mut mutated = der.clone();
+                    mutated[i] = value;
+                    if inspect(&mutated).is_ok() {
+                        let theirs = x509_cert::Certificate::from_der(&mutated);
+                        assert!(
+                            theirs.is_ok(),
+                            "byte {i} set to {value:#04x}: accepted, but x509-cert says {theirs:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn malformed_input_is_an_error_naming_it() {
         for bad in [
             "",
