@@ -1,33 +1,22 @@
 //! Certificate inspection: PEM chains, names, validity, serial, ARI certificate IDs, renewal
 //! times and key matching.
+//!
+//! Certificates are read with the engine's own small DER reader ([`crate::asn1`]): the whole
+//! structure is checked (RFC 5280 `Certificate`, strict DER lengths, times, OIDs), but only
+//! the fields below are decoded.
 
 use std::net::IpAddr;
 
-use x509_cert::Certificate;
-use x509_cert::der::{Decode, Encode};
-use x509_cert::ext::pkix::name::GeneralName;
-use x509_cert::ext::pkix::{AuthorityKeyIdentifier, BasicConstraints, SubjectAltName};
-use x509_cert::spki::ObjectIdentifier;
-
+use crate::asn1::{self, DerError, DerResult, Element, Reader, tag};
+use crate::csr::oid;
 use crate::error::Error;
 use crate::jose::b64url;
 use crate::keys::PrivateKey;
-use crate::timestamp::Timestamp;
+use crate::timestamp::{DateTime, Timestamp, days_in_month};
 use crate::wire::Identifier;
 
 /// A day in milliseconds.
 const DAY_MS: u64 = 24 * 60 * 60 * 1000;
-
-/// id-ecPublicKey.
-const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
-/// The P-256 curve.
-const SECP256R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
-/// The P-384 curve.
-const SECP384R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
-/// rsaEncryption.
-const RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
-/// Ed25519.
-const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
 
 /// What a host needs to know about a certificate.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,6 +68,262 @@ fn not_a_certificate(detail: impl core::fmt::Display) -> Error {
     Error::invalid_input("certificate", format!("a DER X.509 certificate ({detail})"))
 }
 
+/// The parts of a certificate the engine reads, borrowed from its DER.
+struct Parsed<'a> {
+    /// The serial number's INTEGER content octets (sign byte kept).
+    serial: &'a [u8],
+    /// The issuer Name (the whole SEQUENCE).
+    issuer: Element<'a>,
+    /// Start of validity.
+    not_before: Timestamp,
+    /// End of validity.
+    not_after: Timestamp,
+    /// The subject Name (the whole SEQUENCE).
+    subject: Element<'a>,
+    /// The SubjectPublicKeyInfo (the whole SEQUENCE).
+    spki: Element<'a>,
+    /// The public key's algorithm OID (content octets).
+    key_algorithm: &'a [u8],
+    /// The algorithm's parameters, if any.
+    key_parameters: Option<Element<'a>>,
+    /// The subjectPublicKey BIT STRING's content octets.
+    key_bits: &'a [u8],
+    /// The extensions, in order.
+    extensions: Vec<Extension<'a>>,
+}
+
+/// One X.509 extension.
+struct Extension<'a> {
+    /// extnID (content octets).
+    oid: &'a [u8],
+    /// extnValue's content: the DER of the extension's value.
+    value: &'a [u8],
+}
+
+/// An AlgorithmIdentifier: `SEQUENCE { algorithm OID, parameters ANY OPTIONAL }`.
+fn algorithm_identifier<'a>(reader: &mut Reader<'a>) -> DerResult<(&'a [u8], Option<Element<'a>>)> {
+    let mut seq = reader.nested(tag::SEQUENCE)?;
+    let algorithm = seq.oid()?;
+    let parameters = if seq.is_empty() {
+        None
+    } else {
+        Some(seq.element()?)
+    };
+    seq.finish()?;
+    Ok((algorithm, parameters))
+}
+
+/// A Name: `SEQUENCE OF SET OF SEQUENCE { type OID, value ANY }` (checked, kept whole).
+fn name<'a>(reader: &mut Reader<'a>) -> DerResult<Element<'a>> {
+    let element = reader.expect(tag::SEQUENCE)?;
+    let mut rdns = element.reader();
+    while !rdns.is_empty() {
+        let mut rdn = rdns.nested(tag::SET)?;
+        if rdn.is_empty() {
+            return Err(DerError("empty RelativeDistinguishedName"));
+        }
+        while !rdn.is_empty() {
+            let mut atv = rdn.nested(tag::SEQUENCE)?;
+            atv.oid()?;
+            atv.element()?;
+            atv.finish()?;
+        }
+    }
+    Ok(element)
+}
+
+/// A UTCTime or GeneralizedTime as DER writes them (`YYMMDDHHMMSSZ`, `YYYYMMDDHHMMSSZ`),
+/// from 1970 on.
+fn time(reader: &mut Reader<'_>) -> DerResult<Timestamp> {
+    let element = reader.element()?;
+    let text = element.content;
+    let (year, rest) = match (element.tag, text.len()) {
+        (tag::UTC_TIME, 13) => {
+            let yy = two_digits(text, 0)?;
+            (if yy >= 50 { 1900 + yy } else { 2000 + yy }, &text[2..])
+        }
+        (tag::GENERALIZED_TIME, 15) => (
+            two_digits(text, 0)? * 100 + two_digits(text, 2)?,
+            &text[4..],
+        ),
+        (tag::UTC_TIME | tag::GENERALIZED_TIME, _) => return Err(DerError("malformed time")),
+        _ => return Err(DerError("unexpected tag for a time")),
+    };
+    let t = DateTime {
+        year: i64::from(year),
+        month: two_digits(rest, 0)?,
+        day: two_digits(rest, 2)?,
+        hour: two_digits(rest, 4)?,
+        minute: two_digits(rest, 6)?,
+        second: two_digits(rest, 8)?,
+    };
+    if rest[10] != b'Z'
+        || year < 1970
+        || !(1..=12).contains(&t.month)
+        || t.day == 0
+        || t.day > days_in_month(t.year, t.month)
+        || t.hour > 23
+        || t.minute > 59
+        || t.second > 59
+    {
+        return Err(DerError("malformed time"));
+    }
+    let secs = u64::try_from(t.to_unix_secs()).map_err(|_| DerError("malformed time"))?;
+    Ok(Timestamp::from_unix_secs(secs))
+}
+
+/// Two ASCII digits of `text` at `at`.
+fn two_digits(text: &[u8], at: usize) -> DerResult<u32> {
+    match text.get(at..at + 2) {
+        Some([a, b]) if a.is_ascii_digit() && b.is_ascii_digit() => {
+            Ok(u32::from(a - b'0') * 10 + u32::from(b - b'0'))
+        }
+        _ => Err(DerError("malformed time")),
+    }
+}
+
+/// Parses (and checks) a whole DER certificate.
+fn parse(der: &[u8]) -> DerResult<Parsed<'_>> {
+    let mut outer = Reader::new(der);
+    let mut certificate = outer.nested(tag::SEQUENCE)?;
+    outer.finish()?;
+    let mut tbs = certificate.nested(tag::SEQUENCE)?;
+    algorithm_identifier(&mut certificate)?;
+    asn1::check_bit_string(certificate.expect(tag::BIT_STRING)?.content)?;
+    certificate.finish()?;
+
+    if let Some(version) = tbs.optional(tag::context_constructed(0))? {
+        let mut version = version.reader();
+        if version.small_uint()? > 2 {
+            return Err(DerError("unknown certificate version"));
+        }
+        version.finish()?;
+    }
+    let serial = tbs.integer()?;
+    if serial.len() > 21 {
+        return Err(DerError("serial number over 20 octets"));
+    }
+    algorithm_identifier(&mut tbs)?;
+    let issuer = name(&mut tbs)?;
+    let mut validity = tbs.nested(tag::SEQUENCE)?;
+    let not_before = time(&mut validity)?;
+    let not_after = time(&mut validity)?;
+    validity.finish()?;
+    let subject = name(&mut tbs)?;
+    let spki = tbs.expect(tag::SEQUENCE)?;
+    let mut spki_reader = spki.reader();
+    let (key_algorithm, key_parameters) = algorithm_identifier(&mut spki_reader)?;
+    let key_bits = spki_reader.expect(tag::BIT_STRING)?.content;
+    spki_reader.finish()?;
+    asn1::check_bit_string(key_bits)?;
+    tbs.optional(tag::context(1))?; // issuerUniqueID
+    tbs.optional(tag::context(2))?; // subjectUniqueID
+    let mut extensions = Vec::new();
+    if let Some(wrapper) = tbs.optional(tag::context_constructed(3))? {
+        let mut wrapper = wrapper.reader();
+        let mut list = wrapper.nested(tag::SEQUENCE)?;
+        wrapper.finish()?;
+        while !list.is_empty() {
+            let mut ext = list.nested(tag::SEQUENCE)?;
+            let oid = ext.oid()?;
+            if ext.peek_tag() == Some(tag::BOOLEAN) {
+                ext.boolean()?;
+            }
+            let value = ext.expect(tag::OCTET_STRING)?.content;
+            ext.finish()?;
+            extensions.push(Extension { oid, value });
+        }
+    }
+    tbs.finish()?;
+    Ok(Parsed {
+        serial,
+        issuer,
+        not_before,
+        not_after,
+        subject,
+        spki,
+        key_algorithm,
+        key_parameters,
+        key_bits,
+        extensions,
+    })
+}
+
+impl<'a> Parsed<'a> {
+    /// The value of the extension `oid`: `Ok(None)` if absent, an error if it appears twice.
+    fn extension(&self, oid: &[u8]) -> DerResult<Option<&'a [u8]>> {
+        let mut found = self.extensions.iter().filter(|e| e.oid == oid);
+        match (found.next(), found.next()) {
+            (Some(e), None) => Ok(Some(e.value)),
+            (None, _) => Ok(None),
+            (Some(_), Some(_)) => Err(DerError("duplicate extension")),
+        }
+    }
+}
+
+/// The DNS and IP names of a subjectAltName value (other name types are skipped).
+fn subject_alt_names(value: &[u8]) -> DerResult<Vec<Identifier>> {
+    let mut outer = Reader::new(value);
+    let mut names = outer.nested(tag::SEQUENCE)?;
+    outer.finish()?;
+    let mut sans = Vec::new();
+    while !names.is_empty() {
+        let name = names.element()?;
+        match name.tag {
+            // dNSName [2] IMPLICIT IA5String
+            0x82 => {
+                let dns = core::str::from_utf8(name.content)
+                    .ok()
+                    .filter(|s| s.is_ascii())
+                    .ok_or(DerError("dNSName not IA5String"))?;
+                sans.push(Identifier::dns(dns));
+            }
+            // iPAddress [7] IMPLICIT OCTET STRING
+            0x87 => {
+                let ip = match name.content.len() {
+                    4 => <[u8; 4]>::try_from(name.content).ok().map(IpAddr::from),
+                    16 => <[u8; 16]>::try_from(name.content).ok().map(IpAddr::from),
+                    _ => None,
+                };
+                if let Some(ip) = ip {
+                    sans.push(Identifier::ip(ip.to_string()));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(sans)
+}
+
+/// Whether a basicConstraints value says CA (`cA BOOLEAN DEFAULT FALSE` first).
+fn basic_constraints_ca(value: &[u8]) -> DerResult<bool> {
+    let mut outer = Reader::new(value);
+    let mut seq = outer.nested(tag::SEQUENCE)?;
+    outer.finish()?;
+    let ca = if seq.peek_tag() == Some(tag::BOOLEAN) {
+        seq.boolean()?
+    } else {
+        false
+    };
+    if !seq.is_empty() {
+        seq.integer()?; // pathLenConstraint
+    }
+    seq.finish()?;
+    Ok(ca)
+}
+
+/// The keyIdentifier of an authorityKeyIdentifier value, if it has one.
+fn authority_key_id(value: &[u8]) -> DerResult<Option<&[u8]>> {
+    let mut outer = Reader::new(value);
+    let mut seq = outer.nested(tag::SEQUENCE)?;
+    outer.finish()?;
+    let key_id = seq.optional(tag::context(0))?.map(|e| e.content);
+    seq.optional(tag::context_constructed(1))?; // authorityCertIssuer
+    seq.optional(tag::context(2))?; // authorityCertSerialNumber
+    seq.finish()?;
+    Ok(key_id)
+}
+
 /// Splits a PEM bundle into DER certificates, in order. Other PEM blocks (keys) are skipped;
 /// a bundle without certificates, or with a malformed one, is an error.
 pub fn split_pem_chain(pem: &str) -> Result<Vec<Vec<u8>>, Error> {
@@ -107,7 +352,7 @@ pub fn split_pem_chain(pem: &str) -> Result<Vec<Vec<u8>>, Error> {
                 "CERTIFICATE blocks",
             ));
         }
-        Certificate::from_der(&der).map_err(not_a_certificate)?;
+        parse(&der).map_err(not_a_certificate)?;
         ders.push(der);
         rest = &after[end..];
     }
@@ -122,103 +367,70 @@ pub fn split_pem_chain(pem: &str) -> Result<Vec<Vec<u8>>, Error> {
 
 /// Inspects one DER certificate.
 pub fn inspect(der: &[u8]) -> Result<CertificateInfo, Error> {
-    let cert = Certificate::from_der(der).map_err(not_a_certificate)?;
-    let tbs = cert.tbs_certificate();
-    let validity = tbs.validity();
-    let to_ts = |t: x509_cert::time::Time| {
-        Timestamp::from_unix_millis(
-            u64::try_from(t.to_unix_duration().as_millis()).unwrap_or(u64::MAX),
-        )
-    };
-    let sans = match tbs.get_extension::<SubjectAltName>() {
-        Ok(Some((_, san))) => san.0.iter().filter_map(identifier_of).collect(),
+    let cert = parse(der).map_err(not_a_certificate)?;
+    let sans = match cert.extension(oid::SUBJECT_ALT_NAME) {
+        Ok(Some(value)) => subject_alt_names(value)
+            .map_err(|e| not_a_certificate(format!("its subjectAltName: {e}")))?,
         Ok(None) => Vec::new(),
         Err(e) => return Err(not_a_certificate(format!("its subjectAltName: {e}"))),
     };
-    let is_ca = matches!(tbs.get_extension::<BasicConstraints>(), Ok(Some((_, bc))) if bc.ca);
-    let issuer_common_name = tbs
-        .issuer()
-        .common_name()
-        .ok()
-        .flatten()
-        .map(|cn| cn.value().into_owned());
+    let is_ca = matches!(
+        cert.extension(oid::BASIC_CONSTRAINTS)
+            .and_then(|v| v.map(basic_constraints_ca).transpose()),
+        Ok(Some(true))
+    );
     Ok(CertificateInfo {
-        subject: crate::dn::to_rfc4514(tbs.subject()),
-        issuer: crate::dn::to_rfc4514(tbs.issuer()),
-        issuer_common_name,
+        subject: crate::dn::to_rfc4514(cert.subject.content),
+        issuer: crate::dn::to_rfc4514(cert.issuer.content),
+        issuer_common_name: crate::dn::common_name(cert.issuer.content),
         sans,
-        serial_hex: hex(strip_sign_byte(tbs.serial_number().as_bytes())),
-        not_before: to_ts(validity.not_before),
-        not_after: to_ts(validity.not_after),
+        serial_hex: hex(strip_sign_byte(cert.serial)),
+        not_before: cert.not_before,
+        not_after: cert.not_after,
         key_type: key_type(&cert),
         is_ca,
-        ari_id: ari_cert_id(der).ok(),
+        ari_id: ari_id_of_parsed(&cert).ok(),
     })
 }
 
-/// A DNS or IP identifier from a SAN entry.
-fn identifier_of(name: &GeneralName) -> Option<Identifier> {
-    match name {
-        GeneralName::DnsName(dns) => Some(Identifier::dns(dns.as_str())),
-        GeneralName::IpAddress(octets) => {
-            let bytes = octets.as_bytes();
-            let ip = match bytes.len() {
-                4 => IpAddr::from(<[u8; 4]>::try_from(bytes).ok()?),
-                16 => IpAddr::from(<[u8; 16]>::try_from(bytes).ok()?),
-                _ => return None,
-            };
-            Some(Identifier::ip(ip.to_string()))
-        }
-        _ => None,
-    }
-}
-
 /// The key algorithm of a certificate in certsmith's names.
-fn key_type(cert: &Certificate) -> String {
-    let spki = cert.tbs_certificate().subject_public_key_info();
-    let oid = spki.algorithm.oid;
-    if oid == EC_PUBLIC_KEY {
-        let curve = spki
-            .algorithm
-            .parameters
-            .as_ref()
-            .and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
+fn key_type(cert: &Parsed<'_>) -> String {
+    let algorithm = cert.key_algorithm;
+    if algorithm == oid::EC_PUBLIC_KEY {
+        let curve = cert
+            .key_parameters
+            .filter(|p| p.tag == tag::OID && asn1::check_oid(p.content).is_ok())
+            .map(|p| p.content);
         return match curve {
-            Some(c) if c == SECP256R1 => "p256".to_owned(),
-            Some(c) if c == SECP384R1 => "p384".to_owned(),
-            Some(c) => format!("ec-{c}"),
+            Some(c) if c == oid::SECP256R1 => "p256".to_owned(),
+            Some(c) if c == oid::SECP384R1 => "p384".to_owned(),
+            Some(c) => format!("ec-{}", asn1::oid_to_string(c)),
             None => "ec".to_owned(),
         };
     }
-    if oid == RSA {
-        // The modulus is the first INTEGER of the RSAPublicKey SEQUENCE.
-        let bits = spki
-            .subject_public_key
-            .as_bytes()
+    if algorithm == oid::RSA_ENCRYPTION {
+        let mut name = "rsa".to_owned();
+        if let Some(bits) = asn1::bit_string_bytes(cert.key_bits)
+            .ok()
             .and_then(rsa_modulus_bits)
-            .map(|b| b.to_string())
-            .unwrap_or_default();
-        return format!("rsa{bits}");
+        {
+            asn1::push_decimal(&mut name, bits as u64);
+        }
+        return name;
     }
-    if oid == ED25519 {
+    if algorithm == oid::ED25519 {
         return "ed25519".to_owned();
     }
-    oid.to_string()
+    asn1::oid_to_string(algorithm)
 }
 
 /// The bit length of an RSAPublicKey's modulus (the first INTEGER of its SEQUENCE).
 fn rsa_modulus_bits(der: &[u8]) -> Option<usize> {
-    use x509_cert::der::asn1::UintRef;
-    use x509_cert::der::{Reader, SliceReader};
-    let mut reader = SliceReader::new(der).ok()?;
-    let modulus = reader
-        .sequence(|seq: &mut SliceReader<'_>| {
-            let modulus = UintRef::decode(seq)?;
-            UintRef::decode(seq)?; // the public exponent
-            Ok::<_, x509_cert::der::Error>(modulus)
-        })
-        .ok()?;
-    let bytes = modulus.as_bytes();
+    let mut outer = Reader::new(der);
+    let mut seq = outer.nested(tag::SEQUENCE).ok()?;
+    let modulus = seq.integer().ok()?;
+    seq.integer().ok()?; // the public exponent
+    let bytes = strip_sign_byte(modulus);
     let lead = bytes.first()?;
     Some(bytes.len() * 8 - lead.leading_zeros() as usize)
 }
@@ -233,7 +445,9 @@ fn strip_sign_byte(bytes: &[u8]) -> &[u8] {
 
 /// Lowercase hex.
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let mut out = String::with_capacity(bytes.len() * 2);
+    asn1::push_hex(&mut out, bytes);
+    out
 }
 
 /// The ARI certificate ID from its two parts (RFC 9773 §4.1).
@@ -241,44 +455,33 @@ fn ari_id_of(key_identifier: &[u8], serial_der_content: &[u8]) -> String {
     format!("{}.{}", b64url(key_identifier), b64url(serial_der_content))
 }
 
+/// The ARI certificate ID of a parsed certificate.
+fn ari_id_of_parsed(cert: &Parsed<'_>) -> Result<String, Error> {
+    let key_id = cert
+        .extension(oid::AUTHORITY_KEY_IDENTIFIER)
+        .ok()
+        .flatten()
+        .and_then(|value| authority_key_id(value).ok().flatten())
+        .ok_or_else(|| {
+            Error::invalid_input(
+                "certificate",
+                "an Authority Key Identifier extension (ARI needs it to name the certificate)",
+            )
+        })?;
+    // The serial's DER content octets: the INTEGER encoding minus its tag and length.
+    Ok(ari_id_of(key_id, cert.serial))
+}
+
 /// The ARI certificate ID (RFC 9773 §4.1): base64url(AKI keyIdentifier) "." base64url(serial
 /// DER content octets).
 pub fn ari_cert_id(der: &[u8]) -> Result<String, Error> {
-    let cert = Certificate::from_der(der).map_err(not_a_certificate)?;
-    let tbs = cert.tbs_certificate();
-    let key_id = match tbs.get_extension::<AuthorityKeyIdentifier>() {
-        Ok(Some((_, aki))) => aki.key_identifier,
-        _ => None,
-    }
-    .ok_or_else(|| {
-        Error::invalid_input(
-            "certificate",
-            "an Authority Key Identifier extension (ARI needs it to name the certificate)",
-        )
-    })?;
-    // The serial's DER content octets: the INTEGER encoding minus its tag and length.
-    let serial_der = tbs
-        .serial_number()
-        .to_der()
-        .map_err(|e| not_a_certificate(format!("its serial number: {e}")))?;
-    let header_len = if serial_der.get(1).is_some_and(|l| l & 0x80 != 0) {
-        2 + usize::from(serial_der[1] & 0x7f)
-    } else {
-        2
-    };
-    let content = serial_der.get(header_len..).unwrap_or_default();
-    Ok(ari_id_of(key_id.as_bytes(), content))
+    ari_id_of_parsed(&parse(der).map_err(not_a_certificate)?)
 }
 
 /// Whether `key` is the private key of the certificate `der`.
 pub fn key_matches_certificate(key: &PrivateKey, der: &[u8]) -> Result<bool, Error> {
-    let cert = Certificate::from_der(der).map_err(not_a_certificate)?;
-    let spki = cert
-        .tbs_certificate()
-        .subject_public_key_info()
-        .to_der()
-        .map_err(|e| not_a_certificate(format!("its public key: {e}")))?;
-    Ok(spki == key.public_key_der())
+    let cert = parse(der).map_err(not_a_certificate)?;
+    Ok(cert.spki.raw == key.public_key_der())
 }
 
 /// A time inside the ARI window `[start, end)` chosen by `random` (uniform over the window).
@@ -321,9 +524,14 @@ mod tests {
 #[cfg(test)]
 mod inspect_tests {
     use super::*;
-    use crate::challenge::to_offset_date_time;
     use crate::csr::RcgenKey;
     use crate::keys::KeyType;
+
+    /// `t` plus `shift_secs` as rcgen's date-time.
+    fn to_offset_date_time(t: Timestamp, shift_secs: i64) -> time::OffsetDateTime {
+        let secs = i64::try_from(t.unix_secs()).expect("in range") + shift_secs;
+        time::OffsetDateTime::from_unix_timestamp(secs).expect("in range")
+    }
 
     const DAY: i64 = 86_400;
     const T0: u64 = 1_800_000_000;
@@ -424,6 +632,37 @@ mod inspect_tests {
             info.default_renewal_time(),
             Timestamp::from_unix_secs(T0 + 3 * 86_400)
         );
+    }
+
+    #[test]
+    fn the_reader_is_never_laxer_than_x509_cert() {
+        use x509_cert::der::Decode;
+        let (_, leaf, chain) = issue(&["a.example", "192.0.2.9"], 30);
+        let mut certificates = split_pem_chain(&chain).expect("chain");
+        certificates.push(leaf);
+        certificates.push(
+            split_pem_chain(include_str!("testdata/rsa2048.pem"))
+                .expect("pem")
+                .remove(0),
+        );
+        for der in &certificates {
+            for n in 0..der.len() {
+                assert!(inspect(&der[..n]).is_err(), "truncated to {n}");
+            }
+            for i in 0..der.len() {
+                for value in [0x00, 0x01, 0x7f, 0x80, 0xff, der[i] ^ 0x01, der[i] ^ 0x20] {
+                    let mut mutated = der.clone();
+                    mutated[i] = value;
+                    if inspect(&mutated).is_ok() {
+                        let theirs = x509_cert::Certificate::from_der(&mutated);
+                        assert!(
+                            theirs.is_ok(),
+                            "byte {i} set to {value:#04x}: accepted, but x509-cert says {theirs:?}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! Challenge material: key authorizations, DNS-01 records and TLS-ALPN-01 certificates.
 
 use sha2::{Digest, Sha256};
-use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use crate::csr::{RcgenKey, san_types};
+use crate::asn1;
+use crate::csr;
 use crate::error::Error;
 use crate::jose::b64url;
 use crate::keys::{KeyType, PrivateKey};
@@ -42,20 +42,14 @@ pub struct TlsAlpnCertificate {
     pub private_key_pem: Zeroizing<String>,
 }
 
-/// `now` as a `time` date-time (clamped to the representable range).
-pub(crate) fn to_offset_date_time(t: Timestamp, shift_secs: i64) -> OffsetDateTime {
-    let secs = i64::try_from(t.unix_secs()).unwrap_or(i64::MAX / 2) + shift_secs;
-    OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
-}
-
 /// A random serial number for a certificate the engine makes (16 bytes, positive).
-pub(crate) fn random_serial() -> Result<rcgen::SerialNumber, Error> {
+pub(crate) fn random_serial() -> Result<[u8; 16], Error> {
     let mut serial = [0u8; 16];
     getrandom::fill(&mut serial)
         .map_err(|e| Error::crypto(format!("no randomness for a serial number ({e})")))?;
     serial[0] &= 0x7f;
     serial[0] |= 0x01;
-    Ok(rcgen::SerialNumber::from_slice(&serial))
+    Ok(serial)
 }
 
 /// Builds the TLS-ALPN-01 certificate for `identifier`: its only SAN is the identifier and it
@@ -67,23 +61,31 @@ pub fn tls_alpn01_certificate(
     now: Timestamp,
 ) -> Result<TlsAlpnCertificate, Error> {
     let key = PrivateKey::generate(KeyType::P256)?;
-    let mut params = rcgen::CertificateParams::default();
-    params.subject_alt_names = san_types(core::slice::from_ref(identifier))?;
-    params.distinguished_name = rcgen::DistinguishedName::new();
-    params.not_before = to_offset_date_time(now, -DAY_SECS);
-    params.not_after = to_offset_date_time(now, 7 * DAY_SECS);
-    params.serial_number = Some(random_serial()?);
-    params.custom_extensions = vec![rcgen::CustomExtension::new_acme_identifier(
+    let san = csr::subject_alt_name(core::slice::from_ref(identifier))?;
+    // extnValue: Authorization ::= OCTET STRING (SIZE (32)), RFC 8737 §3.
+    let digest = asn1::element(
+        asn1::tag::OCTET_STRING,
         &Sha256::digest(key_authorization.as_bytes()),
-    )];
-    let cert = params
-        .self_signed(&RcgenKey::new(&key))
-        .map_err(|e| Error::crypto(format!("could not build the TLS-ALPN-01 certificate ({e})")))?;
+    );
+    let acme = csr::extension(csr::oid::ACME_IDENTIFIER, true, &digest);
+    let now_secs = i64::try_from(now.unix_secs()).unwrap_or(i64::MAX);
+    let der = csr::self_signed_certificate(
+        &key,
+        &random_serial()?,
+        now_secs.saturating_sub(DAY_SECS),
+        now_secs.saturating_add(7 * DAY_SECS),
+        &[&san, &acme],
+    )?;
     Ok(TlsAlpnCertificate {
-        certificate_der: cert.der().to_vec(),
-        certificate_pem: cert.pem(),
+        certificate_pem: certificate_pem(&der),
+        certificate_der: der,
         private_key_pem: key.to_pem(),
     })
+}
+
+/// A DER certificate as PEM (64-column base64, LF line ends).
+pub(crate) fn certificate_pem(der: &[u8]) -> String {
+    pem_rfc7468::encode_string("CERTIFICATE", pem_rfc7468::LineEnding::LF, der).unwrap_or_default()
 }
 
 #[cfg(test)]

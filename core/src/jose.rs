@@ -1,24 +1,24 @@
 //! JOSE as ACME uses it: JWKs, RFC 7638 thumbprints, flattened JWS (ES256/ES384 with `jwk`
 //! or `kid`), external account binding (HS256) and the nested JWS of key rollover.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64ct::{Base64UrlUnpadded, Encoding};
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
+use crate::json::ObjectWriter;
 use crate::keys::PrivateKey;
 
 /// Encodes bytes as base64url without padding.
 pub fn b64url(data: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(data)
+    Base64UrlUnpadded::encode_string(data)
 }
 
-/// Decodes base64url without padding; `what` names the input in the error.
+/// Decodes base64url without padding (canonical: the unused low bits must be zero); `what`
+/// names the input in the error.
 pub fn b64url_decode(text: &str, what: &str) -> Result<Vec<u8>, Error> {
-    URL_SAFE_NO_PAD
-        .decode(text)
+    Base64UrlUnpadded::decode_vec(text)
         .map_err(|_| Error::invalid_input(what, "unpadded base64url (A-Z a-z 0-9 - _)"))
 }
 
@@ -38,40 +38,44 @@ pub struct Jwk {
 impl Jwk {
     /// The RFC 7638 thumbprint: base64url(SHA-256 of `{"crv":…,"kty":…,"x":…,"y":…}`).
     pub fn thumbprint(&self) -> String {
-        /// RFC 7638's canonical form: the required members in lexicographic order.
-        #[derive(Serialize)]
-        struct Canonical<'a> {
-            crv: &'a str,
-            kty: &'a str,
-            x: &'a str,
-            y: &'a str,
-        }
-        let canonical = Canonical {
-            crv: &self.crv,
-            kty: &self.kty,
-            x: &self.x,
-            y: &self.y,
-        };
-        b64url(&Sha256::digest(to_json(&canonical)))
+        // RFC 7638's canonical form: the required members in lexicographic order.
+        let canonical = ObjectWriter::new()
+            .string("crv", &self.crv)
+            .string("kty", &self.kty)
+            .string("x", &self.x)
+            .string("y", &self.y)
+            .finish();
+        b64url(&Sha256::digest(canonical.as_bytes()))
+    }
+
+    /// The JWK as JSON: `{"kty":…,"crv":…,"x":…,"y":…}`.
+    pub(crate) fn to_json(&self) -> String {
+        ObjectWriter::new()
+            .string("kty", &self.kty)
+            .string("crv", &self.crv)
+            .string("x", &self.x)
+            .string("y", &self.y)
+            .finish()
     }
 }
 
-/// Compact JSON of a serialisable value (our own types serialise infallibly).
-fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
-    serde_json::to_vec(value).unwrap_or_default()
-}
-
-/// A JWS protected header.
-#[derive(Serialize)]
-struct Protected<'a> {
-    alg: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    jwk: Option<&'a Jwk>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    kid: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    nonce: Option<&'a str>,
-    url: &'a str,
+/// A JWS protected header: `alg`, then `jwk` or `kid`, `nonce` when given, and `url`.
+fn protected_header(
+    alg: &str,
+    jwk: Option<&Jwk>,
+    kid: Option<&str>,
+    nonce: Option<&str>,
+    url: &str,
+) -> String {
+    let mut header = ObjectWriter::new().string("alg", alg);
+    if let Some(jwk) = jwk {
+        header = header.raw("jwk", &jwk.to_json());
+    }
+    header
+        .opt_string("kid", kid)
+        .opt_string("nonce", nonce)
+        .string("url", url)
+        .finish()
 }
 
 /// How a JWS names its key.
@@ -97,7 +101,16 @@ pub struct FlattenedJws {
 impl FlattenedJws {
     /// The JSON body to send.
     pub fn to_body(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
+        self.to_json().into_bytes()
+    }
+
+    /// The JWS as JSON: `{"protected":…,"payload":…,"signature":…}`.
+    pub(crate) fn to_json(&self) -> String {
+        ObjectWriter::new()
+            .string("protected", &self.protected)
+            .string("payload", &self.payload)
+            .string("signature", &self.signature)
+            .finish()
     }
 
     /// The bytes the signature covers: `protected "." payload`.
@@ -130,14 +143,8 @@ pub fn sign(
         KeyId::Jwk => (Some(&jwk), None),
         KeyId::Kid(kid) => (None, Some(kid)),
     };
-    let header = Protected {
-        alg: key.key_type().jws_alg(),
-        jwk,
-        kid,
-        nonce,
-        url,
-    };
-    let protected = b64url(&to_json(&header));
+    let header = protected_header(key.key_type().jws_alg(), jwk, kid, nonce, url);
+    let protected = b64url(header.as_bytes());
     let payload = payload.map(b64url).unwrap_or_default();
     let signature = b64url(&key.sign_jws(&signing_input(&protected, &payload))?);
     Ok(FlattenedJws {
@@ -161,15 +168,9 @@ pub fn external_account_binding(
             "a non-empty key (base64url as the CA gave it)",
         ));
     }
-    let header = Protected {
-        alg: "HS256",
-        jwk: None,
-        kid: Some(eab_kid),
-        nonce: None,
-        url,
-    };
-    let protected = b64url(&to_json(&header));
-    let payload = b64url(&to_json(account_jwk));
+    let header = protected_header("HS256", None, Some(eab_kid), None, url);
+    let protected = b64url(header.as_bytes());
+    let payload = b64url(account_jwk.to_json().as_bytes());
     let mut mac = Hmac::<Sha256>::new_from_slice(hmac_key)
         .map_err(|_| Error::invalid_input("EAB HMAC key", "a usable HMAC-SHA256 key"))?;
     mac.update(&signing_input(&protected, &payload));
@@ -189,17 +190,11 @@ pub fn key_change_inner(
     old_jwk: &Jwk,
     url: &str,
 ) -> Result<FlattenedJws, Error> {
-    #[derive(Serialize)]
-    struct KeyChange<'a> {
-        account: &'a str,
-        #[serde(rename = "oldKey")]
-        old_key: &'a Jwk,
-    }
-    let payload = to_json(&KeyChange {
-        account: account_url,
-        old_key: old_jwk,
-    });
-    sign(new_key, KeyId::Jwk, None, url, Some(&payload))
+    let payload = ObjectWriter::new()
+        .string("account", account_url)
+        .raw("oldKey", &old_jwk.to_json())
+        .finish();
+    sign(new_key, KeyId::Jwk, None, url, Some(payload.as_bytes()))
 }
 
 #[cfg(test)]
@@ -351,6 +346,32 @@ mod tests {
             json!({"account": "https://ca/acct/1", "oldKey": old.jwk()})
         );
         verify_with_jwk(&inner, &new.jwk());
+    }
+
+    #[test]
+    fn base64url_agrees_with_the_base64_crate() {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let data: Vec<u8> = (0..=255u8).collect();
+        for len in 0..40 {
+            let encoded = b64url(&data[len * 3..len * 4 + 7]);
+            assert_eq!(encoded, URL_SAFE_NO_PAD.encode(&data[len * 3..len * 4 + 7]));
+        }
+        let alphabet = b"AQgw-_=+/ .";
+        for a in alphabet {
+            for b in alphabet {
+                for c in alphabet {
+                    for text in [vec![*a, *b], vec![*a, *b, *c], vec![b'A', *a, *b, *c]] {
+                        let text = String::from_utf8(text).expect("ascii");
+                        assert_eq!(
+                            b64url_decode(&text, "t").ok(),
+                            URL_SAFE_NO_PAD.decode(&text).ok(),
+                            "{text:?}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -5,9 +5,10 @@ use core::str::FromStr;
 
 use p256::ecdsa::signature::{self, Signer};
 use p256::elliptic_curve::Generate;
-use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
 use zeroize::Zeroizing;
 
+use crate::asn1::{self, Reader, tag};
+use crate::csr::oid;
 use crate::error::Error;
 use crate::jose::{Jwk, b64url};
 
@@ -97,37 +98,51 @@ impl PrivateKey {
     /// Reads a PKCS#8 (`PRIVATE KEY`) or SEC1 (`EC PRIVATE KEY`) PEM key on P-256 or P-384.
     pub fn from_pem(pem: &str) -> Result<Self, Error> {
         let pem = pem.trim();
-        let inner = if pem.starts_with("-----BEGIN PRIVATE KEY-----") {
-            if let Ok(key) = p256::ecdsa::SigningKey::from_pkcs8_pem(pem) {
-                Inner::P256(key)
-            } else if let Ok(key) = p384::ecdsa::SigningKey::from_pkcs8_pem(pem) {
-                Inner::P384(key)
-            } else {
-                return Err(bad_pem());
-            }
-        } else if pem.starts_with("-----BEGIN EC PRIVATE KEY-----") {
-            if let Ok(key) = p256::SecretKey::from_sec1_pem(pem) {
-                Inner::P256(key.into())
-            } else if let Ok(key) = p384::SecretKey::from_sec1_pem(pem) {
-                Inner::P384(key.into())
-            } else {
-                return Err(bad_pem());
-            }
-        } else {
+        let pkcs8 = pem.starts_with("-----BEGIN PRIVATE KEY-----");
+        if !pkcs8 && !pem.starts_with("-----BEGIN EC PRIVATE KEY-----") {
             return Err(bad_pem());
+        }
+        let (label, der) = pem_rfc7468::decode_vec(pem.as_bytes()).map_err(|_| bad_pem())?;
+        let der = Zeroizing::new(der);
+        let inner = match (pkcs8, label) {
+            (true, "PRIVATE KEY") => from_pkcs8(&der),
+            (false, "EC PRIVATE KEY") => from_sec1(&der, None),
+            _ => None,
         };
-        Ok(Self { inner })
+        inner.map(|inner| Self { inner }).ok_or_else(bad_pem)
     }
 
-    /// Writes the key as PKCS#8 PEM (zeroized on drop).
+    /// Writes the key as PKCS#8 PEM (zeroized on drop): a v1 PrivateKeyInfo holding the SEC1
+    /// ECPrivateKey with its public key, as RustCrypto and OpenSSL write them.
     pub fn to_pem(&self) -> Zeroizing<String> {
-        let pem = match &self.inner {
-            Inner::P256(k) => k.to_pkcs8_pem(LineEnding::LF),
-            Inner::P384(k) => k.to_pkcs8_pem(LineEnding::LF),
-        };
+        let kind = self.key_type();
+        let secret = self.secret_bytes();
+        let public = self.public_key_sec1();
+        // ECPrivateKey ::= SEQUENCE { version 1, privateKey OCTET STRING, [1] publicKey }
+        let public_bits = asn1::bit_string(&public);
+        let mut ec_key = Zeroizing::new(Vec::with_capacity(secret.len() + public.len() + 16));
+        ec_key.extend_from_slice(&[tag::INTEGER, 1, 1]);
+        asn1::write(&mut ec_key, tag::OCTET_STRING, &secret);
+        asn1::write(&mut ec_key, tag::context_constructed(1), &public_bits);
+        let ec_key = secret_element(tag::SEQUENCE, &[&ec_key]);
+        // PrivateKeyInfo ::= SEQUENCE { version 0, algorithm, privateKey OCTET STRING }
+        let algorithm = key_algorithm(kind);
+        let octets = secret_element(tag::OCTET_STRING, &[&ec_key]);
+        let info = secret_element(tag::SEQUENCE, &[&[tag::INTEGER, 1, 0], &algorithm, &octets]);
         // Encoding a valid in-memory key cannot fail; an empty string would be caught by
         // `from_pem` on the way back.
-        pem.unwrap_or_default()
+        Zeroizing::new(
+            pem_rfc7468::encode_string("PRIVATE KEY", pem_rfc7468::LineEnding::LF, &info)
+                .unwrap_or_default(),
+        )
+    }
+
+    /// The secret scalar, big-endian, curve-sized (zeroized on drop).
+    fn secret_bytes(&self) -> Zeroizing<Vec<u8>> {
+        Zeroizing::new(match &self.inner {
+            Inner::P256(k) => k.to_bytes().to_vec(),
+            Inner::P384(k) => k.to_bytes().to_vec(),
+        })
     }
 
     /// The key's curve.
@@ -152,18 +167,30 @@ impl PrivateKey {
 
     /// The public key as a DER SubjectPublicKeyInfo.
     pub fn public_key_der(&self) -> Vec<u8> {
-        let der = match &self.inner {
-            Inner::P256(k) => k.verifying_key().to_public_key_der(),
-            Inner::P384(k) => k.verifying_key().to_public_key_der(),
-        };
-        der.map(|d| d.into_vec()).unwrap_or_default()
+        asn1::sequence(&[
+            &key_algorithm(self.key_type()),
+            &asn1::bit_string(&self.public_key_sec1()),
+        ])
     }
 
     /// The public key as an uncompressed SEC1 point (what rcgen wants).
     pub fn public_key_sec1(&self) -> Vec<u8> {
+        self.public_point(false)
+    }
+
+    /// The public key as a SEC1 point, compressed or not.
+    fn public_point(&self, compress: bool) -> Vec<u8> {
         match &self.inner {
-            Inner::P256(k) => k.verifying_key().to_sec1_point(false).as_bytes().to_vec(),
-            Inner::P384(k) => k.verifying_key().to_sec1_point(false).as_bytes().to_vec(),
+            Inner::P256(k) => k
+                .verifying_key()
+                .to_sec1_point(compress)
+                .as_bytes()
+                .to_vec(),
+            Inner::P384(k) => k
+                .verifying_key()
+                .to_sec1_point(compress)
+                .as_bytes()
+                .to_vec(),
         }
     }
 
@@ -182,20 +209,134 @@ impl PrivateKey {
         })
     }
 
-    /// Signs `message` for X.509 (CSRs, certificates): a DER-encoded ECDSA signature.
+    /// Signs `message` for X.509 (CSRs, certificates): a DER-encoded ECDSA signature,
+    /// `SEQUENCE { r INTEGER, s INTEGER }`.
     pub fn sign_der(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
-        let failed = |e: signature::Error| Error::crypto(format!("ECDSA signing failed ({e})"));
-        Ok(match &self.inner {
-            Inner::P256(k) => {
-                let sig: p256::ecdsa::DerSignature = k.try_sign(message).map_err(failed)?;
-                sig.as_bytes().to_vec()
-            }
-            Inner::P384(k) => {
-                let sig: p384::ecdsa::DerSignature = k.try_sign(message).map_err(failed)?;
-                sig.as_bytes().to_vec()
-            }
-        })
+        let fixed = self.sign_jws(message)?;
+        let (r, s) = fixed.split_at(fixed.len() / 2);
+        Ok(asn1::sequence(&[
+            &asn1::unsigned_integer(r),
+            &asn1::unsigned_integer(s),
+        ]))
     }
+}
+
+/// The SubjectPublicKeyInfo / PKCS#8 AlgorithmIdentifier of an EC key on `kind`'s curve.
+fn key_algorithm(kind: KeyType) -> Vec<u8> {
+    asn1::sequence(&[
+        &crate::csr::oid_element(oid::EC_PUBLIC_KEY),
+        &crate::csr::oid_element(curve_oid(kind)),
+    ])
+}
+
+/// The named-curve OID of `kind`.
+fn curve_oid(kind: KeyType) -> &'static [u8] {
+    match kind {
+        KeyType::P256 => oid::SECP256R1,
+        KeyType::P384 => oid::SECP384R1,
+    }
+}
+
+/// One DER element whose content (the concatenation of `parts`) is secret: written into a
+/// buffer of exactly the right size (no reallocation leaves copies behind), zeroized on drop.
+fn secret_element(tag: u8, parts: &[&[u8]]) -> Zeroizing<Vec<u8>> {
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    let mut out = Zeroizing::new(Vec::with_capacity(len + 6));
+    asn1::write_header(&mut out, tag, len);
+    for part in parts {
+        out.extend_from_slice(part);
+    }
+    out
+}
+
+/// A key from a PKCS#8 PrivateKeyInfo (v1, or v2 with its public key): algorithm
+/// id-ecPublicKey on P-256 or P-384, holding a SEC1 ECPrivateKey.
+fn from_pkcs8(der: &[u8]) -> Option<Inner> {
+    let mut outer = Reader::new(der);
+    let mut info = outer.nested(tag::SEQUENCE).ok()?;
+    outer.finish().ok()?;
+    let version = info.small_uint().ok()?;
+    if version > 1 {
+        return None;
+    }
+    let mut algorithm = info.nested(tag::SEQUENCE).ok()?;
+    if algorithm.oid().ok()? != oid::EC_PUBLIC_KEY {
+        return None;
+    }
+    let curve = algorithm.oid().ok()?;
+    algorithm.finish().ok()?;
+    let kind = [KeyType::P256, KeyType::P384]
+        .into_iter()
+        .find(|k| curve_oid(*k) == curve)?;
+    let private_key = info.expect(tag::OCTET_STRING).ok()?.content;
+    info.optional(tag::context_constructed(0)).ok()?; // attributes
+    let public_key = info.optional(tag::context(1)).ok()?;
+    if (version == 1) != public_key.is_some() {
+        return None;
+    }
+    // Later versions' extra fields are context-specific; anything else is an error.
+    while let Some(t) = info.peek_tag() {
+        if t & 0xc0 != 0x80 {
+            return None;
+        }
+        info.element().ok()?;
+    }
+    from_sec1(private_key, Some(kind))
+}
+
+/// A key from a SEC1 ECPrivateKey. The curve is `kind` when the caller knows it; otherwise
+/// the key's own parameters name it, or its length does (P-256 tried first).
+fn from_sec1(der: &[u8], kind: Option<KeyType>) -> Option<Inner> {
+    let mut outer = Reader::new(der);
+    let mut key = outer.nested(tag::SEQUENCE).ok()?;
+    outer.finish().ok()?;
+    if key.small_uint().ok()? != 1 {
+        return None;
+    }
+    let secret = key.expect(tag::OCTET_STRING).ok()?.content;
+    let named = match key.optional(tag::context_constructed(0)).ok()? {
+        Some(parameters) => {
+            let mut parameters = parameters.reader();
+            let curve = parameters.oid().ok()?;
+            parameters.finish().ok()?;
+            Some(curve)
+        }
+        None => None,
+    };
+    let public = match key.optional(tag::context_constructed(1)).ok()? {
+        Some(public) => {
+            let mut public = public.reader();
+            let bits = public.bit_string().ok()?;
+            public.finish().ok()?;
+            Some(bits)
+        }
+        None => None,
+    };
+    key.finish().ok()?;
+    let candidates: &[KeyType] = match kind {
+        Some(KeyType::P256) => &[KeyType::P256],
+        Some(KeyType::P384) => &[KeyType::P384],
+        None => &[KeyType::P256, KeyType::P384],
+    };
+    candidates.iter().find_map(|&kind| {
+        if named.is_some_and(|curve| curve != curve_oid(kind)) {
+            return None;
+        }
+        let key = PrivateKey {
+            inner: match kind {
+                KeyType::P256 => Inner::P256(p256::SecretKey::from_slice(secret).ok()?.into()),
+                KeyType::P384 => Inner::P384(p384::SecretKey::from_slice(secret).ok()?.into()),
+            },
+        };
+        // A public key given alongside must be this secret's, in the same encoding.
+        if let Some(public) = public {
+            let compressed = matches!(public.first(), Some(0x02 | 0x03));
+            if key.public_point(compressed) != public {
+                return None;
+            }
+        }
+        Some(key.inner)
+    })
 }
 
 impl fmt::Debug for PrivateKey {
@@ -229,6 +370,7 @@ mod tests {
 
     #[test]
     fn reads_sec1_keys() {
+        use p256::pkcs8::LineEnding;
         let key = PrivateKey::generate(KeyType::P256).expect("generate");
         let Inner::P256(signing) = &key.inner else {
             unreachable!("generated a P-256 key")
@@ -236,6 +378,91 @@ mod tests {
         let secret = p256::SecretKey::from(signing.as_nonzero_scalar());
         let sec1 = secret.to_sec1_pem(LineEnding::LF).expect("sec1");
         assert_eq!(PrivateKey::from_pem(&sec1).expect("sec1").jwk(), key.jwk());
+    }
+
+    #[test]
+    fn encodings_match_rustcrypto_and_openssl() {
+        use p256::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+        // Made with: openssl ecparam -genkey -noout (SEC1, with parameters and public key),
+        // openssl pkcs8 -topk8 -nocrypt, openssl ec -pubout -outform DER.
+        let vectors = [
+            (
+                KeyType::P256,
+                include_str!("testdata/p256-sec1.pem"),
+                include_str!("testdata/p256-pkcs8.pem"),
+                &include_bytes!("testdata/p256-spki.der")[..],
+            ),
+            (
+                KeyType::P384,
+                include_str!("testdata/p384-sec1.pem"),
+                include_str!("testdata/p384-pkcs8.pem"),
+                &include_bytes!("testdata/p384-spki.der")[..],
+            ),
+        ];
+        for (kind, sec1, pkcs8, spki) in vectors {
+            let from_sec1 = PrivateKey::from_pem(sec1).expect("openssl SEC1");
+            let from_pkcs8 = PrivateKey::from_pem(pkcs8).expect("openssl PKCS#8");
+            assert_eq!(from_sec1.key_type(), kind);
+            assert_eq!(from_sec1.jwk(), from_pkcs8.jwk());
+            assert_eq!(from_pkcs8.public_key_der(), spki);
+            assert_eq!(from_pkcs8.to_pem().as_str(), pkcs8, "same bytes as openssl");
+        }
+        for kind in [KeyType::P256, KeyType::P384] {
+            let key = PrivateKey::generate(kind).expect("generate");
+            let (pem, spki) = match &key.inner {
+                Inner::P256(k) => (
+                    k.to_pkcs8_pem(LineEnding::LF).expect("pem"),
+                    k.verifying_key().to_public_key_der().expect("spki"),
+                ),
+                Inner::P384(k) => (
+                    k.to_pkcs8_pem(LineEnding::LF).expect("pem"),
+                    k.verifying_key().to_public_key_der().expect("spki"),
+                ),
+            };
+            assert_eq!(key.to_pem().as_str(), pem.as_str());
+            assert_eq!(key.public_key_der(), spki.as_bytes());
+        }
+    }
+
+    #[test]
+    fn der_signatures_verify_and_are_minimal() {
+        use p256::ecdsa::signature::Verifier;
+        let key = PrivateKey::generate(KeyType::P256).expect("generate");
+        let verifying =
+            p256::ecdsa::VerifyingKey::from_sec1_bytes(&key.public_key_sec1()).expect("point");
+        for i in 0..32u8 {
+            let message = [i; 7];
+            let der = key.sign_der(&message).expect("sign");
+            let signature = p256::ecdsa::DerSignature::from_bytes(&der).expect("strict DER");
+            verifying.verify(&message, &signature).expect("verifies");
+        }
+    }
+
+    #[test]
+    fn inconsistent_or_foreign_keys_are_refused() {
+        let p256_pem = include_str!("testdata/p256-sec1.pem");
+        let (_, der) = pem_rfc7468::decode_vec(p256_pem.as_bytes()).expect("pem");
+        // Flip a bit of the embedded public key: it no longer matches the secret.
+        let mut wrong_public = der.clone();
+        let last = wrong_public.len() - 1;
+        wrong_public[last] ^= 1;
+        let pem = pem_rfc7468::encode_string(
+            "EC PRIVATE KEY",
+            pem_rfc7468::LineEnding::LF,
+            &wrong_public,
+        )
+        .expect("pem");
+        assert!(PrivateKey::from_pem(&pem).is_err());
+        // A PKCS#8 label on SEC1 content, and trailing data.
+        let pem = pem_rfc7468::encode_string("PRIVATE KEY", pem_rfc7468::LineEnding::LF, &der)
+            .expect("pem");
+        assert!(PrivateKey::from_pem(&pem).is_err());
+        let mut trailing = der.clone();
+        trailing.push(0);
+        let pem =
+            pem_rfc7468::encode_string("EC PRIVATE KEY", pem_rfc7468::LineEnding::LF, &trailing)
+                .expect("pem");
+        assert!(PrivateKey::from_pem(&pem).is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod asn1;
 pub mod cert;
 pub mod challenge;
 pub mod client;
@@ -18,6 +19,7 @@ pub mod http;
 pub mod jose;
 #[cfg(feature = "js")]
 pub mod js;
+mod json;
 pub mod keys;
 pub mod timestamp;
 pub mod wire;

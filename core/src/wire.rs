@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::json::{self, FromJson, JsonError, ObjectWriter, Value};
+
 /// The kind of an identifier in an order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -349,9 +351,430 @@ pub struct SuggestedWindow {
     pub end: String,
 }
 
+// ---- reading with the engine's JSON module (the serde derives above are for hosts) ----
+
+impl FromJson for IdentifierType {
+    fn from_json(value: &Value) -> Result<Self, JsonError> {
+        json::one_of(
+            value,
+            &[("dns", IdentifierType::Dns), ("ip", IdentifierType::Ip)],
+        )
+    }
+}
+
+impl FromJson for Identifier {
+    fn from_json(value: &Value) -> Result<Self, JsonError> {
+        let f = json::object(value)?;
+        Ok(Self {
+            kind: f.required("type", json::read)?,
+            value: f.required("value", json::string)?,
+        })
+    }
+}
+
+impl Identifier {
+    /// This identifier as JSON: `{"type":…,"value":…}`.
+    pub(crate) fn to_json(&self) -> String {
+        let kind = match self.kind {
+            IdentifierType::Dns => "dns",
+            IdentifierType::Ip => "ip",
+        };
+        ObjectWriter::new()
+            .string("type", kind)
+            .string("value", &self.value)
+            .finish()
+    }
+}
+
+/// A JSON array of identifiers.
+pub(crate) fn identifiers_to_json(identifiers: &[Identifier]) -> String {
+    json::write_array(identifiers.iter().map(Identifier::to_json))
+}
+
+impl FromJson for Directory {
+    fn from_json(value: &Value) -> Result<Self, JsonError> {
+        let f = json::object(value)?;
+        Ok(Self {
+            new_nonce: f.required("newNonce", json::string)?,
+            new_account: f.required("newAccount", json::string)?,
+            new_order: f.required("newOrder", json::string)?,
+            new_authz: f.optional("newAuthz", json::string)?,
+            revoke_cert: f.required("revokeCert", json::string)?,
+            key_change: f.required("keyChange", json::string)?,
+            renewal_info: f.optional("renewalInfo", json::string)?,
+            meta: f.or_default("meta", json::read)?,
+        })
+    }
+}
+
+impl FromJson for DirectoryMeta {
+    fn from_json(value: &Value) -> Result<Self, JsonError> {
+        let f = json::object(value)?;
+        Ok(Self {
+            terms_of_service: f.optional("termsOfService", json::string)?,
+            website: f.optional("website", json::string)?,
+            caa_identities: f.or_default("caaIdentities", json::strings)?,
+            external_account_required: f.or_default("externalAccountRequired", json::boolean)?,
+            profiles: f.or_default("profiles", |v| {
+                // A map: a name given twice keeps its last description, as serde's does.
+                let Value::Object(members) = v else {
+                    return Err(JsonError::expected("an object"));
+                };
+                members
+                    .iter()
+                    .map(|(name, description)| {
+                        json::string(description)
+                            .map(|d| (name.clone(), d))
+                            .map_err(|e| e.in_field(name))
+                    })
+                    .collect()
+            })?,
+        })
+    }
+}
+
+impl FromJson for AccountStatus {
+    fn from_json(value: &Value) -> Result<Self, JsonError> {
+        json::one_of(
+            value,
+            &[
+                ("valid", AccountStatus::Valid),
+                ("deactivated", AccountStatus::Deactivated),
+                ("revoked", AccountStatus::Revoked),
+            ],
+        )
+    }
+}
+
+impl FromJson for Account {
+    fn from_json(value: &Value) -> Result<Self, JsonError> {
+        let f = json::object(value)?;
+        Ok(Self {
+            status: f.required("status", json::read)?,
+            contact: f.or_default("contact", json::strings)?,
+            orders: f.optional("orders", json::string)?,
+        })
+    }
+}
+
+impl FromJson for OrderStatus {
+    fn from_json(value: &Value) -> Result<Self, JsonError> {
+        json::one_of(
+            value,
+            &[
+                ("pending", OrderStatus::Pending),
+                ("ready", OrderStatus::Ready),
+                ("processing", OrderStatus::Processing),
+                ("valid", OrderStatus::Valid),
+                ("invalid", OrderStatus::Invalid),
+            ],
+        )
+    }
+}
+
+impl FromJson for Order {
+    fn from_json(value: &Value) -> Result<Self, JsonError> {
+        let f = json::object(value)?;
+        Ok(Self {
+            status: f.required("status", json::read)?,
+            expires: f.optional("expires", json::string)?,
+            identifiers: f.required("identifiers", |v| json::array(v, json::read))?,
+            authorizations: f.or_default("authorizations", json::strings)?,
+            finalize: f.required("finalize", json::string)?,
+            certificate: f.optional("certificate", json::string)?,
+            error: f.optional("error", json::read)?,
+        })
+    }
+}
+
+impl NewOrder<'_> {
+    /// The newOrder payload as JSON (members in declaration order, absent ones left out).
+    pub(crate) fn to_json(&self) -> String {
+        ObjectWriter::new()
+            .raw("identifiers", &identifiers_to_json(self.identifiers))
+            .opt_string("notBefore", self.not_before.as_deref())
+            .opt_string("notAfter", self.not_after.as_deref())
+            .opt_string("replaces", self.replaces)
+            .opt_string("profile", self.profile)
+            .finish()
+    }
+}
+
+impl FromJson for AuthorizationStatus {
+    fn from_json(value: &Value) -> Result<Self, JsonError> {
+        json::one_of(
+            value,
+            &[
+                ("pending", AuthorizationStatus::Pending),
+                ("valid", AuthorizationStatus::Valid),
+                ("invalid", AuthorizationStatus::Invalid),
+                ("deactivated", AuthorizationStatus::Deactivated),
+                ("expired", AuthorizationStatus::Expired),
+                ("revoked", AuthorizationStatus::Revoked),
+            ],
+        )
+    }
+}
+
+impl FromJson for Authorization {
+    fn from_json(value: &Value) -> Result<Self, JsonError> {
+        let f = json::object(value)?;
+        Ok(Self {
+            identifier: f.required("identifier", json::read)?,
+            status: f.required("status", json::read)?,
+            challenges: f.or_default("challenges", |v| json::array(v, json::read))?,
+            wildcard: f.or_default("wildcard", json::boolean)?,
+        })
+    }
+}
+
+impl FromJson for ChallengeStatus {
+    fn from_json(value: &Value) -> Result<Self, JsonError> {
+        json::one_of(
+            value,
+            &[
+                ("pending", ChallengeStatus::Pending),
+                ("processing", ChallengeStatus::Processing),
+                ("valid", ChallengeStatus::Valid),
+                ("invalid", ChallengeStatus::Invalid),
+            ],
+        )
+    }
+}
+
+impl FromJson for Challenge {
+    fn from_json(value: &Value) -> Result<Self, JsonError> {
+        let f = json::object(value)?;
+        Ok(Self {
+            kind: f.required("type", json::string)?,
+            url: f.required("url", json::string)?,
+            status: f.required("status", json::read)?,
+            token: f.optional("token", json::string)?,
+            error: f.optional("error", json::read)?,
+        })
+    }
+}
+
+impl FromJson for Problem {
+    fn from_json(value: &Value) -> Result<Self, JsonError> {
+        let f = json::object(value)?;
+        Ok(Self {
+            kind: f.or_default("type", json::string)?,
+            detail: f.optional("detail", json::string)?,
+            status: f.optional("status", json::unsigned)?,
+            subproblems: f.or_default("subproblems", |v| json::array(v, json::read))?,
+        })
+    }
+}
+
+impl FromJson for Subproblem {
+    fn from_json(value: &Value) -> Result<Self, JsonError> {
+        let f = json::object(value)?;
+        Ok(Self {
+            kind: f.or_default("type", json::string)?,
+            detail: f.optional("detail", json::string)?,
+            identifier: f.optional("identifier", json::read)?,
+        })
+    }
+}
+
+impl FromJson for RenewalInfo {
+    fn from_json(value: &Value) -> Result<Self, JsonError> {
+        let f = json::object(value)?;
+        Ok(Self {
+            suggested_window: f.required("suggestedWindow", json::read)?,
+            explanation_url: f.optional("explanationURL", json::string)?,
+        })
+    }
+}
+
+impl FromJson for SuggestedWindow {
+    fn from_json(value: &Value) -> Result<Self, JsonError> {
+        let f = json::object(value)?;
+        Ok(Self {
+            start: f.required("start", json::string)?,
+            end: f.required("end", json::string)?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Reads `text` with the engine's reader and with the serde derive, and checks both agree:
+    /// the same value, or both an error.
+    fn agree<T>(text: &str)
+    where
+        T: FromJson + serde::de::DeserializeOwned + PartialEq + core::fmt::Debug,
+    {
+        let ours = json::from_slice::<T>(text.as_bytes());
+        let theirs = serde_json::from_str::<T>(text);
+        assert_eq!(
+            ours.as_ref().ok(),
+            theirs.as_ref().ok(),
+            "{text}\nours: {ours:?}\nserde: {theirs:?}"
+        );
+    }
+
+    /// `document` and variations of it: each member (and each member of `nested` members)
+    /// removed, made null, replaced by values of other types, given twice.
+    fn variations(document: &str, nested: &[&str]) -> Vec<String> {
+        let original: serde_json::Value = serde_json::from_str(document).expect("valid JSON");
+        let replacements = [
+            serde_json::Value::Null,
+            serde_json::json!(1),
+            serde_json::json!(-1),
+            serde_json::json!(1.5),
+            serde_json::json!(70000),
+            serde_json::json!("x"),
+            serde_json::json!("valid"),
+            serde_json::json!(true),
+            serde_json::json!([]),
+            serde_json::json!(["x"]),
+            serde_json::json!({}),
+        ];
+        let mut paths: Vec<Vec<&str>> = Vec::new();
+        for key in original.as_object().expect("object").keys() {
+            paths.push(vec![key]);
+        }
+        for parent in nested {
+            for key in object_at(&original, &[parent]).keys() {
+                paths.push(vec![parent, key]);
+            }
+        }
+        let mut out = vec![document.to_owned()];
+        for path in &paths {
+            let (last, parent) = path.split_last().expect("non-empty path");
+            let object = object_at(&original, parent);
+            for replacement in &replacements {
+                // serde also reads a struct from a positional array; the engine does not
+                // (only `[]`, PHP's empty object).
+                let positional = object[*last].is_object()
+                    && replacement.as_array().is_some_and(|a| !a.is_empty());
+                if positional {
+                    continue;
+                }
+                let mut changed = object.clone();
+                changed.insert((*last).to_owned(), replacement.clone());
+                out.push(rebuild(
+                    &original,
+                    parent,
+                    &serde_json::Value::Object(changed).to_string(),
+                ));
+            }
+            let mut without = object.clone();
+            without.remove(*last);
+            out.push(rebuild(
+                &original,
+                parent,
+                &serde_json::Value::Object(without).to_string(),
+            ));
+            // The member twice.
+            let duplicated = format!(
+                "{{{}:{},{}",
+                serde_json::to_string(last).expect("key"),
+                object[*last],
+                &serde_json::Value::Object(object.clone()).to_string()[1..]
+            );
+            out.push(rebuild(&original, parent, &duplicated));
+        }
+        out.push(format!("{document} x"));
+        out.push(document.replace('{', "{\"unknown\":[1,{\"a\":null}],"));
+        out
+    }
+
+    /// The object at `path` (through the first item of arrays).
+    fn object_at<'v>(
+        value: &'v serde_json::Value,
+        path: &[&str],
+    ) -> &'v serde_json::Map<String, serde_json::Value> {
+        let mut value = value;
+        for key in path {
+            value = &value[*key];
+            if value.is_array() {
+                value = &value[0];
+            }
+        }
+        value.as_object().expect("an object")
+    }
+
+    /// `original` as JSON text with the object at `path` replaced by the JSON text `object`.
+    fn rebuild(original: &serde_json::Value, path: &[&str], object: &str) -> String {
+        const MARK: &str = "\u{1}MARK\u{1}";
+        if path.is_empty() {
+            return object.to_owned();
+        }
+        let mut copy = original.clone();
+        let mut slot = &mut copy;
+        for key in path {
+            slot = &mut slot[*key];
+            if slot.is_array() {
+                slot = &mut slot[0];
+            }
+        }
+        *slot = serde_json::Value::String(MARK.to_owned());
+        copy.to_string()
+            .replace(&serde_json::to_string(MARK).expect("mark"), object)
+    }
+
+    #[test]
+    fn the_engine_reader_agrees_with_the_serde_derives() {
+        let directory = r#"{"newNonce":"n","newAccount":"a","newOrder":"o","newAuthz":"z",
+            "revokeCert":"r","keyChange":"k","renewalInfo":"i","meta":{"termsOfService":"t",
+            "website":"w","caaIdentities":["c"],"externalAccountRequired":true,
+            "profiles":{"classic":"90 days"}}}"#;
+        for text in variations(directory, &["meta"]) {
+            agree::<Directory>(&text);
+        }
+        let order = r#"{"status":"pending","expires":"2026-01-01T00:00:00Z",
+            "identifiers":[{"type":"dns","value":"a.example"}],"authorizations":["u"],
+            "finalize":"f","certificate":"c","error":{"type":"t","detail":"d","status":400,
+            "subproblems":[{"type":"s","detail":"sd","identifier":{"type":"ip","value":"::1"}}]}}"#;
+        for text in variations(order, &["identifiers", "error"]) {
+            agree::<Order>(&text);
+        }
+        let authorization = r#"{"identifier":{"type":"dns","value":"a.example"},
+            "status":"valid","challenges":[{"type":"http-01","url":"u","status":"invalid",
+            "token":"t","error":{"type":"e"}}],"wildcard":false}"#;
+        for text in variations(authorization, &["identifier", "challenges"]) {
+            agree::<Authorization>(&text);
+        }
+        let account = r#"{"status":"deactivated","contact":["mailto:a@b"],"orders":"o"}"#;
+        for text in variations(account, &[]) {
+            agree::<Account>(&text);
+        }
+        let problem = r#"{"type":"urn:ietf:params:acme:error:rejectedIdentifier","detail":"d",
+            "status":403,"subproblems":[{"type":"t","detail":"d",
+            "identifier":{"type":"dns","value":"b"}}]}"#;
+        for text in variations(problem, &["subproblems"]) {
+            agree::<Problem>(&text);
+        }
+        let renewal = r#"{"suggestedWindow":{"start":"s","end":"e"},"explanationURL":"x"}"#;
+        for text in variations(renewal, &["suggestedWindow"]) {
+            agree::<RenewalInfo>(&text);
+        }
+        for text in ["", "null", "[]", "\"x\"", "{}", "{\"status\":\"valid\"}x"] {
+            agree::<Account>(text);
+            agree::<Problem>(text);
+        }
+    }
+
+    #[test]
+    fn identifiers_and_new_orders_write_what_serde_writes() {
+        let identifiers = [Identifier::dns("a.example"), Identifier::ip("192.0.2.1")];
+        let order = NewOrder {
+            identifiers: &identifiers,
+            not_before: None,
+            not_after: Some("2026-01-01T00:00:00Z".to_owned()),
+            replaces: Some("aki.serial"),
+            profile: None,
+        };
+        assert_eq!(
+            order.to_json(),
+            serde_json::to_string(&order).expect("serde")
+        );
+    }
 
     #[test]
     fn problem_display_names_identifiers() {

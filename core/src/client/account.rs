@@ -1,8 +1,6 @@
 //! Account operations: create or find, fetch, update, deactivate, key rollover; and
 //! revocation, which is signed by the account or the certificate key.
 
-use serde::Serialize;
-
 use crate::client::api::{
     AccountInfo, NewAccountRequest, Outcome, RevocationRequest, RevocationSigner,
 };
@@ -11,44 +9,9 @@ use crate::client::request::{self, RequestSpec, Signer};
 use crate::error::Error;
 use crate::http::HttpResponse;
 use crate::jose;
+use crate::json::{self, ObjectWriter};
 use crate::keys::PrivateKey;
 use crate::wire::{Account, AccountStatus};
-
-/// Serialises a JSON payload (our payload types cannot fail to serialise).
-fn payload<T: Serialize>(value: &T) -> Vec<u8> {
-    serde_json::to_vec(value).unwrap_or_default()
-}
-
-/// The newAccount payload.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct NewAccountPayload<'a> {
-    #[serde(skip_serializing_if = "<[String]>::is_empty")]
-    contact: &'a [String],
-    #[serde(skip_serializing_if = "core::ops::Not::not")]
-    terms_of_service_agreed: bool,
-    #[serde(skip_serializing_if = "core::ops::Not::not")]
-    only_return_existing: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    external_account_binding: Option<jose::FlattenedJws>,
-}
-
-/// An account update: new contacts or a new status.
-#[derive(Serialize)]
-struct AccountUpdate<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    contact: Option<&'a [String]>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    status: Option<&'a str>,
-}
-
-/// The revokeCert payload.
-#[derive(Serialize)]
-struct Revocation {
-    certificate: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<u8>,
-}
 
 /// What to do to the account.
 #[derive(Debug)]
@@ -100,28 +63,36 @@ impl Flow for AccountFlow {
                     }
                     None => None,
                 };
-                let body = NewAccountPayload {
-                    contact: &req.contact,
-                    terms_of_service_agreed: req.terms_of_service_agreed,
-                    only_return_existing: req.only_return_existing,
-                    external_account_binding,
-                };
-                RequestSpec::post(url, payload(&body)).signed_by(Signer::AccountJwk)
+                // The newAccount payload; members left out when empty or false.
+                let mut body = ObjectWriter::new();
+                if !req.contact.is_empty() {
+                    body = body.raw("contact", &json::write_strings(&req.contact));
+                }
+                if req.terms_of_service_agreed {
+                    body = body.boolean("termsOfServiceAgreed", true);
+                }
+                if req.only_return_existing {
+                    body = body.boolean("onlyReturnExisting", true);
+                }
+                if let Some(eab) = external_account_binding {
+                    body = body.raw("externalAccountBinding", &eab.to_json());
+                }
+                RequestSpec::post(url, body.finish().into_bytes()).signed_by(Signer::AccountJwk)
             }
             AccountFlow::Fetch => RequestSpec::post_as_get(&Self::account_url(ctx)?),
             AccountFlow::Update(contact) => RequestSpec::post(
                 &Self::account_url(ctx)?,
-                payload(&AccountUpdate {
-                    contact: Some(contact),
-                    status: None,
-                }),
+                ObjectWriter::new()
+                    .raw("contact", &json::write_strings(contact.iter()))
+                    .finish()
+                    .into_bytes(),
             ),
             AccountFlow::Deactivate => RequestSpec::post(
                 &Self::account_url(ctx)?,
-                payload(&AccountUpdate {
-                    contact: None,
-                    status: Some("deactivated"),
-                }),
+                ObjectWriter::new()
+                    .string("status", "deactivated")
+                    .finish()
+                    .into_bytes(),
             ),
         };
         Ok(Step::Send(spec))
@@ -203,11 +174,13 @@ impl Flow for RevokeFlow {
                 "an RFC 5280 reason code: 0-6, 8, 9 or 10",
             ));
         }
-        let body = Revocation {
-            certificate: jose::b64url(&self.request.certificate_der),
-            reason: self.request.reason,
-        };
-        let spec = RequestSpec::post(&ctx.directory.revoke_cert, payload(&body));
+        // The revokeCert payload: the certificate and, when given, the reason code.
+        let mut body =
+            ObjectWriter::new().string("certificate", &jose::b64url(&self.request.certificate_der));
+        if let Some(reason) = self.request.reason {
+            body = body.unsigned("reason", u64::from(reason));
+        }
+        let spec = RequestSpec::post(&ctx.directory.revoke_cert, body.finish().into_bytes());
         Ok(Step::Send(match &self.request.signer {
             RevocationSigner::Account => spec,
             RevocationSigner::CertificateKey(key) => spec.signed_by(Signer::OtherJwk(key.clone())),

@@ -193,9 +193,10 @@ impl OrderFlow {
                 .filter(|_| !self.replaces_dropped),
             profile: self.plan.profile.as_deref(),
         };
-        let body = serde_json::to_vec(&payload)
-            .map_err(|e| Error::invalid_input("order", format!("serialisable fields ({e})")))?;
-        Ok(RequestSpec::post(&ctx.directory.new_order, body))
+        Ok(RequestSpec::post(
+            &ctx.directory.new_order,
+            payload.to_json().into_bytes(),
+        ))
     }
 
     /// Sends `spec`, remembering what it is for.

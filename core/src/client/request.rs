@@ -3,6 +3,7 @@
 use crate::error::Error;
 use crate::http::{HttpRequest, HttpResponse, Method};
 use crate::jose::{self, KeyId};
+use crate::json::{self, FromJson};
 use crate::keys::PrivateKey;
 use crate::timestamp::Timestamp;
 use crate::wire::Problem;
@@ -131,7 +132,7 @@ pub(crate) fn problem_of(response: &HttpResponse) -> Option<Problem> {
     if response.is_success() {
         return None;
     }
-    let parsed = serde_json::from_slice::<Problem>(&response.body)
+    let parsed = json::from_slice::<Problem>(&response.body)
         .ok()
         .filter(|p| !p.kind.is_empty());
     Some(parsed.unwrap_or_else(|| Problem {
@@ -163,12 +164,12 @@ pub(crate) fn expect_success(
 }
 
 /// Parses a JSON body, naming the URL and what was expected on failure.
-pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
+pub(crate) fn parse_json<T: FromJson>(
     response: &HttpResponse,
     url: &str,
     what: &str,
 ) -> Result<T, Error> {
-    serde_json::from_slice(&response.body)
+    json::from_slice(&response.body)
         .map_err(|e| Error::invalid_response(url, format!("{what} ({e})")))
 }
 

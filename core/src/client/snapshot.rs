@@ -3,15 +3,15 @@
 
 use core::fmt;
 
-use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::client::api::ChallengeType;
 use crate::error::Error;
 use crate::jose;
+use crate::json::{self, JsonError, ObjectWriter};
 use crate::keys::PrivateKey;
 use crate::timestamp::Timestamp;
-use crate::wire::Identifier;
+use crate::wire::{Identifier, identifiers_to_json};
 
 /// The snapshot format this engine writes and reads.
 const SNAPSHOT_VERSION: u32 = 1;
@@ -59,27 +59,6 @@ struct Checkpoint {
     key: OrderKey,
 }
 
-/// The JSON form of a snapshot.
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SnapshotJson {
-    version: u32,
-    directory_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    account_url: Option<String>,
-    order_url: String,
-    identifiers: Vec<Identifier>,
-    challenge_types: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    profile: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    preferred_issuer: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    certificate_key_pem: Option<Zeroizing<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    csr: Option<String>,
-}
-
 impl Snapshot {
     /// A snapshot of the order at `order_url`.
     pub(crate) fn new(
@@ -119,43 +98,65 @@ impl Snapshot {
     }
 
     /// The snapshot as JSON (contains the certificate key).
+    ///
+    /// `{"version":1,"directoryUrl":…,"accountUrl":…,"orderUrl":…,"identifiers":[…],
+    /// "challengeTypes":[…],"profile":…,"preferredIssuer":…,"certificateKeyPem":…}` (or
+    /// `"csr"`: base64url DER instead of the key); absent optional members are left out.
     pub fn to_json(&self) -> String {
-        let (certificate_key_pem, csr) = match &self.0.key {
-            OrderKey::Generated(key) => (Some(key.to_pem()), None),
-            OrderKey::Csr(der) => (None, Some(jose::b64url(der))),
-        };
-        let json = SnapshotJson {
-            version: SNAPSHOT_VERSION,
-            directory_url: self.0.directory_url.clone(),
-            account_url: self.0.account_url.clone(),
-            order_url: self.0.order_url.clone(),
-            identifiers: self.0.plan.identifiers.clone(),
-            challenge_types: self
-                .0
-                .plan
-                .challenge_types
-                .iter()
-                .map(|t| t.as_str().to_owned())
-                .collect(),
-            profile: self.0.plan.profile.clone(),
-            preferred_issuer: self.0.plan.preferred_issuer.clone(),
-            certificate_key_pem,
-            csr,
-        };
-        serde_json::to_string(&json).unwrap_or_default()
+        let challenge_types: Vec<String> = self
+            .0
+            .plan
+            .challenge_types
+            .iter()
+            .map(|t| t.as_str().to_owned())
+            .collect();
+        let json = ObjectWriter::new()
+            .unsigned("version", u64::from(SNAPSHOT_VERSION))
+            .string("directoryUrl", &self.0.directory_url)
+            .opt_string("accountUrl", self.0.account_url.as_deref())
+            .string("orderUrl", &self.0.order_url)
+            .raw(
+                "identifiers",
+                &identifiers_to_json(&self.0.plan.identifiers),
+            )
+            .raw("challengeTypes", &json::write_strings(&challenge_types))
+            .opt_string("profile", self.0.plan.profile.as_deref())
+            .opt_string("preferredIssuer", self.0.plan.preferred_issuer.as_deref());
+        match &self.0.key {
+            OrderKey::Generated(key) => json.string("certificateKeyPem", &key.to_pem()),
+            OrderKey::Csr(der) => json.string("csr", &jose::b64url(der)),
+        }
+        .finish()
     }
 
     /// Reads a snapshot written by [`Snapshot::to_json`].
     pub fn from_json(text: &str) -> Result<Self, Error> {
-        let json: SnapshotJson = serde_json::from_str(text)
-            .map_err(|e| Error::invalid_input("order snapshot", format!("snapshot JSON ({e})")))?;
-        if json.version != SNAPSHOT_VERSION {
+        let bad =
+            |e: JsonError| Error::invalid_input("order snapshot", format!("snapshot JSON ({e})"));
+        let value = json::parse(text.as_bytes()).map_err(bad)?;
+        let f = json::object(&value).map_err(bad)?;
+        let version: u32 = f.required("version", json::unsigned).map_err(bad)?;
+        let directory_url = f.required("directoryUrl", json::string).map_err(bad)?;
+        let account_url = f.optional("accountUrl", json::string).map_err(bad)?;
+        let order_url = f.required("orderUrl", json::string).map_err(bad)?;
+        let identifiers = f
+            .required("identifiers", |v| json::array(v, json::read))
+            .map_err(bad)?;
+        let challenge_names = f.required("challengeTypes", json::strings).map_err(bad)?;
+        let profile = f.optional("profile", json::string).map_err(bad)?;
+        let preferred_issuer = f.optional("preferredIssuer", json::string).map_err(bad)?;
+        let certificate_key_pem = f
+            .optional("certificateKeyPem", json::string)
+            .map_err(bad)?
+            .map(Zeroizing::new);
+        let csr = f.optional("csr", json::string).map_err(bad)?;
+        if version != SNAPSHOT_VERSION {
             return Err(Error::invalid_input(
-                format!("order snapshot version {}", json.version),
+                format!("order snapshot version {version}"),
                 format!("version {SNAPSHOT_VERSION}"),
             ));
         }
-        let key = match (json.certificate_key_pem, json.csr) {
+        let key = match (certificate_key_pem, csr) {
             (Some(pem), None) => OrderKey::Generated(PrivateKey::from_pem(&pem)?),
             (None, Some(csr)) => OrderKey::Csr(jose::b64url_decode(&csr, "snapshot csr")?),
             _ => {
@@ -165,8 +166,7 @@ impl Snapshot {
                 ));
             }
         };
-        let challenge_types = json
-            .challenge_types
+        let challenge_types = challenge_names
             .iter()
             .map(|name| {
                 ChallengeType::from_name(name).ok_or_else(|| {
@@ -178,17 +178,17 @@ impl Snapshot {
             })
             .collect::<Result<_, _>>()?;
         Ok(Self(Box::new(Checkpoint {
-            directory_url: json.directory_url,
-            account_url: json.account_url,
-            order_url: json.order_url,
+            directory_url,
+            account_url,
+            order_url,
             plan: OrderPlan {
-                identifiers: json.identifiers,
+                identifiers,
                 challenge_types,
                 not_before: None,
                 not_after: None,
                 replaces: None,
-                profile: json.profile,
-                preferred_issuer: json.preferred_issuer,
+                profile,
+                preferred_issuer,
             },
             key,
         })))
@@ -208,5 +208,90 @@ impl fmt::Debug for Snapshot {
             .field("order_url", &self.0.order_url)
             .field("identifiers", &self.0.plan.identifiers)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Serialize;
+
+    /// The JSON form earlier versions wrote with serde: snapshots they saved must still load.
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct SerdeSnapshot<'a> {
+        version: u32,
+        directory_url: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        account_url: Option<&'a str>,
+        order_url: &'a str,
+        identifiers: &'a [Identifier],
+        challenge_types: Vec<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        profile: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        preferred_issuer: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        certificate_key_pem: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        csr: Option<&'a str>,
+    }
+
+    #[test]
+    fn json_is_what_serde_wrote_and_round_trips() {
+        let plan = OrderPlan {
+            identifiers: vec![Identifier::dns("a.example"), Identifier::ip("::1")],
+            challenge_types: vec![ChallengeType::Dns01, ChallengeType::Http01],
+            not_before: None,
+            not_after: None,
+            replaces: None,
+            profile: Some("shortlived".to_owned()),
+            preferred_issuer: None,
+        };
+        let key = PrivateKey::generate(crate::KeyType::P256).expect("key");
+        for (account, order_key) in [
+            (Some("https://ca/acct/1"), OrderKey::Generated(key.clone())),
+            (None, OrderKey::Csr(vec![0x30, 0x00, 0xff])),
+        ] {
+            let snapshot = Snapshot::new(
+                "https://ca/dir",
+                account,
+                "https://ca/o/1",
+                &plan,
+                &order_key,
+            );
+            let pem = key.to_pem();
+            let csr = jose::b64url(&[0x30, 0x00, 0xff]);
+            let (certificate_key_pem, csr) = match order_key {
+                OrderKey::Generated(_) => (Some(pem.as_str()), None),
+                OrderKey::Csr(_) => (None, Some(csr.as_str())),
+            };
+            let serde = serde_json::to_string(&SerdeSnapshot {
+                version: 1,
+                directory_url: "https://ca/dir",
+                account_url: account,
+                order_url: "https://ca/o/1",
+                identifiers: &plan.identifiers,
+                challenge_types: vec!["dns-01", "http-01"],
+                profile: Some("shortlived"),
+                preferred_issuer: None,
+                certificate_key_pem,
+                csr,
+            })
+            .expect("serde");
+            assert_eq!(snapshot.to_json(), serde);
+            let back = Snapshot::from_json(&serde).expect("reads");
+            assert_eq!(back.to_json(), serde);
+            assert_eq!(back.identifiers(), plan.identifiers.as_slice());
+        }
+        for bad in [
+            "",
+            "{}",
+            r#"{"version":2,"directoryUrl":"d","orderUrl":"o","identifiers":[],"challengeTypes":[],"csr":""}"#,
+            r#"{"version":1,"directoryUrl":"d","orderUrl":"o","identifiers":[],"challengeTypes":["x-01"],"csr":""}"#,
+            r#"{"version":1,"directoryUrl":"d","orderUrl":"o","identifiers":[],"challengeTypes":[]}"#,
+        ] {
+            assert!(Snapshot::from_json(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -46,7 +46,13 @@ fn cargo_engine(root: &Path, target_dir: &Path, feature: &str) -> Command {
         .current_dir(root)
         .args(["build", "-p", "certsmith-core", "--lib"])
         .args(["--profile", "wasm"])
-        .args(["--target", "wasm32-unknown-unknown", "--features", feature])
+        // No default features: `rcgen` (a helper for native hosts) has no place in the engine.
+        .args([
+            "--target",
+            "wasm32-unknown-unknown",
+            "--no-default-features",
+        ])
+        .args(["--features", feature])
         .arg("--target-dir")
         .arg(target_dir);
     without_outer_cargo_env(&mut command);
@@ -65,6 +71,12 @@ fn without_outer_cargo_env(command: &mut Command) {
         command.env_remove(name);
     }
 }
+
+/// RUSTFLAGS of the component build: getrandom calls the engine's `wasi:random` hook, and
+/// sha2 uses its compact software backend (the same functions in a fraction of the code; the
+/// engine hashes a few kilobytes per request).
+pub const COMPONENT_RUSTFLAGS: &str =
+    "--cfg getrandom_backend=\"custom\" --cfg sha2_backend_soft=\"compact\"";
 
 /// The component built from the workspace's engine.
 pub struct BuiltComponent {
@@ -86,8 +98,7 @@ pub fn build_component(
     out_dir: &Path,
     wasm_opt: Option<&Path>,
 ) -> Result<BuiltComponent> {
-    run(cargo_engine(root, target_dir, "component")
-        .env("RUSTFLAGS", "--cfg getrandom_backend=\"custom\""))?;
+    run(cargo_engine(root, target_dir, "component").env("RUSTFLAGS", COMPONENT_RUSTFLAGS))?;
     let module_path = target_dir.join("wasm32-unknown-unknown/wasm/certsmith_core.wasm");
     let mut module = std::fs::read(&module_path)
         .with_context(|| format!("cannot read {}", module_path.display()))?;
