@@ -24,7 +24,13 @@ fn main() {
     if std::env::var_os("CARGO_FEATURE_NATIVE").is_some() {
         return;
     }
-    for input in ["core/src", "core/Cargo.toml", "wit", "Cargo.lock"] {
+    for input in [
+        "core/src",
+        "core/Cargo.toml",
+        "wit",
+        "Cargo.lock",
+        "Cargo.toml",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(input).display());
     }
     let Some(out_dir) = std::env::var_os("OUT_DIR").map(PathBuf::from) else {

@@ -16,7 +16,7 @@ use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
@@ -29,6 +29,16 @@ use spin_api::{SpinApi, SpinData, SpinView};
 
 /// The plugin built from this workspace's `plugin-spin/` by `build.rs`.
 pub static EMBEDDED_PLUGIN: &[u8] = include_bytes!(env!("CERTSMITH_PLUGIN_WASM"));
+
+/// How many requests may run at once (a slot of the instance pool each).
+const MAX_CONCURRENT_INSTANCES: u32 = 256;
+
+/// How much of an instance slot's memory is wiped in place and kept between requests.
+const KEEP_RESIDENT: usize = 1 << 20;
+
+/// The largest linear memory a plugin instance may grow to (an HTTP-01 answer needs well
+/// under 2 MiB).
+const MAX_PLUGIN_MEMORY: usize = 64 << 20;
 
 /// The state of one request's instance.
 struct RequestState {
@@ -90,6 +100,26 @@ impl Plugin {
         let failed = |what: &str, e: wasmtime::Error| PluginError(format!("{what}: {e:#}"));
         let mut config = Config::new();
         config.wasm_component_model(true);
+        // A fresh instance per request: the pooling allocator reuses preallocated slots
+        // instead of mapping and unmapping memory for every instance, and the first pages of
+        // each slot are wiped and kept resident (a plugin touches little memory) rather than
+        // returned to the kernel, whose TLB shootdowns would cost more than the request.
+        let mut pool = PoolingAllocationConfig::default();
+        pool.linear_memory_keep_resident(KEEP_RESIDENT)
+            .table_keep_resident(KEEP_RESIDENT)
+            .async_stack_keep_resident(KEEP_RESIDENT)
+            .decommit_batch_size(MAX_CONCURRENT_INSTANCES as usize)
+            .total_component_instances(MAX_CONCURRENT_INSTANCES)
+            .total_core_instances(MAX_CONCURRENT_INSTANCES * 4)
+            .total_memories(MAX_CONCURRENT_INSTANCES * 2)
+            .total_tables(MAX_CONCURRENT_INSTANCES * 4)
+            .max_memory_size(MAX_PLUGIN_MEMORY);
+        // Copy the data segments into the kept pages instead of mapping them copy-on-write:
+        // every first write to a CoW page faults and flushes the TLB of the other cores.
+        config
+            .memory_init_cow(false)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+            .memory_reservation(MAX_PLUGIN_MEMORY as u64);
         let engine = Engine::new(&config).map_err(|e| failed("cannot start wasmtime", e))?;
         let component: Component = wasm_cache::load_component(&engine, bytes, cache_dir, "plugin")
             .map_err(|e| PluginError(format!("cannot compile the plugin: {e}")))?;
