@@ -71,6 +71,22 @@ pub fn trust_roots(extra_roots: &[&Path]) -> Result<rustls::RootCertStore, Trans
     Ok(roots)
 }
 
+/// certsmith's HTTP client: rustls trusting `roots`, its User-Agent, `timeout` per request.
+pub fn https_client(
+    roots: rustls::RootCertStore,
+    timeout: Duration,
+) -> Result<reqwest::Client, reqwest::Error> {
+    let tls = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .user_agent(concat!("certsmith/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10).min(timeout))
+        .timeout(timeout)
+        .build()
+}
+
 /// The HTTPS client.
 pub struct Transport {
     client: reqwest::Client,
@@ -92,16 +108,7 @@ fn is_loopback(url: &reqwest::Url) -> bool {
 impl Transport {
     /// A client trusting the system roots and the certificates in `extra_roots` (PEM files).
     pub fn new(extra_roots: &[&Path], timeout: Duration) -> Result<Self, TransportError> {
-        let roots = trust_roots(extra_roots)?;
-        let tls = rustls::ClientConfig::builder()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let client = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .user_agent(concat!("certsmith/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10).min(timeout))
-            .timeout(timeout)
-            .build()
+        let client = https_client(trust_roots(extra_roots)?, timeout)
             .map_err(|e| TransportError::Request(e.to_string()))?;
         Ok(Self { client })
     }

@@ -202,22 +202,8 @@ fn a_run_killed_mid_order_is_resumed_by_the_next_run() {
         &format!("echo $$ > '{}'; sleep 60", marker.display()),
     );
     let flags = dns_flags(&ca, &hanging);
-    let mut first = certsmith(state.path());
-    first
-        .env("RUST_LOG", "certsmith=debug")
-        .args([
-            "issue",
-            "--server",
-            &ca.directory,
-            "--accept-tos",
-            "-d",
-            "killed.example.test",
-        ])
-        .arg("--ca-cert")
-        .arg(ca.tls_root())
-        .args(&flags)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    let mut first = issue_command(&ca, state.path(), &["killed.example.test"], &flags);
+    first.stdout(Stdio::null()).stderr(Stdio::null());
     let mut child = first.spawn().expect("certsmith starts");
     let deadline = Instant::now() + Duration::from_secs(30);
     while !marker.exists() {
@@ -240,21 +226,8 @@ fn a_run_killed_mid_order_is_resumed_by_the_next_run() {
 
     let working = dns_hook(&ca, hooks.path(), "");
     let flags = dns_flags(&ca, &working);
-    let mut second = certsmith(state.path());
-    second
-        .env("RUST_LOG", "certsmith=debug")
-        .args([
-            "--json",
-            "issue",
-            "--server",
-            &ca.directory,
-            "--accept-tos",
-            "-d",
-            "killed.example.test",
-        ])
-        .arg("--ca-cert")
-        .arg(ca.tls_root())
-        .args(&flags);
+    let mut second = issue_command(&ca, state.path(), &["killed.example.test"], &flags);
+    second.env("RUST_LOG", "certsmith=debug");
     let output = second.output().expect("runs");
     let report = check_issued(&ca, &output, &["killed.example.test"]);
     assert_eq!(report["orderUrl"], saved["orderUrl"], "the same order");

@@ -32,24 +32,10 @@ fn the_account_is_reused_across_runs() {
     let ca = Pebble::start(&[]);
     let state = tempfile::tempdir().expect("state");
     let new_account = ca.endpoint("newAccount");
+    let http = format!("127.0.0.1:{}", ca.http_port);
     let logged_issue = |state: &Path| {
-        let mut command = certsmith(state);
-        command.env("RUST_LOG", "certsmith=debug");
-        command.args([
-            "--json",
-            "issue",
-            "--server",
-            &ca.directory,
-            "--accept-tos",
-            "--email",
-            "admin@example.test",
-        ]);
-        command
-            .arg("--ca-cert")
-            .arg(ca.tls_root())
-            .args(["--http", &format!("127.0.0.1:{}", ca.http_port)]);
-        command
-            .args(["-d", "reuse.example.test"])
+        issue_command(&ca, state, &["reuse.example.test"], &["--http", &http])
+            .env("RUST_LOG", "certsmith=debug")
             .output()
             .expect("runs")
     };

@@ -40,14 +40,7 @@ impl HttpEdge {
                 "--edge-secret is empty: give the plugin's admin_secret".into(),
             ));
         }
-        let tls = rustls::ClientConfig::builder()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let client = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .user_agent(concat!("certsmith/", env!("CARGO_PKG_VERSION")))
-            .timeout(TIMEOUT)
-            .build()
+        let client = crate::transport::https_client(roots, TIMEOUT)
             .map_err(|e| SolverError(format!("cannot set up the edge client: {e}")))?;
         Ok(Self {
             base: base.trim_end_matches('/').to_owned(),

@@ -260,6 +260,19 @@ pub fn issue_via(
     solver: &[&str],
     extra: &[&str],
 ) -> Output {
+    issue_command(ca, state, names, solver)
+        .args(extra)
+        .output()
+        .expect("certsmith runs")
+}
+
+/// The command line of `certsmith issue --json` against `ca` with the `solver` flags.
+pub fn issue_command<S: AsRef<std::ffi::OsStr>>(
+    ca: &Pebble,
+    state: &Path,
+    names: &[&str],
+    solver: &[S],
+) -> Command {
     let mut command = certsmith(state);
     command.args([
         "--json",
@@ -275,7 +288,7 @@ pub fn issue_via(
     for name in names {
         command.args(["-d", name]);
     }
-    command.args(extra).output().expect("certsmith runs")
+    command
 }
 
 /// Checks the stored certificate: verifies against Pebble's root, names `names`, key 0600.
