@@ -21,7 +21,9 @@ for target in wasm32-unknown-unknown wasm32-wasip2; do
   rustup target list --installed | grep -qx "$target" || rustup target add "$target"
 done
 
-step "Building certsmith (the engine component is built and embedded by this build)"
+step "Building certsmith (the engine component and the edge plugin are built and embedded by this build)"
+# The plugin is its own cargo workspace, built by the host's build script: fetch its crates first.
+cargo fetch --locked --manifest-path plugin-spin/Cargo.toml
 cargo build --release -p certsmith
 certsmith=$PWD/target/release/certsmith
 
