@@ -94,22 +94,14 @@ fn webroot_through_an_existing_web_server() {
         .spawn()
         .expect("python3 http.server");
     ca.wait_for(ca.http_port);
-    let mut command = certsmith(state.path());
-    command.args([
-        "--json",
-        "issue",
-        "--server",
-        &ca.directory,
-        "--accept-tos",
-        "-d",
-        "webroot.example.test",
-    ]);
-    command
-        .arg("--ca-cert")
-        .arg(ca.tls_root())
-        .arg("--webroot")
-        .arg(webroot.path());
-    let output = command.output().expect("runs");
+    let webroot_dir = webroot.path().display().to_string();
+    let output = issue_via(
+        &ca,
+        state.path(),
+        &["webroot.example.test"],
+        &["--webroot", &webroot_dir],
+        &[],
+    );
     let _ = server.kill();
     let _ = server.wait();
     check_issued(&ca, &output, &["webroot.example.test"]);
@@ -253,19 +245,10 @@ fn an_interrupted_order_is_resumed_not_recreated() {
     let state = tempfile::tempdir().expect("state");
     let new_order = ca.endpoint("newOrder");
     let issue_command = |solver: &[&str]| {
-        let mut command = certsmith(state.path());
-        command.env("RUST_LOG", "certsmith=debug");
-        command.args([
-            "--json",
-            "issue",
-            "--server",
-            &ca.directory,
-            "--accept-tos",
-            "-d",
-            "resume.example.test",
-        ]);
-        command.arg("--ca-cert").arg(ca.tls_root()).args(solver);
-        command.output().expect("runs")
+        issue_command(&ca, state.path(), &["resume.example.test"], solver)
+            .env("RUST_LOG", "certsmith=debug")
+            .output()
+            .expect("runs")
     };
     // The first run stops after its order was created and saved: its webroot cannot take
     // the challenge file (a regular file stands where the directory must go), so the
