@@ -63,10 +63,9 @@ pub struct PluginServeArgs {
     /// Where to listen (port 80 for the CA's HTTP-01 validation).
     #[arg(long, env = "CERTSMITH_PLUGIN_LISTEN")]
     pub listen: SocketAddr,
-    /// The store behind the component's `default` key-value store: `fs` (the state
-    /// directory) or a redis:// URL.
-    #[arg(long, env = "CERTSMITH_KV", default_value = "fs", value_parser = parse_kv)]
-    pub kv: KvSpec,
+    /// The store behind the component's `default` key-value store.
+    #[command(flatten)]
+    pub store: KvArgs,
     /// A Spin variable NAME=VALUE for the component; repeat for more. Also read from
     /// SPIN_VARIABLE_<NAME> (prefer that for secrets such as admin_secret).
     #[arg(long = "variable", value_parser = parse_variable)]
@@ -145,9 +144,9 @@ pub struct ObtainArgs {
     /// where the edge plugin (`certsmith plugin serve` or Spin) on the same store serves it.
     #[arg(long = "http-kv", env = "CERTSMITH_HTTP_KV", group = "solver")]
     pub http_kv: bool,
-    /// The shared store for --http-kv: `fs` (the state directory) or a redis:// URL.
-    #[arg(long, env = "CERTSMITH_KV", default_value = "fs", value_parser = parse_kv)]
-    pub kv: KvSpec,
+    /// The shared store for --http-kv.
+    #[command(flatten)]
+    pub store: KvArgs,
     /// Answer HTTP-01 through the edge plugin's admin API at this base URL (PUT/DELETE
     /// /.well-known/certsmith/http01/<token>), for hosts that cannot reach its store.
     #[arg(
@@ -170,6 +169,14 @@ pub struct ObtainArgs {
     /// CERTSMITH_FULLCHAIN_PATH, CERTSMITH_CERT_DIR and the names in CERTSMITH_DOMAINS.
     #[arg(long = "deploy-hook", env = "CERTSMITH_DEPLOY_HOOK")]
     pub deploy_hook: Option<String>,
+}
+
+/// The shared store of `issue --http-kv` and `plugin serve`.
+#[derive(Args, Debug)]
+pub struct KvArgs {
+    /// The shared key-value store: `fs` (the state directory) or a redis:// URL.
+    #[arg(long, env = "CERTSMITH_KV", default_value = "fs", value_parser = parse_kv)]
+    pub kv: KvSpec,
 }
 
 /// `certsmith issue`.

@@ -137,9 +137,16 @@ impl SharedKv {
         }
     }
 
-    /// Whether `key` is stored.
+    /// Whether `key` is stored (without reading the value from Redis).
     pub async fn exists(&self, key: &str) -> Result<bool, KvError> {
-        Ok(self.get(key).await?.is_some())
+        match self {
+            Self::Files(store) => Ok(store.get(key)?.is_some()),
+            Self::Redis { connection, url } => connection
+                .clone()
+                .exists(key)
+                .await
+                .map_err(|e| Self::redis_error(url, &e)),
+        }
     }
 
     /// The keys under `prefix/` (one level), e.g. every `http01/<token>`.

@@ -91,7 +91,7 @@ async fn solver(args: &ObtainArgs, state_dir: &Path) -> Result<AnySolver, Failur
         .map_err(|e| Failure::new(exit::LOCAL, e.to_string()));
     }
     if args.http_kv {
-        return SharedKv::open(&args.kv, state_dir)
+        return SharedKv::open(&args.store.kv, state_dir)
             .await
             .map(|store| AnySolver::HttpKv(HttpKv::new(store)))
             .map_err(|e| Failure::new(exit::LOCAL, e.to_string()));

@@ -32,7 +32,7 @@ pub async fn serve(args: PluginServeArgs, state_dir: &Path) -> Result<(), Failur
             .map_err(|e| local(format!("cannot read the component {}: {e}", path.display())))?,
         None => EMBEDDED_PLUGIN.to_vec(),
     };
-    let kv = SharedKv::open(&args.kv, state_dir)
+    let kv = SharedKv::open(&args.store.kv, state_dir)
         .await
         .map_err(|e| local(e.to_string()))?;
     let plugin = Plugin::load(&bytes, Some(&state_dir.join("cache")), kv, variables(&args))
@@ -40,7 +40,7 @@ pub async fn serve(args: PluginServeArgs, state_dir: &Path) -> Result<(), Failur
     let listener = plugin::bind(args.listen)
         .await
         .map_err(|e| local(e.to_string()))?;
-    let store = match &args.kv {
+    let store = match &args.store.kv {
         KvSpec::Files => format!("files under {}", state_dir.display()),
         KvSpec::Redis(_) => "redis".to_owned(),
     };
