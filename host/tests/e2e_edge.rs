@@ -28,11 +28,13 @@ impl Drop for Running {
     }
 }
 
-/// `certsmith plugin serve` on `port` with the store `kv`, the admin secret set.
-fn plugin_serve(ca: &Pebble, state: &Path, port: u16, kv: &str) -> Running {
+/// `certsmith plugin serve` on `port` with the store `kv` and `extra` options, the admin
+/// secret set.
+fn plugin_serve(ca: &Pebble, state: &Path, port: u16, kv: &str, extra: &[&str]) -> Running {
     let child = certsmith(state)
         .args(["plugin", "serve", "--listen", &format!("127.0.0.1:{port}")])
         .args(["--kv", kv])
+        .args(extra)
         .env("SPIN_VARIABLE_ADMIN_SECRET", SECRET)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -91,12 +93,16 @@ fn http01_files(state: &Path) -> Vec<(String, String)> {
 }
 
 /// One request to the plugin on `port` (curl, the path sent exactly as given): the status
-/// code and the body.
+/// code and the body (for `HEAD`, the response head).
 fn call(port: u16, method: &str, path: &str, bearer: Option<&str>, body: &str) -> (u16, String) {
     let mut command = Command::new("curl");
-    command
-        .args(["-sS", "--path-as-is", "--max-time", "10", "-X", method])
-        .args(["-w", "\n%{http_code}"]);
+    command.args(["-sS", "--path-as-is", "--max-time", "10"]);
+    if method == "HEAD" {
+        command.arg("--head");
+    } else {
+        command.args(["-X", method]);
+    }
+    command.args(["-w", "\n%{http_code}"]);
     if let Some(bearer) = bearer {
         command.args(["-H", &format!("Authorization: Bearer {bearer}")]);
     }
@@ -113,7 +119,7 @@ fn call(port: u16, method: &str, path: &str, bearer: Option<&str>, body: &str) -
 fn the_plugin_answers_pebble_from_the_file_store() {
     let ca = Pebble::start(&[]);
     let state = tempfile::tempdir().expect("state");
-    let _plugin = plugin_serve(&ca, state.path(), ca.http_port, "fs");
+    let _plugin = plugin_serve(&ca, state.path(), ca.http_port, "fs", &[]);
     let output = issue_via(
         &ca,
         state.path(),
@@ -131,7 +137,7 @@ fn the_plugin_answers_pebble_from_redis() {
     let (_redis, url) = redis();
     let plugin_state = tempfile::tempdir().expect("plugin state");
     let issuer_state = tempfile::tempdir().expect("issuer state");
-    let _plugin = plugin_serve(&ca, plugin_state.path(), ca.http_port, &url);
+    let _plugin = plugin_serve(&ca, plugin_state.path(), ca.http_port, &url, &[]);
     let names = ["edge-redis.example.test", "www.edge-redis.example.test"];
     let output = issue_via(
         &ca,
@@ -149,7 +155,14 @@ fn the_plugin_answers_pebble_through_its_admin_api() {
     let ca = Pebble::start(&[]);
     let plugin_state = tempfile::tempdir().expect("plugin state");
     let issuer_state = tempfile::tempdir().expect("issuer state");
-    let _plugin = plugin_serve(&ca, plugin_state.path(), ca.http_port, "fs");
+    // Spin's semantics, a fresh instance for every request (the others reuse instances).
+    let _plugin = plugin_serve(
+        &ca,
+        plugin_state.path(),
+        ca.http_port,
+        "fs",
+        &["--instance-reuse", "1"],
+    );
     let edge = format!("http://127.0.0.1:{}", ca.http_port);
     let output = issue_via(
         &ca,
@@ -183,7 +196,8 @@ fn hostile_requests_get_the_right_status_and_leave_the_store_alone() {
     let (_redis, url) = redis();
     let state = tempfile::tempdir().expect("state");
     let port = free_port();
-    let _plugin = plugin_serve(&ca, state.path(), port, &url);
+    // One instance answers every request below in turn: none may leave a trace for the next.
+    let _plugin = plugin_serve(&ca, state.path(), port, &url, &[]);
     let token = "tok_en-1";
     let thumbprint = "A".repeat(43);
     let good = format!("{token}.{thumbprint}");
@@ -201,7 +215,7 @@ fn hostile_requests_get_the_right_status_and_leave_the_store_alone() {
     let long = format!("/.well-known/acme-challenge/{}", "a".repeat(129));
     let other = "/.well-known/certsmith/http01/other";
     let big = "x".repeat(4096);
-    let cases: [(&str, &str, Option<&str>, &str, u16); 17] = [
+    let cases: [(&str, &str, Option<&str>, &str, u16); 18] = [
         (
             "GET",
             "/.well-known/acme-challenge/../../etc/passwd",
@@ -226,6 +240,7 @@ fn hostile_requests_get_the_right_status_and_leave_the_store_alone() {
             "",
             404,
         ),
+        ("HEAD", &challenge, None, "", 200),
         ("POST", &challenge, None, "x", 405),
         ("DELETE", &challenge, None, "", 405),
         ("GET", "/", None, "", 404),

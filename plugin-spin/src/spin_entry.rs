@@ -6,11 +6,13 @@
 #![allow(unsafe_code)]
 
 use futures::StreamExt;
-use spin_sdk::http::{IncomingRequest, Method as SpinMethod, Response};
+use spin_sdk::http::{
+    Fields, IncomingRequest, Method as SpinMethod, OutgoingBody, OutgoingResponse, ResponseOutparam,
+};
 use spin_sdk::http_component;
 use spin_sdk::key_value::Store;
 
-use crate::http01::{self, Kv, KvError, Method, PluginRequest, PluginResponse};
+use crate::http01::{self, Kv, KvError, Method, PluginRequest, PluginResponse, Route};
 
 /// The `default` store, opened on first use so that rejected requests never open it.
 struct SpinKv {
@@ -86,31 +88,70 @@ async fn read_capped(req: IncomingRequest, limit: usize) -> Vec<u8> {
     body
 }
 
-/// Spin's response from ours.
-fn response(resp: PluginResponse) -> Response {
-    let mut builder = Response::builder();
-    builder.status(resp.status);
-    for (name, value) in resp.headers {
-        builder.header(name, value);
+/// Sends `resp` through `out`, with the few host calls a small body needs: the headers in
+/// one list, the body in one blocking write (it is far below a stream's 4096-byte write
+/// limit; longer bodies are written in pieces of that size).
+fn send(resp: PluginResponse, head: bool, out: ResponseOutparam) {
+    let mut headers: Vec<(String, Vec<u8>)> = resp
+        .headers
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value.into_bytes()))
+        .collect();
+    if !head && resp.status != 204 {
+        headers.push((
+            "content-length".to_owned(),
+            resp.body.len().to_string().into_bytes(),
+        ));
     }
-    builder.body(resp.body).build()
+    let Ok(fields) = Fields::from_list(&headers) else {
+        eprintln!("certsmith-http01: a response header was refused");
+        return;
+    };
+    let response = OutgoingResponse::new(fields);
+    let (Ok(()), Ok(body)) = (response.set_status_code(resp.status), response.body()) else {
+        eprintln!("certsmith-http01: the response could not be built");
+        return;
+    };
+    out.set(response);
+    if let Ok(stream) = body.write() {
+        for piece in resp.body.chunks(MAX_WRITE) {
+            if let Err(e) = stream.blocking_write_and_flush(piece) {
+                eprintln!("certsmith-http01: writing the body failed: {e:?}");
+                return;
+            }
+        }
+    }
+    if let Err(e) = OutgoingBody::finish(body, None) {
+        eprintln!("certsmith-http01: finishing the body failed: {e:?}");
+    }
 }
 
-/// Handles one request.
-#[http_component]
-async fn serve(req: IncomingRequest) -> Response {
-    let method = method(&req.method());
-    let path = req.path_with_query().unwrap_or_default();
+/// The most a single blocking write of a WASI output stream may carry.
+const MAX_WRITE: usize = 4096;
+
+/// The `Authorization` header when exactly one was sent and it is UTF-8.
+fn authorization(req: &IncomingRequest) -> Option<String> {
     let mut values = req.headers().get("authorization").into_iter();
-    let authorization = match (values.next(), values.next()) {
+    match (values.next(), values.next()) {
         (Some(one), None) => String::from_utf8(one).ok(),
         _ => None,
-    };
-    let body = if method == Method::Put {
+    }
+}
+
+/// Handles one request. Only the admin API reads headers and the body, so that an ACME
+/// validation costs the fewest calls into the host.
+#[http_component]
+async fn serve(req: IncomingRequest, out: ResponseOutparam) {
+    let method = method(&req.method());
+    let path = req.path_with_query().unwrap_or_default();
+    let admin = matches!(http01::route(&path), Route::Admin(_));
+    let authorization = if admin { authorization(&req) } else { None };
+    let body = if admin && method == Method::Put {
         read_capped(req, http01::MAX_BODY + 1).await
     } else {
         Vec::new()
     };
+    let head = method == Method::Head;
     let request = PluginRequest {
         method,
         path,
@@ -118,5 +159,5 @@ async fn serve(req: IncomingRequest) -> Response {
         body,
     };
     let mut kv = SpinKv { store: None };
-    response(http01::handle(&request, &mut kv, &admin_secret))
+    send(http01::handle(&request, &mut kv, &admin_secret), head, out);
 }

@@ -24,6 +24,10 @@ fn variables(args: &PluginServeArgs) -> HashMap<String, String> {
     variables
 }
 
+/// How many requests an instance of the built-in plugin answers by default: it keeps no
+/// state between requests, so reuse only saves the cost of instantiating.
+const BUILT_IN_INSTANCE_REUSE: u32 = 1000;
+
 /// Runs `certsmith plugin serve`.
 pub async fn serve(args: PluginServeArgs, state_dir: &Path) -> Result<(), Failure> {
     let local = |message: String| Failure::new(exit::LOCAL, message);
@@ -35,8 +39,21 @@ pub async fn serve(args: PluginServeArgs, state_dir: &Path) -> Result<(), Failur
     let kv = SharedKv::open(&args.store.kv, state_dir)
         .await
         .map_err(|e| local(e.to_string()))?;
-    let plugin = Plugin::load(&bytes, Some(&state_dir.join("cache")), kv, variables(&args))
-        .map_err(|e| local(e.to_string()))?;
+    // Another component may rely on Spin's fresh instance per request.
+    let default_reuse = if args.component.is_some() {
+        1
+    } else {
+        BUILT_IN_INSTANCE_REUSE
+    };
+    let reuse = args.instance_reuse.unwrap_or(default_reuse);
+    let plugin = Plugin::load(
+        &bytes,
+        Some(&state_dir.join("cache")),
+        kv,
+        variables(&args),
+        reuse,
+    )
+    .map_err(|e| local(e.to_string()))?;
     let listener = plugin::bind(args.listen)
         .await
         .map_err(|e| local(e.to_string()))?;
@@ -49,8 +66,12 @@ pub async fn serve(args: PluginServeArgs, state_dir: &Path) -> Result<(), Failur
         |p| p.display().to_string(),
     );
     eprintln!(
-        "certsmith: serving {component} on http://{} (key-value store: {store})",
-        args.listen
+        "certsmith: serving {component} on http://{} (key-value store: {store}; {})",
+        args.listen,
+        match reuse {
+            1 => "a fresh instance per request".to_owned(),
+            n => format!("an instance answers up to {n} requests"),
+        }
     );
     let mut terminate =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

@@ -1,8 +1,10 @@
 //! `certsmith plugin serve`: runs a Spin HTTP component (WASIp2, `wasi:http/incoming-handler`)
-//! in wasmtime, one fresh instance per request, with Spin's key-value store backed by the
-//! host's shared store and Spin's variables. This is how the edge plugin is run on a plain
+//! in wasmtime, with Spin's key-value store backed by the host's shared store and Spin's
+//! variables; an instance answers one request (Spin's semantics) or, when allowed, several
+//! in turn (see [`instances`]). This is how the edge plugin is run on a plain
 //! server or as a proxy plugin, and how it is tested here.
 
+mod instances;
 pub mod spin_api;
 
 use std::collections::HashMap;
@@ -16,7 +18,7 @@ use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
@@ -25,6 +27,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::kv::SharedKv;
 use crate::wasm_cache;
+use instances::Instances;
 use spin_api::{SpinApi, SpinData, SpinView};
 
 /// The plugin built from this workspace's `plugin-spin/` by `build.rs`.
@@ -83,41 +86,45 @@ pub struct PluginError(pub String);
 /// A loaded plugin, ready to instantiate per request.
 #[derive(Clone)]
 pub struct Plugin {
-    pre: ProxyPre<RequestState>,
+    instances: Arc<Instances>,
     api: Arc<SpinApi>,
 }
 
 impl Plugin {
     /// Compiles (or loads from `cache_dir`) the component `bytes` and links it against WASI,
-    /// wasi:http and Spin's key-value store `kv` and `variables`. Fails, naming the import,
-    /// when the component needs anything else.
+    /// wasi:http and Spin's key-value store `kv` and `variables`; an instance answers at most
+    /// `max_requests_per_instance` requests. Fails, naming the import, when the component
+    /// needs anything else.
     pub fn load(
         bytes: &[u8],
         cache_dir: Option<&Path>,
         kv: SharedKv,
         variables: HashMap<String, String>,
+        max_requests_per_instance: u32,
     ) -> Result<Self, PluginError> {
         let failed = |what: &str, e: wasmtime::Error| PluginError(format!("{what}: {e:#}"));
         let mut config = Config::new();
         config.wasm_component_model(true);
-        // A fresh instance per request: the pooling allocator reuses preallocated slots
-        // instead of mapping and unmapping memory for every instance, and the first pages of
-        // each slot are wiped and kept resident (a plugin touches little memory) rather than
-        // returned to the kernel, whose TLB shootdowns would cost more than the request.
+        // WASIp2 calls run one at a time: the bookkeeping for concurrent (WASIp3) guests
+        // would only slow down every call into the plugin.
+        config.concurrency_support(false);
+        // New instances are frequent: the pooling allocator reuses preallocated slots instead
+        // of mapping and unmapping memory for every instance, and the pages an instance
+        // dirtied (found with Linux's PAGEMAP_SCAN where the kernel has it) are reset in
+        // place and kept resident rather than returned to the kernel, whose TLB shootdowns
+        // would cost more than the request.
         let mut pool = PoolingAllocationConfig::default();
         pool.linear_memory_keep_resident(KEEP_RESIDENT)
             .table_keep_resident(KEEP_RESIDENT)
             .async_stack_keep_resident(KEEP_RESIDENT)
             .decommit_batch_size(MAX_CONCURRENT_INSTANCES as usize)
+            .pagemap_scan(wasmtime::Enabled::Auto)
             .total_component_instances(MAX_CONCURRENT_INSTANCES)
             .total_core_instances(MAX_CONCURRENT_INSTANCES * 4)
             .total_memories(MAX_CONCURRENT_INSTANCES * 2)
             .total_tables(MAX_CONCURRENT_INSTANCES * 4)
             .max_memory_size(MAX_PLUGIN_MEMORY);
-        // Copy the data segments into the kept pages instead of mapping them copy-on-write:
-        // every first write to a CoW page faults and flushes the TLB of the other cores.
         config
-            .memory_init_cow(false)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
             .memory_reservation(MAX_PLUGIN_MEMORY as u64);
         let engine = Engine::new(&config).map_err(|e| failed("cannot start wasmtime", e))?;
@@ -142,7 +149,11 @@ impl Plugin {
                 )
             })?;
         Ok(Self {
-            pre,
+            instances: Arc::new(Instances::new(
+                pre,
+                max_requests_per_instance,
+                MAX_CONCURRENT_INSTANCES as usize,
+            )),
             api: Arc::new(SpinApi {
                 kv,
                 variables: Arc::new(variables),
@@ -150,7 +161,7 @@ impl Plugin {
         })
     }
 
-    /// Answers one request with a fresh instance of the component.
+    /// Answers one request with an instance of the component.
     pub async fn handle(
         &self,
         request: hyper::Request<hyper::body::Incoming>,
@@ -174,49 +185,49 @@ impl Plugin {
         &self,
         request: hyper::Request<hyper::body::Incoming>,
     ) -> wasmtime::Result<hyper::Response<HyperOutgoingBody>> {
-        let wasi = WasiCtx::builder()
-            .inherit_stderr()
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
-        let mut store = Store::new(
-            self.pre.engine(),
-            RequestState {
-                wasi,
-                http: WasiHttpCtx::new(),
-                table: ResourceTable::new(),
-                api: Arc::clone(&self.api),
-            },
-        );
+        let mut instance = self.instances.take(&self.api);
         let (sender, receiver) = tokio::sync::oneshot::channel();
-        let incoming = store
+        let incoming = instance
+            .store
             .data_mut()
             .http()
             .new_incoming_request(Scheme::Http, request)?;
-        let outparam = store.data_mut().http().new_response_outparam(sender)?;
-        let pre = self.pre.clone();
-        let task = tokio::spawn(async move {
-            let proxy = pre.instantiate_async(&mut store).await?;
-            proxy
-                .wasi_http_incoming_handler()
-                .call_handle(&mut store, incoming, outparam)
-                .await
-        });
-        match receiver.await {
-            Ok(Ok(response)) => Ok(response),
-            Ok(Err(code)) => Err(wasmtime::Error::msg(format!(
-                "the plugin answered with an error: {code:?}"
-            ))),
-            Err(_) => {
-                let cause = match task.await {
-                    Ok(Ok(())) => wasmtime::Error::msg("it returned without a response"),
-                    Ok(Err(e)) => e,
-                    Err(e) => wasmtime::Error::msg(e.to_string()),
-                };
-                Err(cause.context("the plugin set no response"))
+        let outparam = instance
+            .store
+            .data_mut()
+            .http()
+            .new_response_outparam(sender)?;
+        let mut run = Box::pin(Arc::clone(&self.instances).run(instance, incoming, outparam));
+        // The guest usually runs to its end within the first poll, right here on the
+        // connection's task; only one still running when its response is set (a streamed
+        // body) is moved to a task of its own, so that hyper can read the body meanwhile.
+        let mut receiver = receiver;
+        let answer = tokio::select! {
+            biased;
+            finished = &mut run => match receiver.try_recv() {
+                Ok(answer) => answer,
+                Err(_) => {
+                    let cause = finished
+                        .err()
+                        .unwrap_or_else(|| wasmtime::Error::msg("it returned without a response"));
+                    return Err(cause.context("the plugin set no response"));
+                }
+            },
+            received = &mut receiver => {
+                tokio::spawn(async move {
+                    if let Err(e) = run.await {
+                        tracing::warn!("the plugin failed while sending its body: {e:#}");
+                    }
+                });
+                match received {
+                    Ok(answer) => answer,
+                    Err(_) => return Err(wasmtime::Error::msg("the plugin set no response")),
+                }
             }
-        }
+        };
+        answer.map_err(|code| {
+            wasmtime::Error::msg(format!("the plugin answered with an error: {code:?}"))
+        })
     }
 }
 

@@ -1,0 +1,107 @@
+//! The plugin's instances: a fresh one per request (Spin's semantics), or, when reuse is
+//! allowed, instances that finished a request kept idle for the next one, each for at most
+//! a set number of requests. A request that traps or fails discards its instance.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use wasmtime::Store;
+use wasmtime::component::{Resource, ResourceTable};
+use wasmtime_wasi::WasiCtx;
+use wasmtime_wasi_http::WasiHttpCtx;
+use wasmtime_wasi_http::p2::bindings::http::types::{IncomingRequest, ResponseOutparam};
+use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
+
+use super::RequestState;
+use super::spin_api::SpinApi;
+
+/// A store with (once it has served a request) its instantiated component.
+pub(super) struct Instance {
+    /// The store the instance lives in; its resource table holds the request's resources.
+    pub(super) store: Store<RequestState>,
+    /// The instantiated component, `None` until the first request instantiates it.
+    proxy: Option<Proxy>,
+    /// How many requests the instance has answered.
+    served: u32,
+}
+
+/// Where requests get their instance from.
+pub(super) struct Instances {
+    /// The linked component, instantiated for each new instance.
+    pre: ProxyPre<RequestState>,
+    /// Instances that answered a request and may answer another.
+    idle: Mutex<Vec<Instance>>,
+    /// How many requests one instance may answer (1: a fresh instance for every request).
+    max_requests: u32,
+    /// How many idle instances are kept at most.
+    max_idle: usize,
+}
+
+impl Instances {
+    /// Instances of `pre`, each answering at most `max_requests` requests (at least 1), at
+    /// most `max_idle` of them kept idle.
+    pub(super) fn new(pre: ProxyPre<RequestState>, max_requests: u32, max_idle: usize) -> Self {
+        Self {
+            pre,
+            idle: Mutex::new(Vec::new()),
+            max_requests: max_requests.max(1),
+            max_idle,
+        }
+    }
+
+    /// An idle instance, or a new store for a fresh one.
+    pub(super) fn take(&self, api: &Arc<SpinApi>) -> Instance {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        idle.unwrap_or_else(|| Instance {
+            store: Store::new(self.pre.engine(), new_state(api)),
+            proxy: None,
+            served: 0,
+        })
+    }
+
+    /// Answers the request `incoming` through `outparam` with `instance`, then keeps the
+    /// instance for another request if it may answer more.
+    pub(super) async fn run(
+        self: Arc<Self>,
+        mut instance: Instance,
+        incoming: Resource<IncomingRequest>,
+        outparam: Resource<ResponseOutparam>,
+    ) -> wasmtime::Result<()> {
+        let proxy = match instance.proxy.take() {
+            Some(proxy) => proxy,
+            None => self.pre.instantiate_async(&mut instance.store).await?,
+        };
+        proxy
+            .wasi_http_incoming_handler()
+            .call_handle(&mut instance.store, incoming, outparam)
+            .await?;
+        instance.served += 1;
+        if instance.served < self.max_requests {
+            instance.proxy = Some(proxy);
+            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            if idle.len() < self.max_idle {
+                idle.push(instance);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The state of a new instance: WASI without network access, wasi:http, and Spin's APIs.
+fn new_state(api: &Arc<SpinApi>) -> RequestState {
+    let wasi = WasiCtx::builder()
+        .inherit_stderr()
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .build();
+    RequestState {
+        wasi,
+        http: WasiHttpCtx::new(),
+        table: ResourceTable::new(),
+        api: Arc::clone(api),
+    }
+}
