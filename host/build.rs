@@ -3,7 +3,28 @@
 //! `native` feature, which links the engine as a Rust crate instead) and the Spin edge
 //! plugin (`plugin-spin/`), the default component of `certsmith plugin serve`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+/// Tells rustc the path of the built `file` as `{var}` and the hex SHA-256 of its bytes as
+/// `{var}_SHA256`: the binary names its compiled-code cache by it without hashing the
+/// embedded bytes at every start.
+fn embed(var: &str, file: &Path) {
+    let bytes = match std::fs::read(file) {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            eprintln!("cannot read {}: {error}", file.display());
+            std::process::exit(1);
+        }
+    };
+    let digest: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    println!("cargo:rustc-env={var}={}", file.display());
+    println!("cargo:rustc-env={var}_SHA256={digest}");
+}
 
 fn main() {
     let root = wasm_build::workspace_root();
@@ -15,7 +36,7 @@ fn main() {
         println!("cargo:rerun-if-changed={}", root.join(input).display());
     }
     match wasm_build::build_plugin(&root, &root.join("target/plugin-spin")) {
-        Ok(path) => println!("cargo:rustc-env=CERTSMITH_PLUGIN_WASM={}", path.display()),
+        Ok(path) => embed("CERTSMITH_PLUGIN_WASM", &path),
         Err(error) => {
             eprintln!("could not build the Spin plugin: {error:#}");
             std::process::exit(1);
@@ -41,10 +62,7 @@ fn main() {
         wasm_build::build_component(&root, &root.join("target/wasm-component"), &out_dir, None)
             .and_then(|built| wasm_build::check_interfaces(&built).map(|()| built));
     match built {
-        Ok(built) => println!(
-            "cargo:rustc-env=CERTSMITH_ENGINE_WASM={}",
-            built.path.display()
-        ),
+        Ok(built) => embed("CERTSMITH_ENGINE_WASM", &built.path),
         Err(error) => {
             eprintln!("could not build the engine component: {error:#}");
             std::process::exit(1);

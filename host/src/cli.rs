@@ -71,8 +71,8 @@ pub struct PluginServeArgs {
     #[arg(long = "variable", value_parser = parse_variable)]
     pub variables: Vec<(String, String)>,
     /// How many requests one instance answers before a fresh one replaces it; 1 gives every
-    /// request a fresh instance, as Spin does. A request that fails always discards its
-    /// instance. [default: 1000 for the built-in plugin, which keeps nothing between
+    /// request a fresh instance, as Spin does. A call that traps or returns an error
+    /// discards its instance. [default: 1000 for the built-in plugin, which keeps nothing between
     /// requests; 1 with --component]
     #[arg(long, env = "CERTSMITH_PLUGIN_INSTANCE_REUSE", value_parser = clap::value_parser!(u32).range(1..))]
     pub instance_reuse: Option<u32>,

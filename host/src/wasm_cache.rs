@@ -3,22 +3,53 @@
 //! hash and wasmtime's compatibility hash, so a new component or a new wasmtime never loads
 //! stale code.
 
+use std::borrow::Cow;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 
-/// Compiles `bytes`, or loads the machine code cached for exactly these bytes and this
+/// A component's bytes and their hex SHA-256, which names its cached machine code.
+pub struct WasmBytes<'a> {
+    /// The component.
+    bytes: Cow<'a, [u8]>,
+    /// The hex SHA-256 of `bytes`.
+    sha256: Cow<'a, str>,
+}
+
+impl<'a> WasmBytes<'a> {
+    /// A component embedded in the binary, with the digest `build.rs` computed of it.
+    pub const fn embedded(bytes: &'static [u8], sha256: &'static str) -> WasmBytes<'static> {
+        WasmBytes {
+            bytes: Cow::Borrowed(bytes),
+            sha256: Cow::Borrowed(sha256),
+        }
+    }
+
+    /// A component read at run time, hashed now.
+    pub fn read(bytes: Vec<u8>) -> Self {
+        let sha256 = Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Self {
+            bytes: Cow::Owned(bytes),
+            sha256: Cow::Owned(sha256),
+        }
+    }
+}
+
+/// Compiles `wasm`, or loads the machine code cached for exactly these bytes and this
 /// wasmtime configuration. A missing or unusable cache is only slower, never an error.
 pub fn load_component(
     engine: &wasmtime::Engine,
-    bytes: &[u8],
+    wasm: &WasmBytes<'_>,
     cache_dir: Option<&Path>,
     name: &str,
 ) -> Result<Component, String> {
-    let compile = || Component::new(engine, bytes).map_err(|e| format!("{e:#}"));
-    let Some(path) = cache_dir.map(|dir| cache_path(engine, bytes, dir, name)) else {
+    let compile = || Component::new(engine, &wasm.bytes).map_err(|e| format!("{e:#}"));
+    let Some(path) = cache_dir.map(|dir| cache_path(engine, &wasm.sha256, dir, name)) else {
         return compile();
     };
     if path.exists() {
@@ -49,11 +80,10 @@ pub fn load_component(
     Ok(component)
 }
 
-/// Where the compiled form of `bytes` is cached.
-fn cache_path(engine: &wasmtime::Engine, bytes: &[u8], dir: &Path, name: &str) -> PathBuf {
+/// Where the compiled form of the component with hex SHA-256 `sha256` is cached.
+fn cache_path(engine: &wasmtime::Engine, sha256: &str, dir: &Path, name: &str) -> PathBuf {
     let mut hasher = DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut hasher);
-    let digest = Sha256::digest(bytes);
-    let component: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    let component = sha256.get(..24).unwrap_or(sha256);
     dir.join(format!("{name}-{component}-{:016x}.cwasm", hasher.finish()))
 }

@@ -8,6 +8,7 @@ use super::{Failure, exit};
 use crate::cli::PluginServeArgs;
 use crate::kv::{KvSpec, SharedKv};
 use crate::plugin::{self, EMBEDDED_PLUGIN, Plugin};
+use crate::wasm_cache::WasmBytes;
 
 /// The prefix of the environment variables Spin reads application variables from.
 const SPIN_VARIABLE_PREFIX: &str = "SPIN_VARIABLE_";
@@ -31,10 +32,15 @@ const BUILT_IN_INSTANCE_REUSE: u32 = 1000;
 /// Runs `certsmith plugin serve`.
 pub async fn serve(args: PluginServeArgs, state_dir: &Path) -> Result<(), Failure> {
     let local = |message: String| Failure::new(exit::LOCAL, message);
-    let bytes = match &args.component {
-        Some(path) => std::fs::read(path)
-            .map_err(|e| local(format!("cannot read the component {}: {e}", path.display())))?,
-        None => EMBEDDED_PLUGIN.to_vec(),
+    let read;
+    let wasm = match &args.component {
+        Some(path) => {
+            read = WasmBytes::read(std::fs::read(path).map_err(|e| {
+                local(format!("cannot read the component {}: {e}", path.display()))
+            })?);
+            &read
+        }
+        None => &EMBEDDED_PLUGIN,
     };
     let kv = SharedKv::open(&args.store.kv, state_dir)
         .await
@@ -47,7 +53,7 @@ pub async fn serve(args: PluginServeArgs, state_dir: &Path) -> Result<(), Failur
     };
     let reuse = args.instance_reuse.unwrap_or(default_reuse);
     let plugin = Plugin::load(
-        &bytes,
+        wasm,
         Some(&state_dir.join("cache")),
         kv,
         variables(&args),

@@ -15,6 +15,7 @@ use wasmtime::{Config, Store};
 use zeroize::Zeroizing;
 
 use super::{AcmeEngine, EngineAction, EngineError, EngineFailure, EngineOutput};
+use crate::wasm_cache::WasmBytes;
 
 wasmtime::component::bindgen!({
     path: "../wit",
@@ -24,7 +25,10 @@ wasmtime::component::bindgen!({
 use exports::certsmith::acme::types as wit;
 
 /// The component built from this workspace by `build.rs`.
-static EMBEDDED: &[u8] = include_bytes!(env!("CERTSMITH_ENGINE_WASM"));
+static EMBEDDED: WasmBytes<'static> = WasmBytes::embedded(
+    include_bytes!(env!("CERTSMITH_ENGINE_WASM")),
+    env!("CERTSMITH_ENGINE_WASM_SHA256"),
+);
 
 /// The store's data: the component's only import is randomness from the OS.
 struct HostState;
@@ -69,20 +73,26 @@ impl ComponentEngine {
         engine_file: Option<&Path>,
         cache_dir: Option<&Path>,
     ) -> Result<Self, EngineError> {
+        let read;
         let bytes = match engine_file {
-            Some(path) => std::fs::read(path).map_err(|e| {
-                wasm(format!(
-                    "cannot read the engine file {}: {e}",
-                    path.display()
-                ))
-            })?,
-            None => EMBEDDED.to_vec(),
+            Some(path) => {
+                read = WasmBytes::read(std::fs::read(path).map_err(|e| {
+                    wasm(format!(
+                        "cannot read the engine file {}: {e}",
+                        path.display()
+                    ))
+                })?);
+                &read
+            }
+            None => &EMBEDDED,
         };
         let mut wasm_config = Config::new();
         wasm_config.wasm_component_model(true);
+        // The engine's calls are plain synchronous ones: no bookkeeping for concurrent guests.
+        wasm_config.concurrency_support(false);
         let engine = wasmtime::Engine::new(&wasm_config).map_err(wasm)?;
-        let component = crate::wasm_cache::load_component(&engine, &bytes, cache_dir, "engine")
-            .map_err(wasm)?;
+        let component =
+            crate::wasm_cache::load_component(&engine, bytes, cache_dir, "engine").map_err(wasm)?;
         let mut linker = Linker::<HostState>::new(&engine);
         wasi::random::random::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(wasm)?;

@@ -1,6 +1,6 @@
 //! The plugin's instances: a fresh one per request (Spin's semantics), or, when reuse is
 //! allowed, instances that finished a request kept idle for the next one, each for at most
-//! a set number of requests. A request that traps or fails discards its instance.
+//! a set number of requests. A call that traps or returns an error discards its instance.
 
 use std::sync::{Arc, Mutex, PoisonError};
 

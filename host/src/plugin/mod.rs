@@ -26,12 +26,15 @@ use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::kv::SharedKv;
-use crate::wasm_cache;
+use crate::wasm_cache::{self, WasmBytes};
 use instances::Instances;
 use spin_api::{SpinApi, SpinData, SpinView};
 
 /// The plugin built from this workspace's `plugin-spin/` by `build.rs`.
-pub static EMBEDDED_PLUGIN: &[u8] = include_bytes!(env!("CERTSMITH_PLUGIN_WASM"));
+pub static EMBEDDED_PLUGIN: WasmBytes<'static> = WasmBytes::embedded(
+    include_bytes!(env!("CERTSMITH_PLUGIN_WASM")),
+    env!("CERTSMITH_PLUGIN_WASM_SHA256"),
+);
 
 /// How many requests may run at once (a slot of the instance pool each).
 const MAX_CONCURRENT_INSTANCES: u32 = 256;
@@ -91,12 +94,12 @@ pub struct Plugin {
 }
 
 impl Plugin {
-    /// Compiles (or loads from `cache_dir`) the component `bytes` and links it against WASI,
+    /// Compiles (or loads from `cache_dir`) the component `wasm` and links it against WASI,
     /// wasi:http and Spin's key-value store `kv` and `variables`; an instance answers at most
     /// `max_requests_per_instance` requests. Fails, naming the import, when the component
     /// needs anything else.
     pub fn load(
-        bytes: &[u8],
+        wasm: &WasmBytes<'_>,
         cache_dir: Option<&Path>,
         kv: SharedKv,
         variables: HashMap<String, String>,
@@ -128,8 +131,9 @@ impl Plugin {
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
             .memory_reservation(MAX_PLUGIN_MEMORY as u64);
         let engine = Engine::new(&config).map_err(|e| failed("cannot start wasmtime", e))?;
-        let component: Component = wasm_cache::load_component(&engine, bytes, cache_dir, "plugin")
-            .map_err(|e| PluginError(format!("cannot compile the plugin: {e}")))?;
+        let component: Component =
+            wasm_cache::load_component(&engine, wasm, cache_dir, "plugin")
+                .map_err(|e| PluginError(format!("cannot compile the plugin: {e}")))?;
         let mut linker = Linker::<RequestState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| failed("cannot link WASI", e))?;
