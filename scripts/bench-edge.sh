@@ -47,6 +47,7 @@ path=/.well-known/acme-challenge/$token
 for port in "$plugin_port" "$fresh_port" "$native_port"; do
   wait_port "$port"
   curl -fsS "http://127.0.0.1:$port$path" >/dev/null   # the first request compiles the plugin
+  wrk -t1 -c16 -d2s "http://127.0.0.1:$port$path" >/dev/null   # warm-up: instance pools, caches
 done
 
 # CPU time (user + system, in clock ticks) the process PID has used.
