@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Times one certificate issuance per process against a local Pebble, the account created
 beforehand and reused, median of N runs: wall time, CPU time (user + system) and peak RSS
-of each process (from wait4), and certsmith's ACME request count. `--lego` and `--certbot`
+of each process (from wait4), and certsmith's ACME request count. The runs of the clients
+are interleaved (A B C A B C ...) after one warm-up each. `--lego` and `--certbot`
 time Debian's lego and certbot the same way in the same run (HTTP-01 standalone on the same
 port). Prints a Markdown table.
 
@@ -90,21 +91,29 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         directory, root, pebble_dir, pids = start_pebble(work)
         try:
-            print("| client | runs | wall (median) | CPU (median) | peak RSS (median) "
-                  "| ACME requests (median) |")
-            print("| --- | --- | --- | --- | --- | --- |")
+            print("| client | runs | wall (median) | CPU (median) | CPU (min–max) "
+                  "| peak RSS (median) | ACME requests (median) |")
+            print("| --- | --- | --- | --- | --- | --- | --- |")
+            # Warm-ups first (accounts, compiled-engine caches), then the runs interleaved
+            # client by client, so that a slow phase of the machine hits all clients alike.
+            prepared = []
             for n, (label, make) in enumerate(clients):
                 state = os.path.join(work, f"state{n}")
                 command, env = make(state, directory, root)
                 run_once(command(f"warmup{n}.bench.test"), env)  # account (+ compile cache)
-                samples = [run_once(command(f"run{i}.client{n}.bench.test"), env)
-                           for i in range(args.runs)]
+                prepared.append((n, label, command, env, []))
+            for i in range(args.runs):
+                for n, _, command, env, samples in prepared:
+                    samples.append(run_once(command(f"run{i}.client{n}.bench.test"), env))
+            for _, label, _, _, samples in prepared:
                 wall, cpu, rss = (statistics.median(s[k] for s in samples) for k in range(3))
                 requests = [json.loads(s[3]).get("acmeRequests") for s in samples
                             if s[3].startswith(b"{")]
                 shown = f"{statistics.median(requests):.0f}" if requests else "not reported"
+                cpus = [s[1] * 1000 for s in samples]
                 print(f"| {label} | {args.runs} | {wall*1000:.0f} ms "
-                      f"| {cpu*1000:.0f} ms | {rss:.1f} MiB | {shown} |", flush=True)
+                      f"| {cpu*1000:.0f} ms | {min(cpus):.0f}–{max(cpus):.0f} ms "
+                      f"| {rss:.1f} MiB | {shown} |", flush=True)
         finally:
             for pid in pids:
                 try:

@@ -108,7 +108,13 @@ fn send(resp: PluginResponse, head: bool, out: ResponseOutparam) {
         return;
     };
     let response = OutgoingResponse::new(fields);
-    let (Ok(()), Ok(body)) = (response.set_status_code(resp.status), response.body()) else {
+    // 200 is a new response's status already: one host call fewer for every validation.
+    let status = if resp.status == 200 {
+        Ok(())
+    } else {
+        response.set_status_code(resp.status)
+    };
+    let (Ok(()), Ok(body)) = (status, response.body()) else {
         eprintln!("certsmith-http01: the response could not be built");
         return;
     };

@@ -5,18 +5,18 @@
 //! server or as a proxy plugin, and how it is tested here.
 
 mod instances;
+mod server;
 pub mod spin_api;
+
+pub use server::{bind, serve};
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -233,31 +233,4 @@ impl Plugin {
             wasmtime::Error::msg(format!("the plugin answered with an error: {code:?}"))
         })
     }
-}
-
-/// Serves `plugin` on `listener` until the process ends.
-pub async fn serve(plugin: Plugin, listener: TcpListener) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let plugin = plugin.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| {
-                let plugin = plugin.clone();
-                async move { Ok::<_, Infallible>(plugin.handle(request).await) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
-}
-
-/// Binds the plugin's listener.
-pub async fn bind(addr: SocketAddr) -> Result<TcpListener, PluginError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|e| PluginError(crate::solvers::bind_error(addr, "--listen", &e).0))
 }
