@@ -28,6 +28,8 @@ pub(super) struct Instance {
 pub(super) struct Instances {
     /// The linked component, instantiated for each new instance.
     pre: ProxyPre<RequestState>,
+    /// The key-value store and variables every instance is given.
+    api: Arc<SpinApi>,
     /// Instances that answered a request and may answer another.
     idle: Mutex<Vec<Instance>>,
     /// How many requests one instance may answer (1: a fresh instance for every request).
@@ -37,11 +39,17 @@ pub(super) struct Instances {
 }
 
 impl Instances {
-    /// Instances of `pre`, each answering at most `max_requests` requests (at least 1), at
-    /// most `max_idle` of them kept idle.
-    pub(super) fn new(pre: ProxyPre<RequestState>, max_requests: u32, max_idle: usize) -> Self {
+    /// Instances of `pre` with Spin's APIs `api`, each answering at most `max_requests`
+    /// requests (at least 1), at most `max_idle` of them kept idle.
+    pub(super) fn new(
+        pre: ProxyPre<RequestState>,
+        api: Arc<SpinApi>,
+        max_requests: u32,
+        max_idle: usize,
+    ) -> Self {
         Self {
             pre,
+            api,
             idle: Mutex::new(Vec::new()),
             max_requests: max_requests.max(1),
             max_idle,
@@ -49,14 +57,14 @@ impl Instances {
     }
 
     /// An idle instance, or a new store for a fresh one.
-    pub(super) fn take(&self, api: &Arc<SpinApi>) -> Instance {
+    pub(super) fn take(&self) -> Instance {
         let idle = self
             .idle
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .pop();
         idle.unwrap_or_else(|| Instance {
-            store: Store::new(self.pre.engine(), new_state(api)),
+            store: Store::new(self.pre.engine(), new_state(&self.api)),
             proxy: None,
             served: 0,
         })

@@ -90,7 +90,6 @@ pub struct PluginError(pub String);
 #[derive(Clone)]
 pub struct Plugin {
     instances: Arc<Instances>,
-    api: Arc<SpinApi>,
 }
 
 impl Plugin {
@@ -155,13 +154,13 @@ impl Plugin {
         Ok(Self {
             instances: Arc::new(Instances::new(
                 pre,
+                Arc::new(SpinApi {
+                    kv,
+                    variables: Arc::new(variables),
+                }),
                 max_requests_per_instance,
                 MAX_CONCURRENT_INSTANCES as usize,
             )),
-            api: Arc::new(SpinApi {
-                kv,
-                variables: Arc::new(variables),
-            }),
         })
     }
 
@@ -189,7 +188,7 @@ impl Plugin {
         &self,
         request: hyper::Request<hyper::body::Incoming>,
     ) -> wasmtime::Result<hyper::Response<HyperOutgoingBody>> {
-        let mut instance = self.instances.take(&self.api);
+        let mut instance = self.instances.take();
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let incoming = instance
             .store
