@@ -113,3 +113,69 @@ fn new_state(api: &Arc<SpinApi>) -> RequestState {
         api: Arc::clone(api),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    use tokio::net::TcpStream;
+
+    use super::super::{EMBEDDED_PLUGIN, Plugin, bind, serve};
+    use super::Instances;
+    use crate::kv::{KvSpec, SharedKv};
+
+    impl Instances {
+        /// How many instances wait for a request.
+        fn idle_len(&self) -> usize {
+            self.idle.lock().map(|idle| idle.len()).unwrap_or_default()
+        }
+    }
+
+    /// One `GET path` on the keep-alive connection `conn`: the status and the body.
+    async fn get(conn: &mut BufReader<TcpStream>, path: &str) -> (u16, String) {
+        let request = format!("GET {path} HTTP/1.1\r\nhost: test\r\n\r\n");
+        conn.get_mut().write_all(request.as_bytes()).await.unwrap();
+        let mut status_line = String::new();
+        conn.read_line(&mut status_line).await.unwrap();
+        let status = status_line.split(' ').nth(1).unwrap().parse().unwrap();
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            conn.read_line(&mut line).await.unwrap();
+            if line == "\r\n" {
+                break;
+            }
+            if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = value.trim().parse().unwrap();
+            }
+        }
+        let mut body = vec![0; length];
+        conn.read_exact(&mut body).await.unwrap();
+        (status, String::from_utf8(body).unwrap())
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_instance_answers_its_share_of_requests_then_a_fresh_one_takes_over() {
+        let state = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(state.path().join("http01")).unwrap();
+        std::fs::write(state.path().join("http01/tok-1"), "tok-1.thumbprint").unwrap();
+        let kv = SharedKv::open(&KvSpec::Files, state.path()).await.unwrap();
+        let plugin = Plugin::load(&EMBEDDED_PLUGIN, None, kv, HashMap::new(), 2).unwrap();
+        let instances = Arc::clone(&plugin.instances);
+        let listener = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(serve(plugin, listener));
+        let mut conn = BufReader::new(TcpStream::connect(addr).await.unwrap());
+        let mut idle_after_each = Vec::new();
+        for _ in 0..5 {
+            let answer = get(&mut conn, "/.well-known/acme-challenge/tok-1").await;
+            assert_eq!(answer, (200, "tok-1.thumbprint".to_owned()));
+            idle_after_each.push(instances.idle_len());
+        }
+        server.abort();
+        // Kept after its first request, retired after its second, then the same again.
+        assert_eq!(idle_after_each, [1, 0, 1, 0, 1]);
+    }
+}
