@@ -10,33 +10,41 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 
-/// A component's bytes and their hex SHA-256, which names its cached machine code.
-pub struct WasmBytes<'a> {
+/// A component's bytes and their hex SHA-256, which names its cached machine code. Cloning
+/// an embedded one copies two pointers.
+#[derive(Clone)]
+pub struct WasmBytes {
     /// The component.
-    bytes: Cow<'a, [u8]>,
+    bytes: Cow<'static, [u8]>,
     /// The hex SHA-256 of `bytes`.
-    sha256: Cow<'a, str>,
+    sha256: Cow<'static, str>,
 }
 
-impl<'a> WasmBytes<'a> {
+impl WasmBytes {
     /// A component embedded in the binary, with the digest `build.rs` computed of it.
-    pub const fn embedded(bytes: &'static [u8], sha256: &'static str) -> WasmBytes<'static> {
-        WasmBytes {
+    pub const fn embedded(bytes: &'static [u8], sha256: &'static str) -> Self {
+        Self {
             bytes: Cow::Borrowed(bytes),
             sha256: Cow::Borrowed(sha256),
         }
     }
 
-    /// A component read at run time, hashed now.
-    pub fn read(bytes: Vec<u8>) -> Self {
+    /// The component in `file`, read and hashed now, or `embedded` when there is no file;
+    /// the error names `what` the file is and where.
+    pub fn file_or(file: Option<&Path>, embedded: &Self, what: &str) -> Result<Self, String> {
+        let Some(path) = file else {
+            return Ok(embedded.clone());
+        };
+        let bytes = std::fs::read(path)
+            .map_err(|e| format!("cannot read the {what} {}: {e}", path.display()))?;
         let sha256 = Sha256::digest(&bytes)
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        Self {
+        Ok(Self {
             bytes: Cow::Owned(bytes),
             sha256: Cow::Owned(sha256),
-        }
+        })
     }
 }
 
@@ -44,7 +52,7 @@ impl<'a> WasmBytes<'a> {
 /// wasmtime configuration. A missing or unusable cache is only slower, never an error.
 pub fn load_component(
     engine: &wasmtime::Engine,
-    wasm: &WasmBytes<'_>,
+    wasm: &WasmBytes,
     cache_dir: Option<&Path>,
     name: &str,
 ) -> Result<Component, String> {

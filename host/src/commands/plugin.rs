@@ -32,16 +32,8 @@ const BUILT_IN_INSTANCE_REUSE: u32 = 1000;
 /// Runs `certsmith plugin serve`.
 pub async fn serve(args: PluginServeArgs, state_dir: &Path) -> Result<(), Failure> {
     let local = |message: String| Failure::new(exit::LOCAL, message);
-    let read;
-    let wasm = match &args.component {
-        Some(path) => {
-            read = WasmBytes::read(std::fs::read(path).map_err(|e| {
-                local(format!("cannot read the component {}: {e}", path.display()))
-            })?);
-            &read
-        }
-        None => &EMBEDDED_PLUGIN,
-    };
+    let wasm = WasmBytes::file_or(args.component.as_deref(), &EMBEDDED_PLUGIN, "component")
+        .map_err(local)?;
     let kv = SharedKv::open(&args.store.kv, state_dir)
         .await
         .map_err(|e| local(e.to_string()))?;
@@ -53,7 +45,7 @@ pub async fn serve(args: PluginServeArgs, state_dir: &Path) -> Result<(), Failur
     };
     let reuse = args.instance_reuse.unwrap_or(default_reuse);
     let plugin = Plugin::load(
-        wasm,
+        &wasm,
         Some(&state_dir.join("cache")),
         kv,
         variables(&args),

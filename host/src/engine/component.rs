@@ -25,7 +25,7 @@ wasmtime::component::bindgen!({
 use exports::certsmith::acme::types as wit;
 
 /// The component built from this workspace by `build.rs`.
-static EMBEDDED: WasmBytes<'static> = WasmBytes::embedded(
+static EMBEDDED: WasmBytes = WasmBytes::embedded(
     include_bytes!(env!("CERTSMITH_ENGINE_WASM")),
     env!("CERTSMITH_ENGINE_WASM_SHA256"),
 );
@@ -73,19 +73,7 @@ impl ComponentEngine {
         engine_file: Option<&Path>,
         cache_dir: Option<&Path>,
     ) -> Result<Self, EngineError> {
-        let read;
-        let bytes = match engine_file {
-            Some(path) => {
-                read = WasmBytes::read(std::fs::read(path).map_err(|e| {
-                    wasm(format!(
-                        "cannot read the engine file {}: {e}",
-                        path.display()
-                    ))
-                })?);
-                &read
-            }
-            None => &EMBEDDED,
-        };
+        let bytes = WasmBytes::file_or(engine_file, &EMBEDDED, "engine file").map_err(wasm)?;
         let mut wasm_config = Config::new();
         wasm_config.wasm_component_model(true);
         // The engine's calls are plain synchronous ones: no bookkeeping for concurrent guests.
@@ -94,8 +82,8 @@ impl ComponentEngine {
         // registering them with the system unwinder cost about 3 ms of CPU at every start.
         wasm_config.native_unwind_info(false);
         let engine = wasmtime::Engine::new(&wasm_config).map_err(wasm)?;
-        let component =
-            crate::wasm_cache::load_component(&engine, bytes, cache_dir, "engine").map_err(wasm)?;
+        let component = crate::wasm_cache::load_component(&engine, &bytes, cache_dir, "engine")
+            .map_err(wasm)?;
         let mut linker = Linker::<HostState>::new(&engine);
         wasi::random::random::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(wasm)?;

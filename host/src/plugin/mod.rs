@@ -31,7 +31,7 @@ use instances::Instances;
 use spin_api::{SpinApi, SpinData, SpinView};
 
 /// The plugin built from this workspace's `plugin-spin/` by `build.rs`.
-pub static EMBEDDED_PLUGIN: WasmBytes<'static> = WasmBytes::embedded(
+pub static EMBEDDED_PLUGIN: WasmBytes = WasmBytes::embedded(
     include_bytes!(env!("CERTSMITH_PLUGIN_WASM")),
     env!("CERTSMITH_PLUGIN_WASM_SHA256"),
 );
@@ -98,7 +98,7 @@ impl Plugin {
     /// `max_requests_per_instance` requests. Fails, naming the import, when the component
     /// needs anything else.
     pub fn load(
-        wasm: &WasmBytes<'_>,
+        wasm: &WasmBytes,
         cache_dir: Option<&Path>,
         kv: SharedKv,
         variables: HashMap<String, String>,
@@ -189,7 +189,7 @@ impl Plugin {
         request: hyper::Request<hyper::body::Incoming>,
     ) -> wasmtime::Result<hyper::Response<HyperOutgoingBody>> {
         let mut instance = self.instances.take();
-        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let (sender, mut receiver) = tokio::sync::oneshot::channel();
         let incoming = instance
             .store
             .data_mut()
@@ -204,7 +204,6 @@ impl Plugin {
         // The guest usually runs to its end within the first poll, right here on the
         // connection's task; only one still running when its response is set (a streamed
         // body) is moved to a task of its own, so that hyper can read the body meanwhile.
-        let mut receiver = receiver;
         let answer = tokio::select! {
             biased;
             finished = &mut run => match receiver.try_recv() {
