@@ -7,20 +7,86 @@
 // Test helpers: a panic with a message is how they report a broken expectation.
 #![allow(clippy::expect_used)]
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 /// The EAB HMAC key of Pebble's example EAB configuration (base64url).
 pub const EAB_HMAC: &str = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W";
 
-/// A free TCP port on 127.0.0.1.
+/// How often the harness starts a CA on fresh ports before it gives up.
+const START_ATTEMPTS: usize = 3;
+
+/// How long a started server (the CA, a test's certsmith) may take to listen: generous,
+/// because the tests of a binary start their servers at once on two cores.
+const LISTEN_WITHIN: Duration = Duration::from_secs(30);
+
+/// The lowest port the harness hands out: below it are well-known services.
+const FIRST_TEST_PORT: u16 = 20_000;
+
+/// A loopback port that is free now (TCP and UDP) and that no other call in this process
+/// returns. Ports come from below the kernel's ephemeral range, so no client connection of
+/// a running test (curl, certsmith, Pebble's validations) can take a port before the server
+/// meant for it binds it; the ephemeral range is read from
+/// `/proc/sys/net/ipv4/ip_local_port_range`.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    static HANDED_OUT: AtomicU16 = AtomicU16::new(0);
+    let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    let span = ephemeral_start.saturating_sub(FIRST_TEST_PORT).max(1);
+    // Processes started at the same time begin at different places in the span.
+    let offset = (std::process::id() % u32::from(span)) as u16;
+    for _ in 0..span {
+        let n = HANDED_OUT.fetch_add(1, Ordering::Relaxed);
+        let port = FIRST_TEST_PORT + (offset.wrapping_add(n) % span);
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        if TcpListener::bind(addr).is_ok() && UdpSocket::bind(addr).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port between {FIRST_TEST_PORT} and {ephemeral_start}")
+}
+
+/// Waits (at most [`LISTEN_WITHIN`]) until `port` accepts connections, failing early when
+/// one of `children` has exited.
+fn listening(children: &mut [Child], port: u16) -> Result<(), String> {
+    let deadline = Instant::now() + LISTEN_WITHIN;
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        for child in children.iter_mut() {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!(
+                    "a CA process exited ({status}) before port {port} listened"
+                ));
+            }
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "nothing listened on port {port} within {LISTEN_WITHIN:?}"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+/// The last lines of each log file `names` in `dir`, one line per file, for a failure
+/// message.
+fn log_tails(dir: &Path, names: &[&str]) -> String {
+    let tails: Vec<String> = names
+        .iter()
+        .map(|name| {
+            let text = std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(5)..];
+            format!("  {name}: {}", tail.join(" | "))
+        })
+        .collect();
+    tails.join("\n")
 }
 
 /// Runs a command that must succeed.
@@ -66,14 +132,6 @@ impl Pebble {
     pub fn start_with(env: &[(&str, &str)], extra_config: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path();
-        let (listen, management, http_port, tls_port, dns, dns_mgmt) = (
-            free_port(),
-            free_port(),
-            free_port(),
-            free_port(),
-            free_port(),
-            free_port(),
-        );
         let openssl = |args: &[&str]| run(Command::new("openssl").current_dir(d).args(args));
         openssl(&[
             "req",
@@ -128,6 +186,40 @@ impl Pebble {
             "-out",
             "localhost.pem",
         ]);
+        let mut dir = dir;
+        let mut failures = Vec::new();
+        for _ in 0..START_ATTEMPTS {
+            match Self::launch(dir, env, extra_config) {
+                Ok(ca) => return ca,
+                Err((returned, failure)) => {
+                    dir = returned;
+                    failures.push(failure);
+                }
+            }
+        }
+        panic!(
+            "Pebble did not start in {START_ATTEMPTS} attempts:\n{}",
+            failures.join("\n")
+        )
+    }
+
+    /// Starts challtestsrv and Pebble on fresh ports with the TLS files in `dir`, and waits
+    /// until both listen. On failure both are stopped, `dir` is handed back and the error
+    /// says which port or process failed, with the tail of their logs.
+    fn launch(
+        dir: tempfile::TempDir,
+        env: &[(&str, &str)],
+        extra_config: &str,
+    ) -> Result<Self, (tempfile::TempDir, String)> {
+        let d = dir.path();
+        let (listen, management, http_port, tls_port, dns, dns_mgmt) = (
+            free_port(),
+            free_port(),
+            free_port(),
+            free_port(),
+            free_port(),
+            free_port(),
+        );
         let config = format!(
             r#"{{"pebble": {{"listenAddress": "127.0.0.1:{listen}", "managementListenAddress": "127.0.0.1:{management}",
             "certificate": "{0}/localhost.pem", "privateKey": "{0}/localhost.key", "httpPort": {http_port},
@@ -156,7 +248,7 @@ impl Pebble {
                 &format!("127.0.0.1:{dns_mgmt}"),
             ])
             .stdout(log("challtestsrv.log"))
-            .stderr(Stdio::null())
+            .stderr(log("challtestsrv.err"))
             .spawn()
             .expect("pebble-challtestsrv (Debian package pebble) starts");
         let mut command = Command::new("pebble");
@@ -165,34 +257,43 @@ impl Pebble {
             .args(["-dnsserver", &format!("127.0.0.1:{dns}")])
             .env("PEBBLE_VA_NOSLEEP", "1")
             .stdout(log("pebble.log"))
-            .stderr(Stdio::null());
+            .stderr(log("pebble.err"));
         for (k, v) in env {
             command.env(k, v);
         }
         let pebble = command.spawn().expect("pebble starts");
-        let ca = Self {
+        let mut children = vec![challtestsrv, pebble];
+        let listening = [dns_mgmt, listen, management]
+            .into_iter()
+            .try_for_each(|port| listening(&mut children, port));
+        if let Err(failure) = listening {
+            for child in &mut children {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            let logs = log_tails(d, &["challtestsrv.err", "pebble.log", "pebble.err"]);
+            return Err((dir, format!("{failure}\n{logs}")));
+        }
+        Ok(Self {
             dir,
-            children: vec![challtestsrv, pebble],
+            children,
             directory: format!("https://localhost:{listen}/dir"),
             management,
             http_port,
             tls_port,
             dns_port: dns,
             dns_management: dns_mgmt,
-        };
-        ca.wait_for(listen);
-        ca.wait_for(management);
-        ca
+        })
     }
 
-    /// Waits (at most 10 s) until a port accepts connections.
+    /// Waits (at most [`LISTEN_WITHIN`]) until a port accepts connections.
     pub fn wait_for(&self, port: u16) {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + LISTEN_WITHIN;
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
             assert!(
                 Instant::now() < deadline,
-                "Pebble did not listen on {port} within 10 s"
+                "nothing listened on port {port} within {LISTEN_WITHIN:?}"
             );
             std::thread::sleep(Duration::from_millis(50));
         }
