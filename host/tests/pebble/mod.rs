@@ -288,14 +288,8 @@ impl Pebble {
 
     /// Waits (at most [`LISTEN_WITHIN`]) until a port accepts connections.
     pub fn wait_for(&self, port: u16) {
-        let deadline = Instant::now() + LISTEN_WITHIN;
-        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "nothing listened on port {port} within {LISTEN_WITHIN:?}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
+        if let Err(failure) = listening(&mut [], port) {
+            panic!("{failure}");
         }
     }
 
