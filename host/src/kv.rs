@@ -158,13 +158,20 @@ impl SharedKv {
                 .map(|name| format!("{prefix}/{name}"))
                 .collect()),
             Self::Redis { connection, url } => {
+                // SCAN, not KEYS: KEYS blocks a shared Redis for the whole keyspace walk.
                 let pattern = format!("{prefix}/*");
-                let mut keys: Vec<String> = connection
-                    .clone()
-                    .keys(pattern)
+                let mut connection = connection.clone();
+                let mut found = connection
+                    .scan_match::<_, String>(pattern)
                     .await
                     .map_err(|e| Self::redis_error(url, &e))?;
+                let mut keys = Vec::new();
+                while let Some(key) = found.next_item().await {
+                    keys.push(key.map_err(|e| Self::redis_error(url, &e))?);
+                }
+                // SCAN may return a key more than once.
                 keys.sort();
+                keys.dedup();
                 Ok(keys)
             }
         }
@@ -184,6 +191,69 @@ mod tests {
         );
         let error = "memcached://x".parse::<KvSpec>().expect_err("refused");
         assert!(error.contains("redis://"), "{error}");
+    }
+
+    /// A throwaway redis-server (Debian `redis-server`) on a free loopback port, stopped on drop.
+    struct Redis(std::process::Child);
+
+    impl Drop for Redis {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    /// Starts redis-server and returns it with its URL once it accepts connections.
+    fn redis() -> (Redis, String) {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server (Debian package redis-server) starts");
+        let running = Redis(child);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "redis did not listen");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        (running, format!("redis://127.0.0.1:{port}"))
+    }
+
+    /// Every key under the prefix, once, sorted, and none from elsewhere — with more keys
+    /// than one SCAN batch holds.
+    async fn lists_keys_under_a_prefix(kv: &SharedKv) {
+        let mut expected = Vec::new();
+        for n in 0..40 {
+            let key = format!("http01/token{n:02}");
+            kv.set(&key, b"value").await.expect("set");
+            expected.push(key);
+        }
+        kv.set("certs/other", b"value").await.expect("set");
+        assert_eq!(kv.keys("http01").await.expect("keys"), expected);
+    }
+
+    #[tokio::test]
+    async fn files_list_keys_under_a_prefix() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let kv = SharedKv::open(&KvSpec::Files, dir.path())
+            .await
+            .expect("open");
+        lists_keys_under_a_prefix(&kv).await;
+    }
+
+    #[tokio::test]
+    async fn redis_lists_keys_under_a_prefix() {
+        let (_server, url) = redis();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let kv = SharedKv::open(&KvSpec::Redis(url), dir.path())
+            .await
+            .expect("open");
+        lists_keys_under_a_prefix(&kv).await;
     }
 
     #[test]
