@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
 /// Builds certsmith's engine for WebAssembly.
@@ -33,6 +33,9 @@ enum Command {
         /// Build the ES module (`wasm-bindgen --target web`) instead of the Node package.
         #[arg(long)]
         web: bool,
+        /// Largest acceptable wasm module of the package, bytes (no budget when absent).
+        #[arg(long)]
+        max_bytes: Option<usize>,
     },
 }
 
@@ -59,14 +62,13 @@ fn main() -> Result<()> {
                 built.bytes.len() / 1024
             );
             wasm_build::check_interfaces(&built)?;
-            if built.bytes.len() > max_bytes {
-                bail!(
-                    "the component is {} bytes, over the {max_bytes}-byte budget",
-                    built.bytes.len()
-                );
-            }
+            within_budget("the component", built.bytes.len(), max_bytes)?;
         }
-        Command::Js { wasm_opt, web } => {
+        Command::Js {
+            wasm_opt,
+            web,
+            max_bytes,
+        } => {
             let (target, dir) = if web {
                 (wasm_build::JsTarget::Web, out.join("web"))
             } else {
@@ -79,13 +81,27 @@ fn main() -> Result<()> {
                 target,
                 wasm_opt.as_deref(),
             )?;
-            let size = std::fs::metadata(&module).map(|m| m.len()).unwrap_or(0);
+            let size = std::fs::metadata(&module)
+                .with_context(|| format!("reading the size of {}", module.display()))?
+                .len();
             println!(
                 "js package ({}): {} ({size} bytes of wasm)",
                 target.as_str(),
                 dir.display()
             );
+            if let Some(max_bytes) = max_bytes {
+                let size = usize::try_from(size).unwrap_or(usize::MAX);
+                within_budget("the JS package's wasm module", size, max_bytes)?;
+            }
         }
+    }
+    Ok(())
+}
+
+/// Fails when `what` (`size` bytes) is over its `max_bytes` budget.
+fn within_budget(what: &str, size: usize, max_bytes: usize) -> Result<()> {
+    if size > max_bytes {
+        bail!("{what} is {size} bytes, over the {max_bytes}-byte budget");
     }
     Ok(())
 }
