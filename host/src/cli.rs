@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use certsmith_core::KeyType;
 use clap::{Args, Parser, Subcommand};
 
-use crate::kv::KvSpec;
+use crate::storage::StorageSpec;
 
 /// HTTPS certificates over ACME, with the protocol engine sandboxed in WebAssembly.
 #[derive(Parser, Debug)]
@@ -17,6 +17,17 @@ pub struct Cli {
     /// directory, e.g. ~/.local/share/certsmith].
     #[arg(long, env = "CERTSMITH_STATE_DIR", global = true)]
     pub state_dir: Option<PathBuf>,
+    /// Where everything is kept: `fs` (files in the state directory) or a Redis server
+    /// (`redis://HOST:PORT/DB`, `rediss://` for TLS) shared by a fleet and the edge plugin.
+    #[arg(
+        long,
+        alias = "kv",
+        env = "CERTSMITH_STORAGE",
+        global = true,
+        default_value = "fs",
+        value_parser = parse_storage
+    )]
+    pub storage: StorageSpec,
     /// Print one JSON result object on stdout instead of progress lines.
     #[arg(long, env = "CERTSMITH_JSON", global = true)]
     pub json: bool,
@@ -36,6 +47,8 @@ pub enum Command {
     Revoke(RevokeArgs),
     /// List the stored certificates: names, issuer, expiry, days left, renewal time.
     List,
+    /// Make the previous certificate of a lineage current again (after a bad deploy).
+    Rollback(RollbackArgs),
     /// Show or change the ACME account.
     #[command(subcommand)]
     Account(AccountCommand),
@@ -63,9 +76,6 @@ pub struct PluginServeArgs {
     /// Where to listen (port 80 for the CA's HTTP-01 validation).
     #[arg(long, env = "CERTSMITH_PLUGIN_LISTEN")]
     pub listen: SocketAddr,
-    /// The store behind the component's `default` key-value store.
-    #[command(flatten)]
-    pub store: KvArgs,
     /// A Spin variable NAME=VALUE for the component; repeat for more. Also read from
     /// SPIN_VARIABLE_<NAME> (prefer that for secrets such as admin_secret).
     #[arg(long = "variable", value_parser = parse_variable)]
@@ -79,7 +89,7 @@ pub struct PluginServeArgs {
 }
 
 /// Which CA, how to reach it, and which account: shared by the commands that talk to a CA.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct CaArgs {
     /// The CA: a directory URL, or letsencrypt, letsencrypt-staging, zerossl.
     #[arg(long, env = "CERTSMITH_SERVER", default_value = "letsencrypt-staging")]
@@ -96,7 +106,7 @@ pub struct CaArgs {
 }
 
 /// How to obtain a certificate: shared by `issue` and `renew`.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct ObtainArgs {
     /// The CA and account.
     #[command(flatten)]
@@ -146,13 +156,10 @@ pub struct ObtainArgs {
         default_value_t = 120
     )]
     pub dns_timeout: u64,
-    /// Answer HTTP-01 through the shared store (`--kv`): the token goes to `http01/<token>`,
+    /// Answer HTTP-01 through the store (`--storage`): the token goes to `http01/<token>`,
     /// where the edge plugin (`certsmith plugin serve` or Spin) on the same store serves it.
     #[arg(long = "http-kv", env = "CERTSMITH_HTTP_KV", group = "solver")]
     pub http_kv: bool,
-    /// The shared store for --http-kv.
-    #[command(flatten)]
-    pub store: KvArgs,
     /// Answer HTTP-01 through the edge plugin's admin API at this base URL (PUT/DELETE
     /// /.well-known/certsmith/http01/<token>), for hosts that cannot reach its store.
     #[arg(
@@ -177,12 +184,13 @@ pub struct ObtainArgs {
     pub deploy_hook: Option<String>,
 }
 
-/// The shared store of `issue --http-kv` and `plugin serve`.
-#[derive(Args, Debug)]
-pub struct KvArgs {
-    /// The shared key-value store: `fs` (the state directory) or a redis:// URL.
-    #[arg(long, env = "CERTSMITH_KV", default_value = "fs", value_parser = parse_kv)]
-    pub kv: KvSpec,
+impl ObtainArgs {
+    /// The same options at another CA (`renew --all` renews each certificate at its own).
+    pub fn at_server(&self, directory: String) -> Self {
+        let mut args = self.clone();
+        args.ca.server = directory;
+        args
+    }
 }
 
 /// `certsmith issue`.
@@ -210,7 +218,7 @@ pub struct RenewArgs {
     /// The stored certificate to renew, by its first name.
     #[arg(short = 'd', long = "domain", env = "CERTSMITH_DOMAIN")]
     pub domain: Option<String>,
-    /// Every stored certificate from this CA.
+    /// Every stored certificate, from every CA (each renewed at the CA that issued it).
     #[arg(long)]
     pub all: bool,
     /// Renew even if it is not due yet.
@@ -238,6 +246,17 @@ pub struct RevokeArgs {
     /// The CA and account.
     #[command(flatten)]
     pub ca: CaArgs,
+}
+
+/// `certsmith rollback`.
+#[derive(Args, Debug)]
+pub struct RollbackArgs {
+    /// The stored certificate, by its first name.
+    #[arg(short = 'd', long = "domain", env = "CERTSMITH_DOMAIN")]
+    pub domain: String,
+    /// The CA it came from: a directory URL, or letsencrypt, letsencrypt-staging, zerossl.
+    #[arg(long, env = "CERTSMITH_SERVER", default_value = "letsencrypt-staging")]
+    pub server: String,
 }
 
 /// `certsmith account …`.
@@ -275,8 +294,8 @@ pub struct InspectArgs {
     pub ca_cert: Vec<PathBuf>,
 }
 
-/// Parses `--kv`.
-fn parse_kv(text: &str) -> Result<KvSpec, String> {
+/// Parses `--storage`.
+fn parse_storage(text: &str) -> Result<StorageSpec, String> {
     text.parse()
 }
 

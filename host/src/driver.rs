@@ -62,7 +62,11 @@ pub enum Event<'a> {
 /// Where the driver keeps order snapshots.
 pub trait SnapshotSink {
     /// Stores the snapshot (JSON, holds the certificate key) of operation `op`.
-    fn save(&mut self, op: OpId, snapshot_json: &str) -> Result<(), String>;
+    fn save<'a>(
+        &'a mut self,
+        op: OpId,
+        snapshot_json: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + 'a>>;
 }
 
 /// How an operation ended.
@@ -143,7 +147,7 @@ impl<S: Solver> Driver<'_, S> {
                         }));
                     }
                     EngineAction::Save(snapshot) => {
-                        if let Err(reason) = self.snapshots.save(op, &snapshot) {
+                        if let Err(reason) = self.snapshots.save(op, &snapshot).await {
                             tracing::warn!(%op, "could not save the order snapshot: {reason}");
                         }
                     }

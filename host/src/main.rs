@@ -3,10 +3,10 @@
 
 mod cli;
 mod commands;
+mod crash_point;
 mod driver;
 mod engine;
 mod hook;
-mod kv;
 mod layout;
 mod plugin;
 mod progress;
@@ -58,16 +58,34 @@ fn main() -> ExitCode {
         .unwrap_or_else(|| "certsmith-state".into());
     let result = match cli.command {
         Command::Inspect(args) => block_on(commands::inspect::run(args, cli.json), false),
-        Command::List => commands::list::run(&state_dir, cli.json),
-        Command::Issue(args) => block_on(commands::issue::run(args, &state_dir, cli.json), false),
-        Command::Renew(args) => block_on(commands::renew::run(args, &state_dir, cli.json), false),
-        Command::Revoke(args) => block_on(commands::revoke::run(args, &state_dir, cli.json), false),
-        Command::Account(command) => {
-            block_on(commands::account::run(command, &state_dir, cli.json), false)
-        }
-        Command::Plugin(PluginCommand::Serve(args)) => {
-            block_on(commands::plugin::serve(args, &state_dir), true)
-        }
+        Command::List => block_on(
+            commands::list::run(&state_dir, &cli.storage, cli.json),
+            false,
+        ),
+        Command::Issue(args) => block_on(
+            commands::issue::run(args, &state_dir, &cli.storage, cli.json),
+            false,
+        ),
+        Command::Renew(args) => block_on(
+            commands::renew::run(args, &state_dir, &cli.storage, cli.json),
+            false,
+        ),
+        Command::Rollback(args) => block_on(
+            commands::rollback::run(args, &state_dir, &cli.storage, cli.json),
+            false,
+        ),
+        Command::Revoke(args) => block_on(
+            commands::revoke::run(args, &state_dir, &cli.storage, cli.json),
+            false,
+        ),
+        Command::Account(command) => block_on(
+            commands::account::run(command, &state_dir, &cli.storage, cli.json),
+            false,
+        ),
+        Command::Plugin(PluginCommand::Serve(args)) => block_on(
+            commands::plugin::serve(args, &state_dir, &cli.storage),
+            true,
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,12 +7,18 @@ use certsmith_core::{AccountInfo, KeyType, OpId, Outcome, PrivateKey};
 use super::session::Session;
 use super::{Failure, exit};
 use crate::cli::{AccountCommand, CaArgs};
+use crate::layout;
 use crate::progress::Progress;
-use crate::storage::Secrecy;
+use crate::storage::{Lease, Secrecy, StorageSpec, Store};
 
 /// Opens the session and checks the account is registered here.
-fn registered(args: &CaArgs, state_dir: &Path) -> Result<Session, Failure> {
-    let session = Session::open(args, state_dir)?;
+async fn registered(
+    args: &CaArgs,
+    state_dir: &Path,
+    storage: &StorageSpec,
+) -> Result<Session, Failure> {
+    let store = Store::open(storage, state_dir).await?;
+    let session = Session::open(args, store, state_dir).await?;
     if session.account_url.is_none() {
         let who = args.email.as_deref().unwrap_or("the default account");
         return Err(Failure::new(
@@ -24,6 +30,13 @@ fn registered(args: &CaArgs, state_dir: &Path) -> Result<Session, Failure> {
         ));
     }
     Ok(session)
+}
+
+/// Takes the account's lock: one change to an account at a time, across the fleet.
+async fn account_lease(session: &Session, json: bool) -> Result<Lease, Failure> {
+    let mut progress = Progress::new(json);
+    let name = layout::account_lock(&session.ca, &session.account);
+    session.lock(&name, &mut progress).await
 }
 
 /// Runs one operation to its end.
@@ -65,10 +78,15 @@ fn print_account(info: &AccountInfo, json: bool) {
 }
 
 /// Runs `certsmith account …`.
-pub async fn run(command: AccountCommand, state_dir: &Path, json: bool) -> Result<(), Failure> {
+pub async fn run(
+    command: AccountCommand,
+    state_dir: &Path,
+    storage: &StorageSpec,
+    json: bool,
+) -> Result<(), Failure> {
     match command {
         AccountCommand::Show(ca) => {
-            let mut session = registered(&ca, state_dir)?;
+            let mut session = registered(&ca, state_dir, storage).await?;
             let op = session.engine.fetch_account()?;
             if let Outcome::Account(info) =
                 finish(&mut session, op, json, "fetching the account").await?
@@ -77,41 +95,48 @@ pub async fn run(command: AccountCommand, state_dir: &Path, json: bool) -> Resul
             }
         }
         AccountCommand::Update { contacts, ca } => {
-            let mut session = registered(&ca, state_dir)?;
+            let mut session = registered(&ca, state_dir, storage).await?;
+            let lease = account_lease(&session, json).await?;
             let contact = contacts.iter().map(|c| format!("mailto:{c}")).collect();
             let op = session.engine.update_account(contact)?;
-            if let Outcome::Account(info) =
-                finish(&mut session, op, json, "updating the contacts").await?
-            {
+            let outcome = finish(&mut session, op, json, "updating the contacts").await;
+            lease.release().await?;
+            if let Outcome::Account(info) = outcome? {
                 print_account(&info, json);
             }
         }
         AccountCommand::Deactivate(ca) => {
-            let mut session = registered(&ca, state_dir)?;
+            let mut session = registered(&ca, state_dir, storage).await?;
+            let lease = account_lease(&session, json).await?;
             let op = session.engine.deactivate_account()?;
-            if let Outcome::Account(info) =
-                finish(&mut session, op, json, "deactivating the account").await?
-            {
+            let outcome = finish(&mut session, op, json, "deactivating the account").await;
+            lease.release().await?;
+            if let Outcome::Account(info) = outcome? {
                 print_account(&info, json);
             }
         }
         AccountCommand::Rollover(ca) => {
-            let mut session = registered(&ca, state_dir)?;
+            let mut session = registered(&ca, state_dir, storage).await?;
+            let lease = account_lease(&session, json).await?;
             let new_key = PrivateKey::generate(KeyType::P256)
                 .map_err(|e| Failure::new(exit::OTHER, e.to_string()))?
                 .to_pem();
             // The new key is on disk before the CA hears of it, so a crash after the CA
             // switched keys cannot lose it: it is then in key.pem.next.
             let next = format!("{}.next", session.account_key);
-            session
-                .store
-                .put(&next, new_key.as_bytes(), Secrecy::Secret)?;
+            lease
+                .put(&next, new_key.as_bytes(), Secrecy::Secret)
+                .await?;
             let op = session.engine.change_key(&new_key)?;
-            finish(&mut session, op, json, "rolling the account key over").await?;
-            session
-                .store
-                .put(&session.account_key, new_key.as_bytes(), Secrecy::Secret)?;
-            session.store.delete(&next)?;
+            let rolled = finish(&mut session, op, json, "rolling the account key over").await;
+            if rolled.is_ok() {
+                lease
+                    .put(&session.account_key, new_key.as_bytes(), Secrecy::Secret)
+                    .await?;
+                lease.delete(&next).await?;
+            }
+            lease.release().await?;
+            rolled?;
             if json {
                 println!(
                     "{}",

@@ -5,10 +5,12 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use certsmith_core::cert::{inspect, key_matches_certificate, split_pem_chain};
+use std::path::PathBuf;
+
+use certsmith_core::cert::CertificateInfo;
 use certsmith_core::{
     CertificateKey, ExternalAccountKey, Identifier, IssuedCertificate, NewAccountRequest, OpId,
-    OrderRequest, Outcome, PrivateKey,
+    OrderRequest, Outcome,
 };
 use serde::Serialize;
 use zeroize::Zeroizing;
@@ -17,7 +19,6 @@ use super::session::Session;
 use super::{Failure, exit};
 use crate::cli::{IssueArgs, ObtainArgs};
 use crate::hook::Hook;
-use crate::kv::SharedKv;
 use crate::layout;
 use crate::progress::Progress;
 use crate::solvers::AnySolver;
@@ -27,7 +28,8 @@ use crate::solvers::http_kv::HttpKv;
 use crate::solvers::http01::Http01Standalone;
 use crate::solvers::tls_alpn::TlsAlpnStandalone;
 use crate::solvers::webroot::Webroot;
-use crate::storage::{FsStore, Secrecy};
+use crate::storage::lineage::Lineage;
+use crate::storage::{Lease, StorageSpec, Store};
 use crate::transport::trust_roots;
 
 /// How long one run of a hook (`--dns-hook`, `--deploy-hook`) may take.
@@ -61,7 +63,7 @@ fn identifiers(domains: &[String]) -> Vec<Identifier> {
 }
 
 /// The solver the flags ask for; binds its port now, before anything is sent to the CA.
-async fn solver(args: &ObtainArgs, state_dir: &Path) -> Result<AnySolver, Failure> {
+async fn solver(args: &ObtainArgs, store: &Store) -> Result<AnySolver, Failure> {
     if let Some(addr) = args.http {
         return Http01Standalone::bind(addr)
             .await
@@ -91,10 +93,7 @@ async fn solver(args: &ObtainArgs, state_dir: &Path) -> Result<AnySolver, Failur
         .map_err(|e| Failure::new(exit::LOCAL, e.to_string()));
     }
     if args.http_kv {
-        return SharedKv::open(&args.store.kv, state_dir)
-            .await
-            .map(|store| AnySolver::HttpKv(HttpKv::new(store)))
-            .map_err(|e| Failure::new(exit::LOCAL, e.to_string()));
+        return Ok(AnySolver::HttpKv(HttpKv::new(store.clone())));
     }
     if let (Some(base), Some(secret)) = (&args.http_edge, &args.edge_secret) {
         let roots: Vec<&Path> = args.ca.ca_cert.iter().map(|p| p.as_path()).collect();
@@ -109,40 +108,39 @@ async fn solver(args: &ObtainArgs, state_dir: &Path) -> Result<AnySolver, Failur
     ))
 }
 
-/// Runs `--deploy-hook` for a stored certificate.
+/// Runs `--deploy-hook` for a stored certificate: the paths of its files when the store
+/// is files, its key in the store (`CERTSMITH_LINEAGE`) on every store.
 async fn deploy_hook(command: &str, stored: &Stored, domains: &[String]) -> Result<(), Failure> {
-    let path = |file: &str| stored.dir.join(file).display().to_string();
-    let (cert, key, chain, fullchain) = (
-        path("cert.pem"),
-        path("key.pem"),
-        path("chain.pem"),
-        path("fullchain.pem"),
-    );
-    let dir = stored.dir.display().to_string();
     let names = domains.join(" ");
+    let mut env: Vec<(&str, String)> = vec![
+        ("CERTSMITH_LINEAGE", stored.lineage.clone()),
+        ("CERTSMITH_DOMAINS", names.clone()),
+        // certbot's name, so existing deploy hooks work unchanged.
+        ("RENEWED_DOMAINS", names),
+    ];
+    if let Some(dir) = &stored.dir {
+        let path = |file: &str| dir.join(file).display().to_string();
+        env.extend([
+            ("CERTSMITH_CERT_PATH", path("cert.pem")),
+            ("CERTSMITH_KEY_PATH", path("key.pem")),
+            ("CERTSMITH_CHAIN_PATH", path("chain.pem")),
+            ("CERTSMITH_FULLCHAIN_PATH", path("fullchain.pem")),
+            ("CERTSMITH_CERT_DIR", dir.display().to_string()),
+            ("RENEWED_LINEAGE", dir.display().to_string()),
+        ]);
+    }
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let hook = Hook {
         command: command.to_owned(),
         timeout: HOOK_TIMEOUT,
     };
-    hook.run(
-        &[],
-        &[
-            ("CERTSMITH_CERT_PATH", &cert),
-            ("CERTSMITH_KEY_PATH", &key),
-            ("CERTSMITH_CHAIN_PATH", &chain),
-            ("CERTSMITH_FULLCHAIN_PATH", &fullchain),
-            ("CERTSMITH_CERT_DIR", &dir),
-            ("CERTSMITH_DOMAINS", &names),
-            // certbot's names, so existing deploy hooks work unchanged.
-            ("RENEWED_LINEAGE", &dir),
-            ("RENEWED_DOMAINS", &names),
-        ],
-    )
-    .await
-    .map_err(|e| {
+    hook.run(&[], &env).await.map_err(|e| {
         Failure::new(
             exit::OTHER,
-            format!("the certificate is stored in {dir}, but the deploy hook failed: {e}"),
+            format!(
+                "the certificate is stored in {}, but the deploy hook failed: {e}",
+                stored.place()
+            ),
         )
     })
 }
@@ -160,19 +158,44 @@ fn external_account(args: &ObtainArgs) -> Result<Option<ExternalAccountKey>, Fai
     }))
 }
 
-/// The paths and facts of a stored certificate.
+/// Where a stored certificate is and what it is.
 struct Stored {
-    dir: std::path::PathBuf,
+    /// Its directory, when the store is files (the lineage's stable path).
+    dir: Option<PathBuf>,
+    /// Its key in the store.
+    lineage: String,
     serial: String,
     not_after: String,
     issuer: String,
 }
 
-/// Checks the issued chain (parses, certifies the key) and only then stores it.
-fn store_certificate(
-    store: &FsStore,
-    ca: &str,
-    name: &str,
+impl Stored {
+    /// A stored certificate's facts, from its leaf.
+    fn new(store: &Store, ca: &str, name: &str, info: &CertificateInfo) -> Self {
+        let lineage = layout::lineage(ca, name);
+        Self {
+            dir: store.file_path(&lineage),
+            lineage,
+            serial: info.serial_hex.clone(),
+            not_after: info.not_after.to_rfc3339(),
+            issuer: info.issuer.clone(),
+        }
+    }
+
+    /// Where it is, for messages: its directory, or its key in the store.
+    fn place(&self) -> String {
+        self.dir
+            .as_ref()
+            .map_or_else(|| self.lineage.clone(), |dir| dir.display().to_string())
+    }
+}
+
+/// Checks the issued chain (parses, certifies the key, names every domain) and only then
+/// makes it the current generation of the lineage, in one step, under `lease`.
+async fn store_certificate(
+    lease: &Lease,
+    store: &Store,
+    (ca, name): (&str, &str),
     directory: &str,
     domains: &[String],
     cert: &IssuedCertificate,
@@ -183,24 +206,12 @@ fn store_certificate(
             format!("the CA's certificate is unusable, nothing was replaced: {why}"),
         )
     };
-    let ders = split_pem_chain(&cert.chain_pem).map_err(|e| invalid(e.to_string()))?;
     let key_pem = cert
         .private_key_pem
         .as_ref()
         .ok_or_else(|| invalid("no certificate key".into()))?;
-    let key = PrivateKey::from_pem(key_pem).map_err(|e| invalid(e.to_string()))?;
-    if !key_matches_certificate(&key, &ders[0]).map_err(|e| invalid(e.to_string()))? {
-        return Err(invalid("the certificate is not for its key".into()));
-    }
-    let info = inspect(&ders[0]).map_err(|e| invalid(e.to_string()))?;
-    const END: &str = "-----END CERTIFICATE-----";
-    let leaf_end = cert
-        .chain_pem
-        .find(END)
-        .map(|i| i + END.len())
-        .ok_or_else(|| invalid("no PEM certificate".into()))?;
-    let leaf_pem = format!("{}\n", cert.chain_pem[..leaf_end].trim());
-    let chain_pem = cert.chain_pem[leaf_end..].trim_start().to_owned();
+    let unsigned = Lineage::from_chain(&cert.chain_pem, key_pem, Vec::new()).map_err(invalid)?;
+    let info = unsigned.check(Some(domains)).map_err(invalid)?;
     let meta = CertMeta {
         directory,
         domains,
@@ -213,49 +224,101 @@ fn store_certificate(
         order_url: &cert.order_url,
         certificate_url: &cert.certificate_url,
     };
-    let meta_json = serde_json::to_vec_pretty(&meta).unwrap_or_default();
-    // Key first: until cert.pem is replaced too, a crash leaves the new key beside the old
-    // certificate; the next `issue` run sees the mismatch and replaces both.
-    for (file, bytes, secrecy) in [
-        ("key.pem", key_pem.as_bytes(), Secrecy::Secret),
-        ("cert.pem", leaf_pem.as_bytes(), Secrecy::Public),
-        ("chain.pem", chain_pem.as_bytes(), Secrecy::Public),
-        ("fullchain.pem", cert.chain_pem.as_bytes(), Secrecy::Public),
-        ("meta.json", meta_json.as_slice(), Secrecy::Public),
-    ] {
-        store.put(&layout::cert_file(ca, name, file), bytes, secrecy)?;
-    }
-    let dir = store
-        .path(&layout::cert_file(ca, name, "cert.pem"))?
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    Ok(Stored {
-        dir,
-        serial: info.serial_hex,
-        not_after: info.not_after.to_rfc3339(),
-        issuer: info.issuer,
-    })
+    let lineage = Lineage {
+        meta_json: serde_json::to_vec_pretty(&meta).unwrap_or_default(),
+        ..unsigned
+    };
+    store
+        .commit_lineage(ca, name, &lineage, domains, Some(lease))
+        .await?;
+    Ok(Stored::new(store, ca, name, &info))
+}
+
+/// The current certificate of lineage `name` if it is whole and names every domain.
+async fn current(
+    store: &Store,
+    (ca, name): (&str, &str),
+    domains: &[String],
+) -> Result<Option<(String, CertificateInfo)>, Failure> {
+    Ok(store
+        .read_lineage(ca, name)
+        .await?
+        .and_then(|lineage| Some((lineage.check(Some(domains)).ok()?, lineage.cert_pem)))
+        .map(|(info, pem)| (pem, info)))
 }
 
 /// Runs `certsmith issue`.
-pub async fn run(args: IssueArgs, state_dir: &Path, json: bool) -> Result<(), Failure> {
-    obtain(&args.domains, &args.obtain, state_dir, json).await
+pub async fn run(
+    args: IssueArgs,
+    state_dir: &Path,
+    storage: &StorageSpec,
+    json: bool,
+) -> Result<(), Failure> {
+    let store = Store::open(storage, state_dir).await?;
+    obtain(&args.domains, &args.obtain, &store, state_dir, json).await
 }
 
-/// Obtains and stores a certificate for `domains` (resuming an interrupted order for them).
+/// Obtains and stores a certificate for `domains` (resuming an interrupted order for them),
+/// holding the certificate's lock. A process that had to wait for the lock while another
+/// obtained the certificate reports that one instead of ordering again.
 pub async fn obtain(
     domains: &[String],
     args: &ObtainArgs,
+    store: &Store,
     state_dir: &Path,
     json: bool,
 ) -> Result<(), Failure> {
     let name = layout::cert_name(&domains[0]);
-    let solver = solver(args, state_dir).await?;
-    let mut session = Session::open(&args.ca, state_dir)?;
-    let directory = session.directory.clone();
+    let solver = solver(args, store).await?;
+    let mut session = Session::open(&args.ca, store.clone(), state_dir).await?;
     let ca = session.ca.clone();
     let mut progress = Progress::new(json);
+    let before = current(store, (&ca, &name), domains)
+        .await?
+        .map(|(pem, _)| pem);
+    let lease = session
+        .lock(&layout::cert_lock(&ca, &name), &mut progress)
+        .await?;
+    let meanwhile = current(store, (&ca, &name), domains)
+        .await?
+        .filter(|(pem, _)| before.as_ref() != Some(pem));
+    let obtained = match meanwhile {
+        Some((_, info)) => {
+            progress.step(format!(
+                "{} was just obtained by another process: using it",
+                domains.join(", ")
+            ));
+            Ok((Stored::new(store, &ca, &name, &info), None))
+        }
+        None => order(&mut session, &lease, &solver, domains, args, &mut progress)
+            .await
+            .map(|(stored, cert, requests)| (stored, Some((cert, requests)))),
+    };
+    let released = lease.release().await;
+    let (stored, ordered) = obtained?;
+    released?;
+    if let (Some(command), Some(_)) = (&args.deploy_hook, &ordered) {
+        progress.step("running the deploy hook");
+        deploy_hook(command, &stored, domains).await?;
+    }
+    progress.finish_current();
+    report(&stored, &name, domains, ordered.as_ref(), json);
+    Ok(())
+}
+
+/// Orders (or resumes the saved order of) a certificate for `domains` and stores it, under
+/// `lease`: the stored certificate, how the CA issued it, and the ACME requests sent.
+async fn order(
+    session: &mut Session,
+    lease: &Lease,
+    solver: &AnySolver,
+    domains: &[String],
+    args: &ObtainArgs,
+    progress: &mut Progress,
+) -> Result<(Stored, IssuedCertificate, u64), Failure> {
+    let name = layout::cert_name(&domains[0]);
+    let directory = session.directory.clone();
+    let ca = session.ca.clone();
     let snapshot_key = layout::order_snapshot(&ca, &name);
 
     // Both operations start now, so a malformed name is refused before anything is sent;
@@ -284,7 +347,7 @@ pub async fn obtain(
             })?,
         ),
     };
-    let order_op = match session.store.get(&snapshot_key)? {
+    let order_op = match session.store.get(&snapshot_key).await? {
         Some(snapshot) => {
             progress.step(format!(
                 "resuming the interrupted order for {}",
@@ -303,11 +366,11 @@ pub async fn obtain(
     };
     let ops: Vec<OpId> = account_op.into_iter().chain([order_op]).collect();
     let mut results = session
-        .run(&ops, Some(&solver), Some(&snapshot_key), &mut progress)
+        .run(&ops, Some(solver), Some((lease, &snapshot_key)), progress)
         .await?;
     if let Some(op) = account_op {
         match results.remove(&op) {
-            Some(Ok(Outcome::Account(info))) => session.save_account(info.url)?,
+            Some(Ok(Outcome::Account(info))) => session.save_account(info.url).await?,
             Some(Err(failure)) => return Err(failure.into()),
             other => {
                 return Err(Failure::new(
@@ -338,7 +401,7 @@ pub async fn obtain(
                 "transport" | "challenge-deploy-failed"
             );
             if !resumable {
-                session.store.delete(&snapshot_key)?;
+                lease.delete(&snapshot_key).await?;
             }
             let mut failure = Failure::from(failure);
             if resumable {
@@ -350,42 +413,60 @@ pub async fn obtain(
         }
     };
     progress.step("storing the certificate");
-    let stored = store_certificate(&session.store, &ca, &name, &directory, domains, &cert)?;
-    session.store.delete(&snapshot_key)?;
-    if let Some(command) = &args.deploy_hook {
-        progress.step("running the deploy hook");
-        deploy_hook(command, &stored, domains).await?;
-    }
-    progress.finish_current();
-    let fullchain = stored.dir.join("fullchain.pem");
-    let key = stored.dir.join("key.pem");
+    let stored = store_certificate(
+        lease,
+        &session.store,
+        (&ca, &name),
+        &directory,
+        domains,
+        &cert,
+    )
+    .await?;
+    crate::crash_point::hit("lineage-current");
+    lease.delete(&snapshot_key).await?;
+    Ok((stored, cert, requests))
+}
+
+/// Prints what `issue` stored: one JSON object, or lines for a person.
+fn report(
+    stored: &Stored,
+    name: &str,
+    domains: &[String],
+    ordered: Option<&(IssuedCertificate, u64)>,
+    json: bool,
+) {
+    let file = |f: &str| stored.dir.as_ref().map(|dir| dir.join(f));
     if json {
         let report = serde_json::json!({
             "name": name,
             "domains": domains,
-            "fullchain": fullchain,
-            "cert": stored.dir.join("cert.pem"),
-            "chain": stored.dir.join("chain.pem"),
-            "key": key,
+            "lineage": stored.lineage,
+            "fullchain": file("fullchain.pem"),
+            "cert": file("cert.pem"),
+            "chain": file("chain.pem"),
+            "key": file("key.pem"),
             "serial": stored.serial,
             "notAfter": stored.not_after,
             "issuer": stored.issuer,
-            "orderUrl": cert.order_url,
-            "acmeRequests": requests,
+            "orderUrl": ordered.map(|(cert, _)| &cert.order_url),
+            "acmeRequests": ordered.map_or(0, |(_, requests)| *requests),
+            "obtainedByAnotherProcess": ordered.is_none(),
         });
         println!("{report}");
-    } else {
-        println!(
-            "certificate for {} saved in {}",
-            domains.join(", "),
-            stored.dir.display()
-        );
-        println!("  fullchain.pem, cert.pem, chain.pem, key.pem (0600), meta.json");
-        println!(
-            "  serial {}, valid until {}, issued by {}",
-            stored.serial, stored.not_after, stored.issuer
-        );
-        println!("  {requests} ACME requests");
+        return;
     }
-    Ok(())
+    println!(
+        "certificate for {} saved in {}",
+        domains.join(", "),
+        stored.place()
+    );
+    println!("  fullchain.pem, cert.pem, chain.pem, key.pem (0600), meta.json");
+    println!(
+        "  serial {}, valid until {}, issued by {}",
+        stored.serial, stored.not_after, stored.issuer
+    );
+    match ordered {
+        Some((_, requests)) => println!("  {requests} ACME requests"),
+        None => println!("  obtained by another process while this one waited for its lock"),
+    }
 }

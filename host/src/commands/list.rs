@@ -1,14 +1,14 @@
-//! `certsmith list`: every stored certificate, read from its `cert.pem` (not from what
-//! `meta.json` claims): names, issuer, expiry, days left, renewal time.
+//! `certsmith list`: every stored certificate, read from its lineage (not from what
+//! `meta.json` claims): names, issuer, expiry, days left, renewal time; a lineage whose files
+//! do not belong together is listed with what is wrong.
 
 use std::path::Path;
 
-use certsmith_core::cert::{CertificateInfo, inspect, split_pem_chain};
+use certsmith_core::cert::CertificateInfo;
 
 use super::Failure;
 use crate::driver::now;
-use crate::layout;
-use crate::storage::FsStore;
+use crate::storage::{StorageSpec, Store};
 
 /// One stored certificate.
 struct Entry {
@@ -18,17 +18,15 @@ struct Entry {
 }
 
 /// Runs `certsmith list`.
-pub fn run(state_dir: &Path, json: bool) -> Result<(), Failure> {
-    let store = FsStore::open(state_dir)?;
+pub async fn run(state_dir: &Path, storage: &StorageSpec, json: bool) -> Result<(), Failure> {
+    let store = Store::open(storage, state_dir).await?;
     let mut entries = Vec::new();
-    for ca in store.children("certs")? {
-        for name in store.children(&format!("certs/{ca}"))? {
-            let key = layout::cert_file(&ca, &name, "cert.pem");
-            let info = match store.get(&key)? {
-                None => Err("no cert.pem".to_owned()),
-                Some(pem) => split_pem_chain(&String::from_utf8_lossy(&pem))
-                    .and_then(|ders| inspect(&ders[0]))
-                    .map_err(|e| e.to_string()),
+    for ca in store.children("certs").await? {
+        for name in store.children(&format!("certs/{ca}")).await? {
+            let info = match store.read_lineage(&ca, &name).await {
+                Ok(Some(lineage)) => lineage.check(None),
+                Ok(None) => Err("no certificate".to_owned()),
+                Err(e) => Err(e.to_string()),
             };
             entries.push(Entry {
                 ca: ca.clone(),
@@ -55,7 +53,7 @@ pub fn run(state_dir: &Path, json: bool) -> Result<(), Failure> {
         return Ok(());
     }
     if entries.is_empty() {
-        println!("no certificates in {}", state_dir.display());
+        println!("no certificates in {}", store.describe());
     }
     for e in &entries {
         match &e.info {

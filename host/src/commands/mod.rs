@@ -7,6 +7,7 @@ pub mod list;
 pub mod plugin;
 pub mod renew;
 pub mod revoke;
+pub mod rollback;
 mod session;
 
 use std::process::ExitCode;

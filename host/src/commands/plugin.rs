@@ -6,8 +6,8 @@ use std::path::Path;
 
 use super::{Failure, exit};
 use crate::cli::PluginServeArgs;
-use crate::kv::{KvSpec, SharedKv};
 use crate::plugin::{self, EMBEDDED_PLUGIN, Plugin};
+use crate::storage::{StorageSpec, Store};
 use crate::wasm_cache::WasmBytes;
 
 /// The prefix of the environment variables Spin reads application variables from.
@@ -30,11 +30,15 @@ fn variables(args: &PluginServeArgs) -> HashMap<String, String> {
 const BUILT_IN_INSTANCE_REUSE: u32 = 1000;
 
 /// Runs `certsmith plugin serve`.
-pub async fn serve(args: PluginServeArgs, state_dir: &Path) -> Result<(), Failure> {
+pub async fn serve(
+    args: PluginServeArgs,
+    state_dir: &Path,
+    storage: &StorageSpec,
+) -> Result<(), Failure> {
     let local = |message: String| Failure::new(exit::LOCAL, message);
     let wasm = WasmBytes::file_or(args.component.as_deref(), &EMBEDDED_PLUGIN, "component")
         .map_err(local)?;
-    let kv = SharedKv::open(&args.store.kv, state_dir)
+    let kv = Store::open(storage, state_dir)
         .await
         .map_err(|e| local(e.to_string()))?;
     // Another component may rely on Spin's fresh instance per request.
@@ -47,7 +51,7 @@ pub async fn serve(args: PluginServeArgs, state_dir: &Path) -> Result<(), Failur
     let plugin = Plugin::load(
         &wasm,
         Some(&state_dir.join("cache")),
-        kv,
+        kv.clone(),
         variables(&args),
         reuse,
     )
@@ -55,17 +59,14 @@ pub async fn serve(args: PluginServeArgs, state_dir: &Path) -> Result<(), Failur
     let listener = plugin::bind(args.listen)
         .await
         .map_err(|e| local(e.to_string()))?;
-    let store = match &args.store.kv {
-        KvSpec::Files => format!("files under {}", state_dir.display()),
-        KvSpec::Redis(_) => "redis".to_owned(),
-    };
     let component = args.component.as_ref().map_or_else(
         || "the built-in HTTP-01 plugin".to_owned(),
         |p| p.display().to_string(),
     );
     eprintln!(
-        "certsmith: serving {component} on http://{} (key-value store: {store}; {})",
+        "certsmith: serving {component} on http://{} (key-value store: {}; {})",
         args.listen,
+        kv.describe(),
         match reuse {
             1 => "a fresh instance per request".to_owned(),
             n => format!("an instance answers up to {n} requests"),

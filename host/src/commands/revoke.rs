@@ -11,6 +11,7 @@ use super::{Failure, exit};
 use crate::cli::RevokeArgs;
 use crate::layout;
 use crate::progress::Progress;
+use crate::storage::{StorageSpec, Store};
 
 /// The first certificate of PEM text, DER; `what` names the source in errors.
 fn leaf_der(pem: &[u8], what: &str) -> Result<Vec<u8>, Failure> {
@@ -20,13 +21,19 @@ fn leaf_der(pem: &[u8], what: &str) -> Result<Vec<u8>, Failure> {
 }
 
 /// Runs `certsmith revoke`.
-pub async fn run(args: RevokeArgs, state_dir: &Path, json: bool) -> Result<(), Failure> {
-    let mut session = Session::open(&args.ca, state_dir)?;
+pub async fn run(
+    args: RevokeArgs,
+    state_dir: &Path,
+    storage: &StorageSpec,
+    json: bool,
+) -> Result<(), Failure> {
+    let store = Store::open(storage, state_dir).await?;
+    let mut session = Session::open(&args.ca, store, state_dir).await?;
     let (der, signer) = match (&args.domain, &args.cert) {
         (Some(domain), _) => {
             let name = layout::cert_name(domain);
             let cert_key = layout::cert_file(&session.ca, &name, "cert.pem");
-            let pem = session.store.get(&cert_key)?.ok_or_else(|| {
+            let pem = session.store.get(&cert_key).await?.ok_or_else(|| {
                 Failure::new(
                     exit::LOCAL,
                     format!(
@@ -40,7 +47,7 @@ pub async fn run(args: RevokeArgs, state_dir: &Path, json: bool) -> Result<(), F
                 Some(_) => RevocationSigner::Account,
                 None => {
                     let key_key = layout::cert_file(&session.ca, &name, "key.pem");
-                    let key_pem = session.store.get(&key_key)?.unwrap_or_default();
+                    let key_pem = session.store.get(&key_key).await?.unwrap_or_default();
                     let key = PrivateKey::from_pem(&String::from_utf8_lossy(&key_pem))
                         .map_err(|e| Failure::new(exit::LOCAL, format!("{key_key}: {e}")))?;
                     RevocationSigner::CertificateKey(key)

@@ -2,7 +2,9 @@
 //! transport, the account key and URL, and the engine; and running operations to their end.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
 use std::time::Duration;
 
 use certsmith_core::{ClientConfig, KeyType, OpId, PrivateKey};
@@ -15,11 +17,15 @@ use crate::engine::{self, AcmeEngine};
 use crate::layout;
 use crate::progress::Progress;
 use crate::solvers::AnySolver;
-use crate::storage::{FsStore, Secrecy};
+use crate::storage::{Holder, Lease, Secrecy, Store};
 use crate::transport::Transport;
 
 /// How long one HTTP request to the CA may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a command waits for another process that holds the lock of what it changes:
+/// longer than an issuance with a slow DNS propagation check.
+pub const LOCK_WAIT: Duration = Duration::from_secs(900);
 
 /// What is kept about an account besides its key.
 #[derive(Serialize, Deserialize)]
@@ -30,8 +36,8 @@ struct AccountMeta {
 
 /// A command's connection to one CA with one account.
 pub struct Session {
-    /// The state directory.
-    pub store: FsStore,
+    /// The store.
+    pub store: Store,
     /// The CA's directory URL.
     pub directory: String,
     /// The CA's name in the store.
@@ -46,12 +52,13 @@ pub struct Session {
     account_meta: String,
     /// Where the account key is kept.
     pub account_key: String,
+    /// The account's name in the store (its email, or `default`).
+    pub account: String,
 }
 
 impl Session {
     /// Opens the store, generates the account key on first use, and loads the engine.
-    pub fn open(args: &CaArgs, state_dir: &Path) -> Result<Self, Failure> {
-        let store = FsStore::open(state_dir)?;
+    pub async fn open(args: &CaArgs, store: Store, state_dir: &Path) -> Result<Self, Failure> {
         let directory = directory_url(&args.server).to_owned();
         let ca = layout::ca_slug(&directory);
         let account = args.email.as_deref().unwrap_or("default");
@@ -59,10 +66,11 @@ impl Session {
         let transport = Transport::new(&roots, REQUEST_TIMEOUT)
             .map_err(|e| Failure::new(exit::LOCAL, e.to_string()))?;
         let account_key_name = layout::account_key(&ca, account);
-        let key_pem = account_key(&store, &account_key_name)?;
+        let key_pem = account_key(&store, &account_key_name).await?;
         let account_meta = layout::account_meta(&ca, account);
         let account_url = store
-            .get(&account_meta)?
+            .get(&account_meta)
+            .await?
             .and_then(|bytes| serde_json::from_slice::<AccountMeta>(&bytes).ok())
             .map(|meta| meta.url);
         let config = ClientConfig {
@@ -84,28 +92,35 @@ impl Session {
             account_url,
             account_meta,
             account_key: account_key_name,
+            account: account.to_owned(),
         })
     }
 
     /// Records the account URL the CA gave.
-    pub fn save_account(&self, url: String) -> Result<(), Failure> {
+    pub async fn save_account(&self, url: String) -> Result<(), Failure> {
         let meta = serde_json::to_vec(&AccountMeta { url }).unwrap_or_default();
-        Ok(self.store.put(&self.account_meta, &meta, Secrecy::Public)?)
+        Ok(self
+            .store
+            .put(&self.account_meta, &meta, Secrecy::Public)
+            .await?)
     }
 
-    /// Runs `ops` to their end, showing progress; how each ended. Snapshots go to
-    /// `snapshot_key` (as secrets: they hold the certificate key).
+    /// Takes lock `name` (waiting for another process that holds it, with a progress
+    /// line), so that what it guards changes in one process at a time.
+    pub async fn lock(&self, name: &str, progress: &mut Progress) -> Result<Lease, Failure> {
+        lock(&self.store, name, progress).await
+    }
+
+    /// Runs `ops` to their end, showing progress; how each ended. Snapshots go to the
+    /// key of `snapshots` (as secrets: they hold the certificate key), written under its lease.
     pub async fn run(
         &mut self,
         ops: &[OpId],
         solver: Option<&AnySolver>,
-        snapshot_key: Option<&str>,
+        snapshots: Option<(&Lease, &str)>,
         progress: &mut Progress,
     ) -> Result<BTreeMap<OpId, OpResult>, Failure> {
-        let mut sink = StoreSink {
-            store: &self.store,
-            key: snapshot_key,
-        };
+        let mut sink = LeaseSink { snapshots };
         let mut events = |event: Event<'_>| progress.event(event);
         let mut driver = Driver {
             transport: &self.transport,
@@ -117,34 +132,52 @@ impl Session {
     }
 }
 
-/// Order snapshots go to the store, as secrets.
-struct StoreSink<'a> {
-    store: &'a FsStore,
-    key: Option<&'a str>,
+/// Takes lock `name` in `store`, waiting at most [`LOCK_WAIT`] for another process that
+/// holds it, with a progress line naming the holder.
+pub async fn lock(store: &Store, name: &str, progress: &mut Progress) -> Result<Lease, Failure> {
+    let mut waiting = |holder: &Holder| {
+        progress.step(format!("waiting for the lock on {name} held by {holder}"));
+    };
+    Ok(store.lock(name, LOCK_WAIT, &mut waiting).await?)
 }
 
-impl SnapshotSink for StoreSink<'_> {
-    fn save(&mut self, _op: OpId, snapshot_json: &str) -> Result<(), String> {
-        let key = self.key.ok_or("this command keeps no order snapshots")?;
-        self.store
-            .put(key, snapshot_json.as_bytes(), Secrecy::Secret)
-            .map_err(|e| e.to_string())
+/// Order snapshots go to the store as secrets, written under the lease of the certificate.
+struct LeaseSink<'a> {
+    snapshots: Option<(&'a Lease, &'a str)>,
+}
+
+impl SnapshotSink for LeaseSink<'_> {
+    fn save<'a>(
+        &'a mut self,
+        _op: OpId,
+        snapshot_json: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + 'a>> {
+        Box::pin(async move {
+            let (lease, key) = self
+                .snapshots
+                .ok_or("this command keeps no order snapshots")?;
+            lease
+                .put(key, snapshot_json.as_bytes(), Secrecy::Secret)
+                .await
+                .map_err(|e| e.to_string())
+        })
     }
 }
 
-/// The account key PEM, generated and stored on first use.
-fn account_key(store: &FsStore, key: &str) -> Result<String, Failure> {
-    if let Some(bytes) = store.get(key)? {
-        return String::from_utf8(bytes).map_err(|_| {
-            Failure::new(
-                exit::LOCAL,
-                format!("the account key {key} is not PEM text"),
-            )
-        });
+/// The account key PEM, generated and stored on first use. Processes that race to create
+/// it all end up with the one that was stored first (and so with one account).
+async fn account_key(store: &Store, key: &str) -> Result<String, Failure> {
+    if store.get(key).await?.is_none() {
+        let pem = PrivateKey::generate(KeyType::P256)
+            .map_err(|e| Failure::new(exit::OTHER, e.to_string()))?
+            .to_pem();
+        store.put_new(key, pem.as_bytes(), Secrecy::Secret).await?;
     }
-    let pem = PrivateKey::generate(KeyType::P256)
-        .map_err(|e| Failure::new(exit::OTHER, e.to_string()))?
-        .to_pem();
-    store.put(key, pem.as_bytes(), Secrecy::Secret)?;
-    Ok(pem.to_string())
+    let bytes = store.get(key).await?.unwrap_or_default();
+    String::from_utf8(bytes).map_err(|_| {
+        Failure::new(
+            exit::LOCAL,
+            format!("the account key {key} is not PEM text"),
+        )
+    })
 }

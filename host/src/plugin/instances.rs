@@ -124,7 +124,7 @@ mod tests {
 
     use super::super::{EMBEDDED_PLUGIN, Plugin, bind, serve};
     use super::Instances;
-    use crate::kv::{KvSpec, SharedKv};
+    use crate::storage::{StorageSpec, Store};
 
     impl Instances {
         /// How many instances wait for a request.
@@ -161,7 +161,9 @@ mod tests {
         let state = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(state.path().join("http01")).unwrap();
         std::fs::write(state.path().join("http01/tok-1"), "tok-1.thumbprint").unwrap();
-        let kv = SharedKv::open(&KvSpec::Files, state.path()).await.unwrap();
+        let kv = Store::open(&StorageSpec::Files, state.path())
+            .await
+            .unwrap();
         let plugin = Plugin::load(&EMBEDDED_PLUGIN, None, kv, HashMap::new(), 2).unwrap();
         let instances = Arc::clone(&plugin.instances);
         let listener = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();

@@ -25,7 +25,7 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use crate::kv::SharedKv;
+use crate::storage::Store;
 use crate::wasm_cache::{self, WasmBytes};
 use instances::Instances;
 use spin_api::{SpinApi, SpinData, SpinView};
@@ -100,7 +100,7 @@ impl Plugin {
     pub fn load(
         wasm: &WasmBytes,
         cache_dir: Option<&Path>,
-        kv: SharedKv,
+        kv: Store,
         variables: HashMap<String, String>,
         max_requests_per_instance: u32,
     ) -> Result<Self, PluginError> {

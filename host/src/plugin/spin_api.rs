@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use wasmtime::component::{HasData, Resource, ResourceTable};
 
-use crate::kv::SharedKv;
+use crate::layout;
+use crate::storage::Store;
 
 wasmtime::component::bindgen!({
     path: "wit-spin",
@@ -28,7 +29,7 @@ pub struct OpenStore;
 /// What a component instance may reach of the host.
 pub struct SpinApi {
     /// The store behind the `default` label.
-    pub kv: SharedKv,
+    pub kv: Store,
     /// The application variables.
     pub variables: Arc<HashMap<String, String>>,
 }
@@ -99,7 +100,12 @@ impl key_value::HostStore for SpinView<'_> {
         if let Err(denied) = visible(&key) {
             return Ok(Err(denied));
         }
-        Ok(self.api.kv.set(&key, &value).await.map_err(other))
+        Ok(self
+            .api
+            .kv
+            .put_expiring(&key, &value, layout::HTTP01_TTL)
+            .await
+            .map_err(other))
     }
 
     async fn delete(
@@ -131,8 +137,9 @@ impl key_value::HostStore for SpinView<'_> {
         Ok(self
             .api
             .kv
-            .keys(VISIBLE_PREFIX.trim_end_matches('/'))
+            .children(layout::HTTP01)
             .await
+            .map(|tokens| tokens.iter().map(|t| layout::http01_token(t)).collect())
             .map_err(other))
     }
 

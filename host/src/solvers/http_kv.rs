@@ -5,21 +5,22 @@
 use certsmith_core::ChallengeTask;
 
 use super::{Solver, SolverError, checked_token, http01_of};
-use crate::kv::SharedKv;
+use crate::layout;
+use crate::storage::Store;
 
 /// The key of a token's key authorization, as the edge plugin reads it.
 pub fn token_key(token: &str) -> Result<String, SolverError> {
-    Ok(format!("http01/{}", checked_token(token)?))
+    Ok(layout::http01_token(checked_token(token)?))
 }
 
 /// The shared-store solver.
 pub struct HttpKv {
-    store: SharedKv,
+    store: Store,
 }
 
 impl HttpKv {
     /// A solver writing into `store`.
-    pub fn new(store: SharedKv) -> Self {
+    pub fn new(store: Store) -> Self {
         Self { store }
     }
 }
@@ -28,7 +29,7 @@ impl Solver for HttpKv {
     async fn deploy(&self, task: &ChallengeTask) -> Result<(), SolverError> {
         let (token, body) = http01_of(task)?;
         self.store
-            .set(&token_key(token)?, body.as_bytes())
+            .put_expiring(&token_key(token)?, body.as_bytes(), layout::HTTP01_TTL)
             .await
             .map_err(|e| SolverError(format!("cannot publish the http-01 token: {e}")))
     }
