@@ -6,74 +6,12 @@
 // Test helpers: a panic with a message is how they report a broken expectation.
 #![allow(clippy::expect_used)]
 
-use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 mod pebble;
 
 use pebble::*;
-
-/// The admin secret the tests give the plugin.
-const SECRET: &str = "edge-test-secret";
-
-/// A child process killed (by PID) when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `certsmith plugin serve` on `port` with the store `kv` and `extra` options, the admin
-/// secret set.
-fn plugin_serve(ca: &Pebble, state: &Path, port: u16, kv: &str, extra: &[&str]) -> Running {
-    let child = certsmith(state)
-        .args(["plugin", "serve", "--listen", &format!("127.0.0.1:{port}")])
-        .args(["--kv", kv])
-        .args(extra)
-        .env("SPIN_VARIABLE_ADMIN_SECRET", SECRET)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("certsmith plugin serve starts");
-    let running = Running(child);
-    ca.wait_for(port);
-    running
-}
-
-/// A throwaway redis-server (Debian `redis-server`) on a free loopback port, no persistence.
-fn redis() -> (Running, String) {
-    let port = free_port();
-    let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server (Debian package redis-server) starts");
-    let running = Running(child);
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(std::time::Instant::now() < deadline, "redis did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (running, format!("redis://127.0.0.1:{port}"))
-}
-
-/// The keys in Redis matching `pattern`.
-fn redis_keys(url: &str, pattern: &str) -> Vec<String> {
-    let port = url.rsplit(':').next().expect("port");
-    let out = run(Command::new("redis-cli").args(["-p", port, "--raw", "keys", pattern]));
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
 
 /// The files under `state/http01` with their contents.
 fn http01_files(state: &Path) -> Vec<(String, String)> {
@@ -143,11 +81,15 @@ fn the_plugin_answers_pebble_from_redis() {
         &ca,
         issuer_state.path(),
         &names,
-        &["--http-kv", "--kv", &url],
+        &["--http-kv", "--storage", &url],
         &[],
     );
-    check_issued(&ca, &output, &names);
-    assert!(redis_keys(&url, "*").is_empty(), "tokens cleaned up");
+    check_issued_in_redis(&ca, &output, &names, &url);
+    assert!(redis_keys(&url, "http01/*").is_empty(), "tokens cleaned up");
+    assert!(
+        std::fs::read_dir(issuer_state.path().join("certs")).is_err(),
+        "the certificate is kept in Redis, not in the issuer's state dir"
+    );
 }
 
 #[test]

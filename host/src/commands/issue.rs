@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use std::path::PathBuf;
 
+use certsmith_core::Timestamp;
 use certsmith_core::cert::CertificateInfo;
 use certsmith_core::{
     CertificateKey, ExternalAccountKey, Identifier, IssuedCertificate, NewAccountRequest, OpId,
@@ -18,6 +19,7 @@ use zeroize::Zeroizing;
 use super::session::Session;
 use super::{Failure, exit};
 use crate::cli::{IssueArgs, ObtainArgs};
+use crate::driver::now;
 use crate::hook::Hook;
 use crate::layout;
 use crate::progress::Progress;
@@ -49,6 +51,8 @@ struct CertMeta<'a> {
     ari_id: Option<String>,
     order_url: &'a str,
     certificate_url: &'a str,
+    /// When it was stored: a process that waited for the lock meanwhile uses it.
+    stored_at_ms: u64,
 }
 
 /// The identifiers for `--domain` values: IP addresses as IP identifiers.
@@ -223,6 +227,7 @@ async fn store_certificate(
         ari_id: info.ari_id.clone(),
         order_url: &cert.order_url,
         certificate_url: &cert.certificate_url,
+        stored_at_ms: now().unix_millis(),
     };
     let lineage = Lineage {
         meta_json: serde_json::to_vec_pretty(&meta).unwrap_or_default(),
@@ -234,17 +239,23 @@ async fn store_certificate(
     Ok(Stored::new(store, ca, name, &info))
 }
 
-/// The current certificate of lineage `name` if it is whole and names every domain.
-async fn current(
+/// The current certificate of lineage `name` if it was stored at or after `since` (by
+/// another process), is whole and names every domain.
+async fn stored_since(
     store: &Store,
     (ca, name): (&str, &str),
     domains: &[String],
-) -> Result<Option<(String, CertificateInfo)>, Failure> {
-    Ok(store
-        .read_lineage(ca, name)
-        .await?
-        .and_then(|lineage| Some((lineage.check(Some(domains)).ok()?, lineage.cert_pem)))
-        .map(|(info, pem)| (pem, info)))
+    since: Timestamp,
+) -> Result<Option<CertificateInfo>, Failure> {
+    let Some(lineage) = store.read_lineage(ca, name).await? else {
+        return Ok(None);
+    };
+    let meta: serde_json::Value = serde_json::from_slice(&lineage.meta_json).unwrap_or_default();
+    let stored_at = meta["storedAtMs"].as_u64().unwrap_or(0);
+    if stored_at < since.unix_millis() {
+        return Ok(None);
+    }
+    Ok(lineage.check(Some(domains)).ok())
 }
 
 /// Runs `certsmith issue`.
@@ -268,31 +279,34 @@ pub async fn obtain(
     state_dir: &Path,
     json: bool,
 ) -> Result<(), Failure> {
+    let started = now();
     let name = layout::cert_name(&domains[0]);
-    let solver = solver(args, store).await?;
     let mut session = Session::open(&args.ca, store.clone(), state_dir).await?;
     let ca = session.ca.clone();
     let mut progress = Progress::new(json);
-    let before = current(store, (&ca, &name), domains)
-        .await?
-        .map(|(pem, _)| pem);
     let lease = session
         .lock(&layout::cert_lock(&ca, &name), &mut progress)
         .await?;
-    let meanwhile = current(store, (&ca, &name), domains)
-        .await?
-        .filter(|(pem, _)| before.as_ref() != Some(pem));
+    let meanwhile = stored_since(store, (&ca, &name), domains, started).await?;
     let obtained = match meanwhile {
-        Some((_, info)) => {
+        Some(info) => {
             progress.step(format!(
                 "{} was just obtained by another process: using it",
                 domains.join(", ")
             ));
             Ok((Stored::new(store, &ca, &name, &info), None))
         }
-        None => order(&mut session, &lease, &solver, domains, args, &mut progress)
-            .await
-            .map(|(stored, cert, requests)| (stored, Some((cert, requests)))),
+        // The solver (and its port) only once the lock is ours: a process that waited
+        // for another's issuance never needs it.
+        None => match solver(args, store).await {
+            Ok(mut solver) => {
+                let ordered =
+                    order(&mut session, &lease, &solver, domains, args, &mut progress).await;
+                solver.stop().await;
+                ordered.map(|(stored, cert, requests)| (stored, Some((cert, requests))))
+            }
+            Err(failure) => Err(failure),
+        },
     };
     let released = lease.release().await;
     let (stored, ordered) = obtained?;

@@ -43,7 +43,7 @@ pub async fn run(state_dir: &Path, storage: &StorageSpec, json: bool) -> Result<
                 Ok(i) => serde_json::json!({
                     "ca": e.ca, "name": e.name,
                     "names": i.sans.iter().map(|s| &s.value).collect::<Vec<_>>(),
-                    "issuer": i.issuer, "notAfter": i.not_after.to_rfc3339(),
+                    "issuer": i.issuer, "serial": i.serial_hex, "notAfter": i.not_after.to_rfc3339(),
                     "daysLeft": i.days_left(now), "renewAt": i.default_renewal_time().to_rfc3339(),
                 }),
                 Err(error) => serde_json::json!({ "ca": e.ca, "name": e.name, "error": error }),

@@ -56,6 +56,13 @@ impl Http01Standalone {
         });
         Ok(Self { tokens, server })
     }
+
+    /// Stops the server and waits until its listener is closed, so the port is free for
+    /// the next command in this process (`renew --all`).
+    pub async fn stop(&mut self) {
+        self.server.abort();
+        let _ = (&mut self.server).await;
+    }
 }
 
 impl Drop for Http01Standalone {

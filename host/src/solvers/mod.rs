@@ -55,6 +55,18 @@ impl AnySolver {
     }
 }
 
+impl AnySolver {
+    /// Stops a built-in server (its port is free once this returns); other solvers hold
+    /// nothing to stop.
+    pub async fn stop(&mut self) {
+        match self {
+            AnySolver::Http(s) => s.stop().await,
+            AnySolver::TlsAlpn(s) => s.stop().await,
+            _ => {}
+        }
+    }
+}
+
 impl Solver for AnySolver {
     async fn deploy(&self, task: &ChallengeTask) -> Result<(), SolverError> {
         match self {

@@ -78,6 +78,13 @@ impl TlsAlpnStandalone {
         });
         Ok(Self { certs, server })
     }
+
+    /// Stops the server and waits until its listener is closed, so the port is free for
+    /// the next command in this process (`renew --all`).
+    pub async fn stop(&mut self) {
+        self.server.abort();
+        let _ = (&mut self.server).await;
+    }
 }
 
 impl Drop for TlsAlpnStandalone {

@@ -10,7 +10,7 @@
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 /// The EAB HMAC key of Pebble's example EAB configuration (base64url).
@@ -395,14 +395,7 @@ pub fn check_issued(ca: &Pebble, output: &Output, names: &[&str]) -> serde_json:
     );
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON report");
     let path = |k: &str| PathBuf::from(report[k].as_str().expect(k));
-    let verify = run(Command::new("openssl")
-        .arg("verify")
-        .arg("-CAfile")
-        .arg(ca.issuing_root())
-        .arg("-untrusted")
-        .arg(path("chain"))
-        .arg(path("cert")));
-    assert!(String::from_utf8_lossy(&verify.stdout).contains(": OK"));
+    verify_chain(ca, &path("cert"), &path("chain"));
     let inspect = run(certsmith(Path::new("/nonexistent"))
         .args(["--json", "inspect"])
         .arg(path("fullchain")));
@@ -424,6 +417,64 @@ pub fn check_issued(ca: &Pebble, output: &Output, names: &[&str]) -> serde_json:
         & 0o777;
     assert_eq!(mode, 0o600, "certificate key must be 0600");
     report
+}
+
+/// Checks with openssl that `cert` chains through `chain` to Pebble's issuing root.
+pub fn verify_chain(ca: &Pebble, cert: &Path, chain: &Path) {
+    let verify = run(Command::new("openssl")
+        .arg("verify")
+        .arg("-CAfile")
+        .arg(ca.issuing_root())
+        .arg("-untrusted")
+        .arg(chain)
+        .arg(cert));
+    assert!(String::from_utf8_lossy(&verify.stdout).contains(": OK"));
+}
+
+/// Checks a certificate `issue --json` stored in Redis at `url`: its chain, read back from
+/// Redis, verifies against Pebble's root, and `certsmith list` finds it whole with `names`.
+pub fn check_issued_in_redis(ca: &Pebble, output: &Output, names: &[&str], url: &str) {
+    assert!(
+        output.status.success(),
+        "issue failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    let lineage = report["lineage"].as_str().expect("lineage");
+    let files = tempfile::tempdir().expect("tempdir");
+    for file in ["cert.pem", "chain.pem"] {
+        let value = redis_get(url, &format!("{lineage}/{file}"));
+        std::fs::write(files.path().join(file), value).expect("write");
+    }
+    verify_chain(
+        ca,
+        &files.path().join("cert.pem"),
+        &files.path().join("chain.pem"),
+    );
+    let list = run(certsmith(Path::new("/nonexistent")).args(["--storage", url, "--json", "list"]));
+    let listed: serde_json::Value = serde_json::from_slice(&list.stdout).expect("list JSON");
+    let entry = listed
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|e| e["name"] == report["name"])
+        .expect("listed");
+    let mut got: Vec<&str> = entry["names"]
+        .as_array()
+        .expect("whole")
+        .iter()
+        .filter_map(|n| n.as_str())
+        .collect();
+    let mut want = names.to_vec();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+}
+
+/// The value of `key` in Redis at `url` (`redis://127.0.0.1:PORT`).
+pub fn redis_get(url: &str, key: &str) -> Vec<u8> {
+    let port = url.rsplit(':').next().expect("port");
+    run(Command::new("redis-cli").args(["-p", port, "--raw", "GET", key])).stdout
 }
 
 /// The CA's directory name in the state dir.
@@ -450,4 +501,64 @@ impl Pebble {
 /// Copies a directory tree.
 pub fn copy_tree(from: &Path, to: &Path) {
     run(Command::new("cp").arg("-a").arg(from).arg(to));
+}
+
+/// The admin secret the tests give the plugin.
+pub const SECRET: &str = "edge-test-secret";
+
+/// A child process killed (by PID) when dropped.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `certsmith plugin serve` on `port` with the store `kv` and `extra` options, the admin
+/// secret set.
+pub fn plugin_serve(ca: &Pebble, state: &Path, port: u16, kv: &str, extra: &[&str]) -> Running {
+    let child = certsmith(state)
+        .args(["plugin", "serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--kv", kv])
+        .args(extra)
+        .env("SPIN_VARIABLE_ADMIN_SECRET", SECRET)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("certsmith plugin serve starts");
+    let running = Running(child);
+    ca.wait_for(port);
+    running
+}
+
+/// A throwaway redis-server (Debian `redis-server`) on a free loopback port, no persistence.
+pub fn redis() -> (Running, String) {
+    let port = free_port();
+    let child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server (Debian package redis-server) starts");
+    let running = Running(child);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "redis did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (running, format!("redis://127.0.0.1:{port}"))
+}
+
+/// The keys in Redis matching `pattern`.
+pub fn redis_keys(url: &str, pattern: &str) -> Vec<String> {
+    let port = url.rsplit(':').next().expect("port");
+    let out = run(Command::new("redis-cli").args(["-p", port, "--raw", "keys", pattern]));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
 }

@@ -1,0 +1,318 @@
+//! End to end for the store's promises, with real processes against Pebble: certsmith never
+//! makes two orders for one certificate (4 processes on one state dir, and a fleet of 4 on
+//! one Redis), never loses a key or serves a mismatched pair when it crashes mid-write, and
+//! `renew --all` renews every certificate it can and reports the rest.
+
+// Test helpers: a panic with a message is how they report a broken expectation.
+#![allow(clippy::expect_used)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+mod pebble;
+
+use pebble::*;
+
+/// How many times `url` was requested, summed over the debug logs of `outputs`.
+fn requests_to(url: &str, outputs: &[Output]) -> usize {
+    outputs
+        .iter()
+        .map(|o| String::from_utf8_lossy(&o.stderr).matches(url).count())
+        .sum()
+}
+
+/// Starts every command at once and waits for all of them.
+fn together(commands: Vec<Command>) -> Vec<Output> {
+    let children: Vec<_> = commands
+        .into_iter()
+        .map(|mut c| {
+            c.env("RUST_LOG", "certsmith=debug")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("certsmith starts")
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| c.wait_with_output().expect("certsmith ends"))
+        .collect()
+}
+
+/// The JSON reports of `outputs`, each checked to be a success.
+fn reports(outputs: &[Output]) -> Vec<serde_json::Value> {
+    outputs
+        .iter()
+        .map(|o| {
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            serde_json::from_slice(&o.stdout).expect("JSON report")
+        })
+        .collect()
+}
+
+/// Checks that exactly one of `reports` ordered and all name the same certificate.
+fn one_ordered(reports: &[serde_json::Value]) {
+    let ordered = reports
+        .iter()
+        .filter(|r| r["obtainedByAnotherProcess"] == false)
+        .count();
+    assert_eq!(ordered, 1, "{reports:?}");
+    assert!(
+        reports.iter().all(|r| r["serial"] == reports[0]["serial"]),
+        "{reports:?}"
+    );
+}
+
+#[test]
+fn four_processes_on_one_state_dir_make_one_account_and_one_order() {
+    let ca = Pebble::start(&[]);
+    let state = tempfile::tempdir().expect("state");
+    let http = format!("127.0.0.1:{}", ca.http_port);
+    let commands = (0..4)
+        .map(|_| {
+            issue_command(
+                &ca,
+                state.path(),
+                &["same.example.test"],
+                &["--http", &http],
+            )
+        })
+        .collect();
+    let outputs = together(commands);
+    let reports = reports(&outputs);
+    one_ordered(&reports);
+    assert_eq!(
+        requests_to(&ca.endpoint("newOrder"), &outputs),
+        1,
+        "one order"
+    );
+    assert_eq!(
+        requests_to(&ca.endpoint("newAccount"), &outputs),
+        1,
+        "one account"
+    );
+    check_issued(&ca, &outputs[0], &["same.example.test"]);
+    let generations = state
+        .path()
+        .join("certs")
+        .join(ca_dir(&ca))
+        .join(".generations/same.example.test");
+    assert_eq!(
+        std::fs::read_dir(generations).expect("generations").count(),
+        1,
+        "one lineage generation"
+    );
+}
+
+#[test]
+fn a_fleet_of_four_on_one_redis_makes_one_order() {
+    let ca = Pebble::start(&[]);
+    let (_redis, url) = redis();
+    let plugin_state = tempfile::tempdir().expect("plugin state");
+    let _plugin = plugin_serve(&ca, plugin_state.path(), ca.http_port, &url, &[]);
+    let members: Vec<_> = (0..4)
+        .map(|_| tempfile::tempdir().expect("member state"))
+        .collect();
+    let commands = members
+        .iter()
+        .map(|state| {
+            let mut command =
+                issue_command(&ca, state.path(), &["fleet.example.test"], &["--http-kv"]);
+            command.args(["--storage", &url]);
+            command
+        })
+        .collect();
+    let outputs = together(commands);
+    one_ordered(&reports(&outputs));
+    assert_eq!(
+        requests_to(&ca.endpoint("newOrder"), &outputs),
+        1,
+        "one order"
+    );
+    assert_eq!(
+        requests_to(&ca.endpoint("newAccount"), &outputs),
+        1,
+        "one account"
+    );
+    check_issued_in_redis(&ca, &outputs[0], &["fleet.example.test"], &url);
+    assert!(redis_keys(&url, "http01/*").is_empty(), "tokens cleaned up");
+    assert!(
+        redis_keys(&url, "certs/*/previous/*").is_empty(),
+        "one generation"
+    );
+}
+
+#[test]
+fn renew_all_goes_on_past_a_failure_and_reports_it() {
+    let ca = Pebble::start(&[]);
+    let state = tempfile::tempdir().expect("state");
+    let mut serials = Vec::new();
+    for name in ["r1.example.test", "r2.example.test", "r3.example.test"] {
+        let report = check_issued(&ca, &issue(&ca, state.path(), &[name], &[]), &[name]);
+        serials.push(report["serial"].clone());
+    }
+    // r2's CA is gone: its meta.json names a directory nothing answers at.
+    let meta = state
+        .path()
+        .join("certs")
+        .join(ca_dir(&ca))
+        .join("r2.example.test/meta.json");
+    let text = std::fs::read_to_string(&meta).expect("meta.json");
+    let gone = format!("https://127.0.0.1:{}/dir", free_port());
+    std::fs::write(&meta, text.replace(&ca.directory, &gone)).expect("write meta");
+
+    let http = format!("127.0.0.1:{}", ca.http_port);
+    let output = certsmith(state.path())
+        .args([
+            "renew",
+            "--all",
+            "--force",
+            "--accept-tos",
+            "--email",
+            "admin@example.test",
+        ])
+        .arg("--ca-cert")
+        .arg(ca.tls_root())
+        .args(["--http", &http])
+        .output()
+        .expect("renew runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(5),
+        "the CA that could not be reached: {stderr}"
+    );
+    assert!(
+        stderr.contains("1 of 3 certificates failed to renew")
+            && stderr.contains("r2.example.test"),
+        "{stderr}"
+    );
+    let list = run(certsmith(state.path()).args(["--json", "list"]));
+    let listed: serde_json::Value = serde_json::from_slice(&list.stdout).expect("list");
+    let serial_of = |name: &str| {
+        let entry = listed
+            .as_array()
+            .expect("list")
+            .iter()
+            .find(|e| e["name"] == name)
+            .expect("listed");
+        entry["serial"].clone()
+    };
+    assert_ne!(serial_of("r1.example.test"), serials[0], "r1 renewed");
+    assert_eq!(serial_of("r2.example.test"), serials[1], "r2 kept");
+    assert_ne!(serial_of("r3.example.test"), serials[2], "r3 renewed");
+}
+
+#[test]
+fn a_lineage_can_be_rolled_back_and_forward() {
+    let ca = Pebble::start(&[]);
+    let state = tempfile::tempdir().expect("state");
+    let first = check_issued(
+        &ca,
+        &issue(&ca, state.path(), &["rb.example.test"], &[]),
+        &["rb.example.test"],
+    );
+    let second = check_issued(
+        &ca,
+        &issue(&ca, state.path(), &["rb.example.test"], &[]),
+        &["rb.example.test"],
+    );
+    let rollback = || {
+        let out = run(certsmith(state.path()).args([
+            "--json",
+            "rollback",
+            "-d",
+            "rb.example.test",
+            "--server",
+            &ca.directory,
+        ]));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("JSON")["serial"].clone()
+    };
+    assert_eq!(rollback(), first["serial"]);
+    // The same paths now hold the first pair, whole.
+    let fullchain = Path::new(first["fullchain"].as_str().expect("path"));
+    verify_chain(&ca, fullchain, &fullchain.with_file_name("chain.pem"));
+    assert_eq!(
+        rollback(),
+        second["serial"],
+        "a second rollback undoes the first"
+    );
+    let none = certsmith(state.path())
+        .args([
+            "rollback",
+            "-d",
+            "none.example.test",
+            "--server",
+            &ca.directory,
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(none.status.code(), Some(6));
+    assert!(
+        String::from_utf8_lossy(&none.stderr)
+            .contains("no previous certificate for none.example.test")
+    );
+}
+
+/// Crash points need the test build of the binary (`--features crash-points`).
+#[cfg(feature = "crash-points")]
+#[test]
+fn a_crash_at_each_step_of_storing_leaves_a_whole_pair_and_the_next_run_finishes_the_order() {
+    let ca = Pebble::start(&[]);
+    let state = tempfile::tempdir().expect("state");
+    let name = "crash.example.test";
+    let first = check_issued(&ca, &issue(&ca, state.path(), &[name], &[]), &[name]);
+    let lineage = state.path().join("certs").join(ca_dir(&ca)).join(name);
+    for point in ["lineage-written", "lineage-current"] {
+        let http = format!("127.0.0.1:{}", ca.http_port);
+        let crashed = issue_command(&ca, state.path(), &[name], &["--http", &http])
+            .env("CERTSMITH_CRASH_AT", point)
+            .output()
+            .expect("runs");
+        assert!(
+            !crashed.status.success(),
+            "{point}: the process was stopped"
+        );
+        // Whatever generation is current is whole: its key is its certificate's.
+        let listed = run(certsmith(state.path()).args(["--json", "list"]));
+        let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("list");
+        assert!(listed[0]["names"].is_array(), "{point}: {listed}");
+        if point == "lineage-written" {
+            assert_eq!(
+                listed[0]["serial"], first["serial"],
+                "the old pair stays until the switch"
+            );
+        }
+        verify_chain(&ca, &lineage.join("cert.pem"), &lineage.join("chain.pem"));
+        let leftovers: Vec<_> = walk(state.path())
+            .into_iter()
+            .filter(|p| p.to_string_lossy().contains(".tmp-"))
+            .collect();
+        assert!(leftovers.is_empty(), "{point}: {leftovers:?}");
+        // The next run finishes the same order: no second newOrder.
+        let next = issue_command(&ca, state.path(), &[name], &["--http", &http])
+            .env("RUST_LOG", "certsmith=debug")
+            .output()
+            .expect("runs");
+        check_issued(&ca, &next, &[name]);
+        assert_eq!(
+            requests_to(&ca.endpoint("newOrder"), std::slice::from_ref(&next)),
+            0,
+            "{point}: resumed"
+        );
+    }
+}
+
+/// Every path under `dir`.
+#[cfg(feature = "crash-points")]
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut paths = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read_dir").flatten() {
+        let path = entry.path();
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            paths.extend(walk(&path));
+        }
+        paths.push(path);
+    }
+    paths
+}
