@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
+use super::lineage::StoredFiles;
 use super::lock::{Attempt, Holder};
 use super::{Fence, Secrecy, StorageError};
 use crate::driver::now;
@@ -443,11 +444,7 @@ impl FsStore {
     }
 
     /// Reads every file of lineage `name`'s current generation, all from one generation.
-    pub fn read_lineage(
-        &self,
-        ca: &str,
-        name: &str,
-    ) -> Result<Option<Vec<(String, Vec<u8>)>>, StorageError> {
+    pub fn read_lineage(&self, ca: &str, name: &str) -> Result<Option<StoredFiles>, StorageError> {
         let link = self.path(&layout::lineage(ca, name))?;
         // Resolve the link once, so every file comes from the same generation.
         let dir = match fs::canonicalize(&link) {

@@ -10,6 +10,9 @@ use zeroize::Zeroizing;
 
 use super::{Lease, Secrecy, StorageError, Store};
 
+/// A lineage's stored files: file name and content, for the files present.
+pub type StoredFiles = Vec<(String, Vec<u8>)>;
+
 /// One generation of a certificate lineage.
 pub struct Lineage {
     /// The leaf certificate (PEM).
@@ -90,7 +93,7 @@ impl Lineage {
     }
 
     /// A lineage from stored files; what is missing is named.
-    fn from_files(key: &str, files: Vec<(String, Vec<u8>)>) -> Result<Self, StorageError> {
+    fn from_files(key: &str, files: StoredFiles) -> Result<Self, StorageError> {
         let mut files: std::collections::BTreeMap<String, Vec<u8>> = files.into_iter().collect();
         let mut take = |wanted: &str| {
             files.remove(wanted).ok_or_else(|| StorageError::Corrupt {

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use redis::AsyncCommands;
 
+use super::lineage::StoredFiles;
 use super::lock::{Attempt, Holder};
 use super::{Fence, StorageError};
 use crate::layout;
@@ -402,7 +403,7 @@ impl RedisStore {
         &self,
         ca: &str,
         name: &str,
-    ) -> Result<Option<Vec<(String, Vec<u8>)>>, StorageError> {
+    ) -> Result<Option<StoredFiles>, StorageError> {
         let keys: Vec<String> = layout::LINEAGE_FILES
             .iter()
             .map(|file| layout::cert_file(ca, name, file))
