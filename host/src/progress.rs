@@ -46,6 +46,17 @@ impl Progress {
         }
     }
 
+    /// A step the user must see even without a terminal (waiting for another process's
+    /// lock, a saved order abandoned): a live line on a terminal, a warning line otherwise.
+    pub fn notice(&mut self, message: impl Into<String>) {
+        if self.live.is_some() {
+            self.step(message);
+        } else {
+            self.finish_current();
+            tracing::warn!("{}", message.into());
+        }
+    }
+
     /// Marks the current step done.
     pub fn finish_current(&mut self) {
         if let Some(bar) = self.current.take() {

@@ -316,3 +316,44 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     paths
 }
+
+#[test]
+fn a_saved_order_for_other_names_is_abandoned_and_the_reason_shown() {
+    let ca = Pebble::start(&[]);
+    let state = tempfile::tempdir().expect("state");
+    // The first run stops after its order was saved: its webroot cannot take the challenge.
+    let webroot = tempfile::tempdir().expect("webroot");
+    std::fs::write(webroot.path().join(".well-known"), "in the way").expect("blocker");
+    let webroot = webroot.path().display().to_string();
+    let first = issue_via(
+        &ca,
+        state.path(),
+        &["changed.example.test"],
+        &["--webroot", &webroot],
+        &[],
+    );
+    assert_eq!(
+        first.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+
+    let names = ["changed.example.test", "www.changed.example.test"];
+    let http = format!("127.0.0.1:{}", ca.http_port);
+    let second = issue_command(&ca, state.path(), &names, &["--http", &http])
+        .env("RUST_LOG", "certsmith=debug")
+        .output()
+        .expect("runs");
+    check_issued(&ca, &second, &names);
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains("not resuming the saved order: it is for changed.example.test, this command for changed.example.test, www.changed.example.test"),
+        "{stderr}"
+    );
+    assert_eq!(
+        requests_to(&ca.endpoint("newOrder"), std::slice::from_ref(&second)),
+        1,
+        "a new order"
+    );
+}

@@ -97,6 +97,19 @@ impl Snapshot {
         &self.0.plan.identifiers
     }
 
+    /// The challenge types the order may answer.
+    pub fn challenge_types(&self) -> &[ChallengeType] {
+        &self.0.plan.challenge_types
+    }
+
+    /// The type of the certificate key the order holds; `None` when it was given a CSR.
+    pub fn key_type(&self) -> Option<crate::keys::KeyType> {
+        match &self.0.key {
+            OrderKey::Generated(key) => Some(key.key_type()),
+            OrderKey::Csr(_) => None,
+        }
+    }
+
     /// The snapshot as JSON (contains the certificate key).
     ///
     /// `{"version":1,"directoryUrl":…,"accountUrl":…,"orderUrl":…,"identifiers":[…],

@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use std::path::PathBuf;
 
-use certsmith_core::Timestamp;
 use certsmith_core::cert::CertificateInfo;
 use certsmith_core::{
     CertificateKey, ExternalAccountKey, Identifier, IssuedCertificate, NewAccountRequest, OpId,
     OrderRequest, Outcome,
 };
+use certsmith_core::{ChallengeType, Snapshot, Timestamp};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
@@ -361,13 +361,28 @@ async fn order(
             })?,
         ),
     };
-    let order_op = match session.store.get(&snapshot_key).await? {
+    let saved = session.store.get(&snapshot_key).await?;
+    let saved = saved.map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
+    let resumable = match saved {
+        Some(snapshot) => match unlike(&snapshot, domains, solver.challenge_type(), args) {
+            None => Some(snapshot),
+            Some(reason) => {
+                progress.notice(format!(
+                    "not resuming the saved order: {reason}; ordering anew"
+                ));
+                lease.delete(&snapshot_key).await?;
+                None
+            }
+        },
+        None => None,
+    };
+    let order_op = match resumable {
         Some(snapshot) => {
             progress.step(format!(
                 "resuming the interrupted order for {}",
                 domains.join(", ")
             ));
-            session.engine.resume(&String::from_utf8_lossy(&snapshot))?
+            session.engine.resume(&snapshot)?
         }
         None => {
             progress.step(format!("order for {} at {directory}", domains.join(", ")));
@@ -439,6 +454,55 @@ async fn order(
     crate::crash_point::hit("lineage-current");
     lease.delete(&snapshot_key).await?;
     Ok((stored, cert, requests))
+}
+
+/// Why a saved order does not fit this command (other names, another challenge type or
+/// key type, or unreadable), if it does not: such an order is abandoned, not resumed, so a
+/// changed command line never repeats the old order's failure.
+fn unlike(
+    snapshot: &str,
+    domains: &[String],
+    challenge: ChallengeType,
+    args: &ObtainArgs,
+) -> Option<String> {
+    let saved = match Snapshot::from_json(snapshot) {
+        Ok(saved) => saved,
+        Err(e) => return Some(format!("it cannot be read ({e})")),
+    };
+    let names = |ids: &[Identifier]| {
+        let mut names: Vec<String> = ids.iter().map(|i| i.value.to_ascii_lowercase()).collect();
+        names.sort();
+        names.dedup();
+        names
+    };
+    let (was, now) = (names(saved.identifiers()), names(&identifiers(domains)));
+    if was != now {
+        return Some(format!(
+            "it is for {}, this command for {}",
+            was.join(", "),
+            now.join(", ")
+        ));
+    }
+    if !saved.challenge_types().contains(&challenge) {
+        return Some(format!(
+            "it answers {}, this command {}",
+            saved
+                .challenge_types()
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            challenge.as_str()
+        ));
+    }
+    match saved.key_type() {
+        Some(key) if key != args.key_type => Some(format!(
+            "its key is {}, this command asks for {}",
+            key.as_str(),
+            args.key_type.as_str()
+        )),
+        _ => None,
+    }
 }
 
 /// Prints what `issue` stored: one JSON object, or lines for a person.

@@ -136,7 +136,7 @@ impl Session {
 /// holds it, with a progress line naming the holder.
 pub async fn lock(store: &Store, name: &str, progress: &mut Progress) -> Result<Lease, Failure> {
     let mut waiting = |holder: &Holder| {
-        progress.step(format!("waiting for the lock on {name} held by {holder}"));
+        progress.notice(format!("waiting for the lock on {name} held by {holder}"));
     };
     Ok(store.lock(name, LOCK_WAIT, &mut waiting).await?)
 }
