@@ -56,8 +56,10 @@ fn reports(outputs: &[Output]) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// Checks that exactly one of `reports` ordered and all name the same certificate.
-fn one_ordered(reports: &[serde_json::Value]) {
+/// Checks that all of `outputs` succeeded with the same certificate, that exactly one of
+/// them ordered it, and that they made one newAccount and one newOrder between them.
+fn one_ordered(ca: &Pebble, outputs: &[Output]) {
+    let reports = reports(outputs);
     let ordered = reports
         .iter()
         .filter(|r| r["obtainedByAnotherProcess"] == false)
@@ -66,6 +68,16 @@ fn one_ordered(reports: &[serde_json::Value]) {
     assert!(
         reports.iter().all(|r| r["serial"] == reports[0]["serial"]),
         "{reports:?}"
+    );
+    assert_eq!(
+        requests_to(&ca.endpoint("newOrder"), outputs),
+        1,
+        "one order"
+    );
+    assert_eq!(
+        requests_to(&ca.endpoint("newAccount"), outputs),
+        1,
+        "one account"
     );
 }
 
@@ -85,18 +97,7 @@ fn four_processes_on_one_state_dir_make_one_account_and_one_order() {
         })
         .collect();
     let outputs = together(commands);
-    let reports = reports(&outputs);
-    one_ordered(&reports);
-    assert_eq!(
-        requests_to(&ca.endpoint("newOrder"), &outputs),
-        1,
-        "one order"
-    );
-    assert_eq!(
-        requests_to(&ca.endpoint("newAccount"), &outputs),
-        1,
-        "one account"
-    );
+    one_ordered(&ca, &outputs);
     check_issued(&ca, &outputs[0], &["same.example.test"]);
     let generations = state
         .path()
@@ -129,17 +130,7 @@ fn a_fleet_of_four_on_one_redis_makes_one_order() {
         })
         .collect();
     let outputs = together(commands);
-    one_ordered(&reports(&outputs));
-    assert_eq!(
-        requests_to(&ca.endpoint("newOrder"), &outputs),
-        1,
-        "one order"
-    );
-    assert_eq!(
-        requests_to(&ca.endpoint("newAccount"), &outputs),
-        1,
-        "one account"
-    );
+    one_ordered(&ca, &outputs);
     check_issued_in_redis(&ca, &outputs[0], &["fleet.example.test"], &url);
     assert!(redis_keys(&url, "http01/*").is_empty(), "tokens cleaned up");
     assert!(

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use certsmith_core::{AccountInfo, KeyType, OpId, Outcome, PrivateKey};
 
-use super::session::Session;
+use super::session::{Session, lock};
 use super::{Failure, exit};
 use crate::cli::{AccountCommand, CaArgs};
 use crate::layout;
@@ -36,7 +36,7 @@ async fn registered(
 async fn account_lease(session: &Session, json: bool) -> Result<Lease, Failure> {
     let mut progress = Progress::new(json);
     let name = layout::account_lock(&session.ca, &session.account);
-    session.lock(&name, &mut progress).await
+    lock(&session.store, &name, &mut progress).await
 }
 
 /// Runs one operation to its end.

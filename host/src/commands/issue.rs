@@ -16,7 +16,7 @@ use certsmith_core::{ChallengeType, Snapshot, Timestamp};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use super::session::Session;
+use super::session::{Session, lock};
 use super::{Failure, exit};
 use crate::cli::{IssueArgs, ObtainArgs};
 use crate::driver::now;
@@ -214,8 +214,9 @@ async fn store_certificate(
         .private_key_pem
         .as_ref()
         .ok_or_else(|| invalid("no certificate key".into()))?;
-    let unsigned = Lineage::from_chain(&cert.chain_pem, key_pem, Vec::new()).map_err(invalid)?;
-    let info = unsigned.check(Some(domains)).map_err(invalid)?;
+    let (verified, info) = Lineage::from_chain(&cert.chain_pem, key_pem, Vec::new())
+        .and_then(|lineage| lineage.verify(domains))
+        .map_err(invalid)?;
     let meta = CertMeta {
         directory,
         domains,
@@ -229,12 +230,9 @@ async fn store_certificate(
         certificate_url: &cert.certificate_url,
         stored_at_ms: now().unix_millis(),
     };
-    let lineage = Lineage {
-        meta_json: serde_json::to_vec_pretty(&meta).unwrap_or_default(),
-        ..unsigned
-    };
+    let lineage = verified.with_meta(serde_json::to_vec_pretty(&meta).unwrap_or_default());
     store
-        .commit_lineage(ca, name, &lineage, domains, Some(lease))
+        .commit_lineage(ca, name, &lineage, Some(lease))
         .await?;
     Ok(Stored::new(store, ca, name, &info))
 }
@@ -284,9 +282,7 @@ pub async fn obtain(
     let mut session = Session::open(&args.ca, store.clone(), state_dir).await?;
     let ca = session.ca.clone();
     let mut progress = Progress::new(json);
-    let lease = session
-        .lock(&layout::cert_lock(&ca, &name), &mut progress)
-        .await?;
+    let lease = lock(store, &layout::cert_lock(&ca, &name), &mut progress).await?;
     let meanwhile = stored_since(store, (&ca, &name), domains, started).await?;
     let obtained = match meanwhile {
         Some(info) => {
@@ -296,17 +292,9 @@ pub async fn obtain(
             ));
             Ok((Stored::new(store, &ca, &name, &info), None))
         }
-        // The solver (and its port) only once the lock is ours: a process that waited
-        // for another's issuance never needs it.
-        None => match solver(args, store).await {
-            Ok(mut solver) => {
-                let ordered =
-                    order(&mut session, &lease, &solver, domains, args, &mut progress).await;
-                solver.stop().await;
-                ordered.map(|(stored, cert, requests)| (stored, Some((cert, requests))))
-            }
-            Err(failure) => Err(failure),
-        },
+        None => solve_and_order(&mut session, &lease, domains, args, &mut progress)
+            .await
+            .map(|(stored, cert, requests)| (stored, Some((cert, requests)))),
     };
     let released = lease.release().await;
     let (stored, ordered) = obtained?;
@@ -318,6 +306,22 @@ pub async fn obtain(
     progress.finish_current();
     report(&stored, &name, domains, ordered.as_ref(), json);
     Ok(())
+}
+
+/// [`order`] with the solver the flags ask for. The solver (and its port) is set up only
+/// once the lock is ours, since a process that waited for another's issuance never needs
+/// it, and it is stopped whatever the order's outcome.
+async fn solve_and_order(
+    session: &mut Session,
+    lease: &Lease,
+    domains: &[String],
+    args: &ObtainArgs,
+    progress: &mut Progress,
+) -> Result<(Stored, IssuedCertificate, u64), Failure> {
+    let mut solver = solver(args, &session.store).await?;
+    let ordered = order(session, lease, &solver, domains, args, progress).await;
+    solver.stop().await;
+    ordered
 }
 
 /// Orders (or resumes the saved order of) a certificate for `domains` and stores it, under

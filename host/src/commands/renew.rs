@@ -141,27 +141,17 @@ pub async fn run(
             failed.push((line, failure.code));
         }
     }
-    match failed.as_slice() {
-        [] => Ok(()),
-        [(line, code)] => Err(Failure::new(
-            *code,
-            format!(
-                "1 of {} certificates failed to renew: {line}",
-                candidates.len()
-            ),
-        )),
-        [.., (_, code)] => Err(Failure::new(
-            *code,
-            format!(
-                "{} of {} certificates failed to renew: {}",
-                failed.len(),
-                candidates.len(),
-                failed
-                    .iter()
-                    .map(|(line, _)| line.as_str())
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ),
-        )),
-    }
+    let Some((_, code)) = failed.last() else {
+        return Ok(());
+    };
+    let lines: Vec<&str> = failed.iter().map(|(line, _)| line.as_str()).collect();
+    Err(Failure::new(
+        *code,
+        format!(
+            "{} of {} certificates failed to renew: {}",
+            failed.len(),
+            candidates.len(),
+            lines.join("; ")
+        ),
+    ))
 }

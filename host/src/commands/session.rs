@@ -105,12 +105,6 @@ impl Session {
             .await?)
     }
 
-    /// Takes lock `name` (waiting for another process that holds it, with a progress
-    /// line), so that what it guards changes in one process at a time.
-    pub async fn lock(&self, name: &str, progress: &mut Progress) -> Result<Lease, Failure> {
-        lock(&self.store, name, progress).await
-    }
-
     /// Runs `ops` to their end, showing progress; how each ended. Snapshots go to the
     /// key of `snapshots` (as secrets: they hold the certificate key), written under its lease.
     pub async fn run(
@@ -167,13 +161,20 @@ impl SnapshotSink for LeaseSink<'_> {
 /// The account key PEM, generated and stored on first use. Processes that race to create
 /// it all end up with the one that was stored first (and so with one account).
 async fn account_key(store: &Store, key: &str) -> Result<String, Failure> {
-    if store.get(key).await?.is_none() {
-        let pem = PrivateKey::generate(KeyType::P256)
-            .map_err(|e| Failure::new(exit::OTHER, e.to_string()))?
-            .to_pem();
-        store.put_new(key, pem.as_bytes(), Secrecy::Secret).await?;
-    }
-    let bytes = store.get(key).await?.unwrap_or_default();
+    let bytes = match store.get(key).await? {
+        Some(bytes) => bytes,
+        None => {
+            let pem = PrivateKey::generate(KeyType::P256)
+                .map_err(|e| Failure::new(exit::OTHER, e.to_string()))?
+                .to_pem();
+            if store.put_new(key, pem.as_bytes(), Secrecy::Secret).await? {
+                pem.as_bytes().to_vec()
+            } else {
+                // Another process stored its key first: use that one.
+                store.get(key).await?.unwrap_or_default()
+            }
+        }
+    };
     String::from_utf8(bytes).map_err(|_| {
         Failure::new(
             exit::LOCAL,

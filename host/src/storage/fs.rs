@@ -166,6 +166,12 @@ impl FsStore {
         }
     }
 
+    /// Whether `key` is stored (without reading it).
+    pub fn exists(&self, key: &str) -> Result<bool, StorageError> {
+        let path = self.path(key)?;
+        path.try_exists().map_err(io("look for", &path))
+    }
+
     /// Stores `bytes` at `key` atomically, checking `fence` first if given.
     pub fn put_fenced(
         &self,
@@ -498,81 +504,63 @@ mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
 
-    fn mode(path: &Path) -> u32 {
-        fs::metadata(path).expect("metadata").permissions().mode() & 0o777
+    /// A test's outcome: a failed step is an error naming it.
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+    fn mode(path: &Path) -> std::io::Result<u32> {
+        Ok(fs::metadata(path)?.permissions().mode() & 0o777)
     }
 
     #[test]
-    fn atomic_writes_with_modes_and_no_leftovers() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = FsStore::open(&dir.path().join("state")).expect("open");
-        store
-            .put_fenced(
-                "certs/ca/a.example/key.pem",
-                b"secret",
-                Secrecy::Secret,
-                None,
-            )
-            .expect("put");
-        store
-            .put_fenced("certs/ca/a.example/cert.pem", b"one", Secrecy::Public, None)
-            .expect("put");
-        store
-            .put_fenced("certs/ca/a.example/cert.pem", b"two", Secrecy::Public, None)
-            .expect("replace");
-        assert_eq!(
-            store
-                .get("certs/ca/a.example/cert.pem")
-                .expect("get")
-                .as_deref(),
-            Some(&b"two"[..])
-        );
-        assert_eq!(store.get("certs/ca/none").expect("get"), None);
-        let key = store.path("certs/ca/a.example/key.pem").expect("path");
-        assert_eq!(mode(&key), 0o600);
-        assert_eq!(mode(key.parent().expect("dir")), 0o700);
-        assert_eq!(
-            mode(&store.path("certs/ca/a.example/cert.pem").expect("path")),
-            0o644
-        );
-        let names: Vec<_> = fs::read_dir(key.parent().expect("dir"))
-            .expect("list")
-            .map(|e| e.expect("entry").file_name().into_string().expect("utf8"))
+    fn atomic_writes_with_modes_and_no_leftovers() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let store = FsStore::open(&dir.path().join("state"))?;
+        let (key_file, cert_file) = ("certs/ca/a.example/key.pem", "certs/ca/a.example/cert.pem");
+        store.put_fenced(key_file, b"secret", Secrecy::Secret, None)?;
+        store.put_fenced(cert_file, b"one", Secrecy::Public, None)?;
+        store.put_fenced(cert_file, b"two", Secrecy::Public, None)?;
+        assert_eq!(store.get(cert_file)?.as_deref(), Some(&b"two"[..]));
+        assert_eq!(store.get("certs/ca/none")?, None);
+        let key = store.path(key_file)?;
+        let dir_of_key = key.parent().ok_or("no parent")?;
+        assert_eq!(mode(&key)?, 0o600);
+        assert_eq!(mode(dir_of_key)?, 0o700);
+        assert_eq!(mode(&store.path(cert_file)?)?, 0o644);
+        let names: Vec<_> = fs::read_dir(dir_of_key)?
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
             .collect();
         assert!(names.iter().all(|n| !n.contains(".tmp")), "{names:?}");
-        assert_eq!(store.children("certs/ca").expect("list"), ["a.example"]);
-        assert!(store.children("nothing/here").expect("list").is_empty());
-        store
-            .delete_fenced("certs/ca/a.example/key.pem", None)
-            .expect("delete");
-        store
-            .delete_fenced("certs/ca/a.example/key.pem", None)
-            .expect("delete twice");
-        assert_eq!(store.get("certs/ca/a.example/key.pem").expect("get"), None);
+        assert_eq!(store.children("certs/ca")?, ["a.example"]);
+        assert!(store.children("nothing/here")?.is_empty());
+        store.delete_fenced(key_file, None)?;
+        store.delete_fenced(key_file, None)?;
+        assert_eq!(store.get(key_file)?, None);
+        Ok(())
     }
 
     #[test]
-    fn keys_are_checked() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = FsStore::open(dir.path()).expect("open");
+    fn keys_are_checked() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let store = FsStore::open(dir.path())?;
         for bad in ["", "/etc/passwd", "a/../b", "a//b", "./a", "a\\b", "a/\0"] {
-            let err = store
-                .put_fenced(bad, b"x", Secrecy::Public, None)
-                .expect_err(bad);
-            assert!(err.to_string().contains("invalid storage key"), "{err}");
+            let err = store.put_fenced(bad, b"x", Secrecy::Public, None).err();
+            let text = err.map(|e| e.to_string()).unwrap_or_default();
+            assert!(text.contains("invalid storage key"), "{bad:?}: {text}");
         }
+        Ok(())
     }
 
     #[test]
-    fn an_unusable_state_dir_is_named() {
-        let dir = tempfile::tempdir().expect("tempdir");
+    fn an_unusable_state_dir_is_named() -> TestResult {
+        let dir = tempfile::tempdir()?;
         let file = dir.path().join("a-file");
-        fs::write(&file, b"x").expect("write");
-        let err = FsStore::open(&file.join("state")).expect_err("parent is a file");
-        let text = err.to_string();
+        fs::write(&file, b"x")?;
+        let err = FsStore::open(&file.join("state")).err();
+        let text = err.map(|e| e.to_string()).unwrap_or_default();
         assert!(
             text.contains("a-file/state") && text.contains("--state-dir"),
             "{text}"
         );
+        Ok(())
     }
 }

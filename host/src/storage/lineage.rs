@@ -77,6 +77,13 @@ impl Lineage {
         Ok(info)
     }
 
+    /// Checks the files as [`Lineage::check`] does, requiring every one of `names`: the only
+    /// way to a lineage that can be made current, with the leaf's facts.
+    pub fn verify(self, names: &[String]) -> Result<(Verified, CertificateInfo), String> {
+        let info = self.check(Some(names))?;
+        Ok((Verified(self), info))
+    }
+
     /// The files, in [`crate::layout::LINEAGE_FILES`] order, with their secrecy.
     fn files(&self) -> [(&'static str, &[u8], Secrecy); 5] {
         [
@@ -112,25 +119,29 @@ impl Lineage {
     }
 }
 
+/// A lineage whose certificate files were checked ([`Lineage::verify`]); only its
+/// `meta.json` can still change.
+pub struct Verified(Lineage);
+
+impl Verified {
+    /// The same files with `meta_json` as their `meta.json`.
+    pub fn with_meta(mut self, meta_json: Vec<u8>) -> Self {
+        self.0.meta_json = meta_json;
+        self
+    }
+}
+
 impl Store {
-    /// Checks `lineage` against `names` and makes it the current generation of certificate
-    /// `name` from `ca` in one step (fenced by `lease`); the generation it replaces becomes
-    /// the previous one. The leaf's facts.
+    /// Makes the verified `lineage` the current generation of certificate `name` from `ca` in
+    /// one step (fenced by `lease`); the generation it replaces becomes the previous one.
     pub async fn commit_lineage(
         &self,
         ca: &str,
         name: &str,
-        lineage: &Lineage,
-        names: &[String],
+        lineage: &Verified,
         lease: Option<&Lease>,
-    ) -> Result<CertificateInfo, StorageError> {
-        let info = lineage
-            .check(Some(names))
-            .map_err(|reason| StorageError::Corrupt {
-                key: format!("the new certificate for {name}"),
-                reason: format!("{reason}; nothing was replaced"),
-            })?;
-        let files = lineage.files();
+    ) -> Result<(), StorageError> {
+        let files = lineage.0.files();
         let fence = lease.map(Lease::fence);
         match self {
             Self::Files(store) => store.commit_lineage(ca, name, &files, fence)?,
@@ -139,7 +150,7 @@ impl Store {
                 store.commit_lineage(ca, name, &values, fence).await?;
             }
         }
-        Ok(info)
+        Ok(())
     }
 
     /// The current generation of certificate `name` from `ca` (all files from one

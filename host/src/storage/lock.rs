@@ -4,6 +4,7 @@
 //! process gone) loses it at once. Every grant gets a larger fencing token, and writes made
 //! through a [`Lease`] are refused once a newer token exists.
 
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -43,16 +44,19 @@ impl std::fmt::Display for Holder {
     }
 }
 
-/// This process's host name, PID namespace and start time.
-fn this_process() -> (String, String, u64) {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "unknown-host".into());
-    let ns = std::fs::read_link("/proc/self/ns/pid")
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
-    let started = process_start(std::process::id()).unwrap_or(0);
-    (host, ns, started)
+/// This process's host name, PID namespace and start time, read from `/proc` once.
+fn this_process() -> &'static (String, String, u64) {
+    static IDENTITY: OnceLock<(String, String, u64)> = OnceLock::new();
+    IDENTITY.get_or_init(|| {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_else(|_| "unknown-host".into());
+        let ns = std::fs::read_link("/proc/self/ns/pid")
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let started = process_start(std::process::id()).unwrap_or(0);
+        (host, ns, started)
+    })
 }
 
 /// When process `pid` started (field 22 of `/proc/<pid>/stat`), if it runs.
@@ -66,7 +70,7 @@ fn process_start(pid: u32) -> Option<u64> {
 impl Holder {
     /// A new holder record for this process.
     pub fn this_process() -> Self {
-        let (host, pid_ns, started) = this_process();
+        let (host, pid_ns, started) = this_process().clone();
         let mut random = [0u8; 16];
         // Without randomness the token still differs by PID and time.
         let _ = getrandom::fill(&mut random);
@@ -86,8 +90,8 @@ impl Holder {
     /// are never known dead; their lease decides.
     pub fn known_dead(&self) -> bool {
         let (host, pid_ns, _) = this_process();
-        self.host == host
-            && self.pid_ns == pid_ns
+        self.host == *host
+            && self.pid_ns == *pid_ns
             && !pid_ns.is_empty()
             && process_start(self.pid) != Some(self.started)
     }
@@ -282,12 +286,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn this_process_is_alive_and_a_gone_one_is_dead() {
+    fn this_process_is_alive_and_a_gone_one_is_dead() -> std::io::Result<()> {
         let me = Holder::this_process();
         assert!(!me.known_dead(), "{me:?}");
-        let mut child = std::process::Command::new("true").spawn().expect("spawn");
+        let mut child = std::process::Command::new("true").spawn()?;
         let pid = child.id();
-        child.wait().expect("wait");
+        child.wait()?;
         let gone = Holder { pid, ..me.clone() };
         assert!(gone.known_dead());
         let reused = Holder {
@@ -301,5 +305,6 @@ mod tests {
             ..me
         };
         assert!(!elsewhere.known_dead(), "other hosts are left to the lease");
+        Ok(())
     }
 }

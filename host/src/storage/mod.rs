@@ -168,7 +168,7 @@ impl Store {
     /// Whether `key` is stored (without reading the value from Redis).
     pub async fn exists(&self, key: &str) -> Result<bool, StorageError> {
         match self {
-            Self::Files(store) => Ok(store.get(key)?.is_some()),
+            Self::Files(store) => store.exists(key),
             Self::Redis(store) => store.exists(key).await,
         }
     }

@@ -400,16 +400,7 @@ pub fn check_issued(ca: &Pebble, output: &Output, names: &[&str]) -> serde_json:
         .args(["--json", "inspect"])
         .arg(path("fullchain")));
     let certs: serde_json::Value = serde_json::from_slice(&inspect.stdout).expect("inspect JSON");
-    let mut got: Vec<&str> = certs[0]["names"]
-        .as_array()
-        .expect("names")
-        .iter()
-        .filter_map(|n| n.as_str())
-        .collect();
-    let mut want = names.to_vec();
-    got.sort();
-    want.sort();
-    assert_eq!(got, want);
+    assert_names(&certs[0], names);
     let mode = std::fs::metadata(path("key"))
         .expect("key")
         .permissions()
@@ -459,9 +450,14 @@ pub fn check_issued_in_redis(ca: &Pebble, output: &Output, names: &[&str], url: 
         .iter()
         .find(|e| e["name"] == report["name"])
         .expect("listed");
-    let mut got: Vec<&str> = entry["names"]
+    assert_names(entry, names);
+}
+
+/// Checks that a certificate's JSON (from `inspect` or `list`) names exactly `names`.
+pub fn assert_names(certificate: &serde_json::Value, names: &[&str]) {
+    let mut got: Vec<&str> = certificate["names"]
         .as_array()
-        .expect("whole")
+        .expect("names")
         .iter()
         .filter_map(|n| n.as_str())
         .collect();
