@@ -6,7 +6,7 @@ use std::path::Path;
 use certsmith_core::cert::{inspect, split_pem_chain};
 use certsmith_core::{Outcome, PrivateKey, RevocationRequest, RevocationSigner};
 
-use super::session::Session;
+use super::session::{Session, lock};
 use super::{Failure, exit};
 use crate::cli::RevokeArgs;
 use crate::layout;
@@ -29,6 +29,29 @@ pub async fn run(
 ) -> Result<(), Failure> {
     let store = Store::open(storage, state_dir).await?;
     let mut session = Session::open(&args.ca, store, state_dir).await?;
+    let mut progress = Progress::new(json);
+    // A stored certificate is revoked under its lock: no renewal replaces it meanwhile.
+    let lease = match &args.domain {
+        Some(domain) => {
+            let name = layout::cert_lock(&session.ca, &layout::cert_name(domain));
+            Some(lock(&session.store, &name, &mut progress).await?)
+        }
+        None => None,
+    };
+    let revoked = revoke(&mut session, &args, &mut progress, json).await;
+    if let Some(lease) = lease {
+        lease.release().await?;
+    }
+    revoked
+}
+
+/// Revokes the certificate `args` names.
+async fn revoke(
+    session: &mut Session,
+    args: &RevokeArgs,
+    progress: &mut Progress,
+    json: bool,
+) -> Result<(), Failure> {
     let (der, signer) = match (&args.domain, &args.cert) {
         (Some(domain), _) => {
             let name = layout::cert_name(domain);
@@ -81,7 +104,6 @@ pub async fn run(
         }
     };
     let serial = inspect(&der).map(|i| i.serial_hex).unwrap_or_default();
-    let mut progress = Progress::new(json);
     progress.step(format!(
         "revoking certificate {serial} at {}",
         session.directory
@@ -91,7 +113,7 @@ pub async fn run(
         reason: args.reason,
         signer,
     })?;
-    let mut results = session.run(&[op], None, None, &mut progress).await?;
+    let mut results = session.run(&[op], None, None, progress).await?;
     match results.remove(&op) {
         Some(Ok(Outcome::Revoked)) => {
             progress.finish_current();
