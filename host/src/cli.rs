@@ -114,9 +114,10 @@ pub struct ObtainArgs {
     /// Agree to the CA's terms of service (needed to create an account).
     #[arg(long, env = "CERTSMITH_ACCEPT_TOS")]
     pub accept_tos: bool,
-    /// The certificate key's type: p256 or p384.
-    #[arg(long, env = "CERTSMITH_KEY_TYPE", default_value = "p256", value_parser = parse_key_type)]
-    pub key_type: KeyType,
+    /// The certificate key's type: p256 or p384 [default: p256; renew: what it was issued
+    /// with].
+    #[arg(long, env = "CERTSMITH_KEY_TYPE", value_parser = parse_key_type)]
+    pub key_type: Option<KeyType>,
     /// External account binding key id, for CAs that require it (ZeroSSL, many private CAs).
     #[arg(long, env = "CERTSMITH_EAB_KID", requires = "eab_hmac")]
     pub eab_kid: Option<String>,
@@ -149,13 +150,10 @@ pub struct ObtainArgs {
         requires = "dns_hook"
     )]
     pub dns_resolver: Option<SocketAddr>,
-    /// How long to wait for the TXT record to become visible, in seconds (0: do not check).
-    #[arg(
-        long = "dns-timeout",
-        env = "CERTSMITH_DNS_TIMEOUT",
-        default_value_t = 120
-    )]
-    pub dns_timeout: u64,
+    /// How long to wait for the TXT record to become visible, in seconds (0: do not check)
+    /// [default: 120].
+    #[arg(long = "dns-timeout", env = "CERTSMITH_DNS_TIMEOUT")]
+    pub dns_timeout: Option<u64>,
     /// Answer HTTP-01 through the store (`--storage`): the token goes to `http01/<token>`,
     /// where the edge plugin (`certsmith plugin serve` or Spin) on the same store serves it.
     #[arg(long = "http-kv", env = "CERTSMITH_HTTP_KV", group = "solver")]
@@ -170,11 +168,12 @@ pub struct ObtainArgs {
     )]
     pub http_edge: Option<String>,
     /// The plugin's admin secret (its `admin_secret` variable), sent as a bearer token.
+    /// `renew` needs it again for a certificate issued with `--http-edge` (it is never
+    /// stored).
     #[arg(
         long = "edge-secret",
         env = "CERTSMITH_EDGE_SECRET",
-        hide_env_values = true,
-        requires = "http_edge"
+        hide_env_values = true
     )]
     pub edge_secret: Option<String>,
     /// Run this command (by `sh -c`) after a certificate is stored; the paths are in
@@ -182,6 +181,13 @@ pub struct ObtainArgs {
     /// CERTSMITH_FULLCHAIN_PATH, CERTSMITH_CERT_DIR and the names in CERTSMITH_DOMAINS.
     #[arg(long = "deploy-hook", env = "CERTSMITH_DEPLOY_HOOK")]
     pub deploy_hook: Option<String>,
+    /// Ask for this certificate profile (a name from the CA's directory, e.g. Let's
+    /// Encrypt's `shortlived` or `tlsserver`).
+    #[arg(long, env = "CERTSMITH_PROFILE")]
+    pub profile: Option<String>,
+    /// Prefer the CA's alternate chain whose top certificate's issuer has this common name.
+    #[arg(long = "preferred-chain", env = "CERTSMITH_PREFERRED_CHAIN")]
+    pub preferred_chain: Option<String>,
 }
 
 impl ObtainArgs {
@@ -190,6 +196,16 @@ impl ObtainArgs {
         let mut args = self.clone();
         args.ca.server = directory;
         args
+    }
+
+    /// Whether the command line names a way to answer challenges.
+    pub fn names_a_solver(&self) -> bool {
+        self.http.is_some()
+            || self.webroot.is_some()
+            || self.tls_alpn.is_some()
+            || self.dns_hook.is_some()
+            || self.http_kv
+            || self.http_edge.is_some()
     }
 }
 

@@ -2,7 +2,8 @@
 //! `accounts/<ca>/<account>/{key.pem,account.json}`,
 //! `certs/<ca>/<name>/{cert.pem,chain.pem,fullchain.pem,key.pem,meta.json}` (certbot's file
 //! names; the current generation of a lineage), `orders/<ca>/<name>.json` (snapshots of
-//! orders in flight), `http01/<token>` (key authorizations the edge plugin serves), and the
+//! orders in flight), `renewal/<ca>/<name>.json` (the CA's last ARI answer for a
+//! certificate), `http01/<token>` (key authorizations the edge plugin serves), and the
 //! locks: `locks/<lock>.{lock,json}` on files, `locks/<lock>` and `fences/<lock>` in Redis.
 //! The previous generation of a lineage is `certs/<ca>/.generations/<name>/<n>/` on files
 //! (`certs/<ca>/<name>` is a symlink to the current one) and `certs/<ca>/<name>/previous/…`
@@ -139,6 +140,11 @@ pub const HTTP01_TTL: std::time::Duration = std::time::Duration::from_secs(3600)
 /// The key of an HTTP-01 token's key authorization, as the edge plugin reads it.
 pub fn http01_token(token: &str) -> String {
     format!("{HTTP01}/{token}")
+}
+
+/// The key of the CA's last renewal advice (ARI) for a certificate.
+pub fn renewal_advice(ca: &str, name: &str) -> String {
+    format!("renewal/{ca}/{name}.json")
 }
 
 /// The key of an order snapshot.

@@ -7,61 +7,13 @@
 #![allow(clippy::expect_used)]
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod pebble;
 
 use pebble::*;
-
-/// Writes an executable DNS hook script that publishes and clears TXT records in
-/// challtestsrv and logs each call to `calls.log` beside it. `before_present` runs first on
-/// `present` (to make the hook fail, or hang).
-fn dns_hook(ca: &Pebble, dir: &Path, before_present: &str) -> PathBuf {
-    let script = dir.join("hook.sh");
-    let log = dir.join("calls.log");
-    let management = format!("http://127.0.0.1:{}", ca.dns_management);
-    std::fs::write(
-        &script,
-        format!(
-            r#"#!/bin/sh
-set -e
-echo "$1 $2 $3" >> '{log}'
-case "$1" in
-  present)
-    {before_present}
-    curl -fsS -X POST -d "{{\"host\":\"$2\",\"value\":\"$3\"}}" {management}/set-txt ;;
-  cleanup)
-    curl -fsS -X POST -d "{{\"host\":\"$2\"}}" {management}/clear-txt ;;
-esac
-"#,
-            log = log.display(),
-        ),
-    )
-    .expect("hook script");
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    script
-}
-
-/// The `--dns-hook` solver flags for `hook`, checking visibility at challtestsrv's DNS.
-fn dns_flags(ca: &Pebble, hook: &Path) -> Vec<String> {
-    vec![
-        "--dns-hook".into(),
-        hook.display().to_string(),
-        "--dns-resolver".into(),
-        format!("127.0.0.1:{}", ca.dns_port),
-    ]
-}
-
-/// The lines of the hook's call log.
-fn calls(dir: &Path) -> Vec<String> {
-    std::fs::read_to_string(dir.join("calls.log"))
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
 
 #[test]
 fn tls_alpn01_then_the_deploy_hook_sees_the_stored_files() {

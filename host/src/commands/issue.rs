@@ -16,6 +16,7 @@ use certsmith_core::{ChallengeType, Snapshot, Timestamp};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
+use super::recipe::Recipe;
 use super::session::{Session, lock};
 use super::{Failure, exit};
 use crate::cli::{IssueArgs, ObtainArgs};
@@ -37,6 +38,9 @@ use crate::transport::trust_roots;
 /// How long one run of a hook (`--dns-hook`, `--deploy-hook`) may take.
 const HOOK_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// How long to wait for a TXT record to become visible unless `--dns-timeout` says.
+const DNS_TIMEOUT_SECS: u64 = 120;
+
 /// What is kept about a certificate besides its PEM files.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -53,6 +57,8 @@ struct CertMeta<'a> {
     certificate_url: &'a str,
     /// When it was stored: a process that waited for the lock meanwhile uses it.
     stored_at_ms: u64,
+    /// What `issue` was given, for `renew` to repeat.
+    obtained_with: Recipe,
 }
 
 /// The identifiers for `--domain` values: IP addresses as IP identifiers.
@@ -91,7 +97,7 @@ async fn solver(args: &ObtainArgs, store: &Store) -> Result<AnySolver, Failure> 
         return DnsHook::new(
             hook,
             args.dns_resolver,
-            Duration::from_secs(args.dns_timeout),
+            Duration::from_secs(args.dns_timeout.unwrap_or(DNS_TIMEOUT_SECS)),
         )
         .map(|solver| AnySolver::Dns(Box::new(solver)))
         .map_err(|e| Failure::new(exit::LOCAL, e.to_string()));
@@ -99,7 +105,15 @@ async fn solver(args: &ObtainArgs, store: &Store) -> Result<AnySolver, Failure> 
     if args.http_kv {
         return Ok(AnySolver::HttpKv(HttpKv::new(store.clone())));
     }
-    if let (Some(base), Some(secret)) = (&args.http_edge, &args.edge_secret) {
+    if let Some(base) = &args.http_edge {
+        let secret = args.edge_secret.as_ref().ok_or_else(|| {
+            Failure::new(
+                exit::LOCAL,
+                format!(
+                    "--http-edge {base} needs the plugin's admin secret: set CERTSMITH_EDGE_SECRET or pass --edge-secret"
+                ),
+            )
+        })?;
         let roots: Vec<&Path> = args.ca.ca_cert.iter().map(|p| p.as_path()).collect();
         let roots = trust_roots(&roots).map_err(|e| Failure::new(exit::LOCAL, e.to_string()))?;
         return HttpEdge::new(base, Zeroizing::new(secret.clone()), roots)
@@ -200,7 +214,7 @@ async fn store_certificate(
     lease: &Lease,
     store: &Store,
     (ca, name): (&str, &str),
-    directory: &str,
+    (directory, args): (&str, &ObtainArgs),
     domains: &[String],
     cert: &IssuedCertificate,
 ) -> Result<Stored, Failure> {
@@ -229,6 +243,7 @@ async fn store_certificate(
         order_url: &cert.order_url,
         certificate_url: &cert.certificate_url,
         stored_at_ms: now().unix_millis(),
+        obtained_with: Recipe::of(args),
     };
     let lineage = verified.with_meta(serde_json::to_vec_pretty(&meta).unwrap_or_default());
     store
@@ -264,22 +279,25 @@ pub async fn run(
     json: bool,
 ) -> Result<(), Failure> {
     let store = Store::open(storage, state_dir).await?;
-    obtain(&args.domains, &args.obtain, &store, state_dir, json).await
+    let mut session = Session::open(&args.obtain.ca, store, state_dir).await?;
+    obtain(&mut session, &args.domains, &args.obtain, None, json).await
 }
 
 /// Obtains and stores a certificate for `domains` (resuming an interrupted order for them),
-/// holding the certificate's lock. A process that had to wait for the lock while another
-/// obtained the certificate reports that one instead of ordering again.
+/// holding the certificate's lock; a renewal names the ARI ID of the certificate it
+/// `replaces`. A process that had to wait for the lock while another obtained the
+/// certificate reports that one instead of ordering again.
 pub async fn obtain(
+    session: &mut Session,
     domains: &[String],
     args: &ObtainArgs,
-    store: &Store,
-    state_dir: &Path,
+    replaces: Option<String>,
     json: bool,
 ) -> Result<(), Failure> {
     let started = now();
     let name = layout::cert_name(&domains[0]);
-    let mut session = Session::open(&args.ca, store.clone(), state_dir).await?;
+    let store = session.store.clone();
+    let store = &store;
     let ca = session.ca.clone();
     let mut progress = Progress::new(json);
     let lease = lock(store, &layout::cert_lock(&ca, &name), &mut progress).await?;
@@ -292,7 +310,7 @@ pub async fn obtain(
             ));
             Ok((Stored::new(store, &ca, &name, &info), None))
         }
-        None => solve_and_order(&mut session, &lease, domains, args, &mut progress)
+        None => solve_and_order(session, &lease, (domains, replaces), args, &mut progress)
             .await
             .map(|(stored, cert, requests)| (stored, Some((cert, requests)))),
     };
@@ -314,23 +332,24 @@ pub async fn obtain(
 async fn solve_and_order(
     session: &mut Session,
     lease: &Lease,
-    domains: &[String],
+    wanted: (&[String], Option<String>),
     args: &ObtainArgs,
     progress: &mut Progress,
 ) -> Result<(Stored, IssuedCertificate, u64), Failure> {
     let mut solver = solver(args, &session.store).await?;
-    let ordered = order(session, lease, &solver, domains, args, progress).await;
+    let ordered = order(session, lease, &solver, wanted, args, progress).await;
     solver.stop().await;
     ordered
 }
 
-/// Orders (or resumes the saved order of) a certificate for `domains` and stores it, under
-/// `lease`: the stored certificate, how the CA issued it, and the ACME requests sent.
+/// Orders (or resumes the saved order of) a certificate for `domains` (replacing the one
+/// with ARI ID `replaces`) and stores it, under `lease`: the stored certificate, how the
+/// CA issued it, and the ACME requests sent.
 async fn order(
     session: &mut Session,
     lease: &Lease,
     solver: &AnySolver,
-    domains: &[String],
+    (domains, replaces): (&[String], Option<String>),
     args: &ObtainArgs,
     progress: &mut Progress,
 ) -> Result<(Stored, IssuedCertificate, u64), Failure> {
@@ -391,8 +410,11 @@ async fn order(
         None => {
             progress.step(format!("order for {} at {directory}", domains.join(", ")));
             session.engine.order(OrderRequest {
-                certificate_key: CertificateKey::Generate(args.key_type),
+                certificate_key: CertificateKey::Generate(args.key_type.unwrap_or_default()),
                 challenge_types: vec![solver.challenge_type()],
+                profile: args.profile.clone(),
+                replaces,
+                preferred_issuer: args.preferred_chain.clone(),
                 ..OrderRequest::new(identifiers(domains))
             })?
         }
@@ -450,7 +472,7 @@ async fn order(
         lease,
         &session.store,
         (&ca, &name),
-        &directory,
+        (&directory, args),
         domains,
         &cert,
     )
@@ -499,11 +521,12 @@ fn unlike(
             challenge.as_str()
         ));
     }
+    let wanted = args.key_type.unwrap_or_default();
     match saved.key_type() {
-        Some(key) if key != args.key_type => Some(format!(
+        Some(key) if key != wanted => Some(format!(
             "its key is {}, this command asks for {}",
             key.as_str(),
-            args.key_type.as_str()
+            wanted.as_str()
         )),
         _ => None,
     }

@@ -1,17 +1,24 @@
-//! `certsmith renew`: renew stored certificates when they are due (1/3 of the lifetime left,
-//! 1/2 for certificates of 10 days or less), or now with `--force`. The new certificate has
-//! the same names and replaces the old lineage only once it is verified. `--all` covers
-//! every lineage in the store, from every CA (each renewed at the CA that issued it), goes
-//! on past a failure, reports each certificate and fails if any failed.
+//! `certsmith renew`: renew stored certificates when they are due (at the time the CA's ARI
+//! suggests, else 1/3 of the lifetime left, 1/2 for certificates of 10 days or less), or now
+//! with `--force`, as each was obtained (the recipe in its `meta.json`; flags given now win).
+//! The new certificate has the same names, names the one it replaces when the CA offers
+//! ARI, and replaces the old lineage only once it is verified. `--all` covers every lineage
+//! in the store, from every CA (each renewed at the CA that issued it), goes on past a
+//! failure, reports each certificate and fails if any failed.
 
 use std::path::Path;
 
 use certsmith_core::Timestamp;
+use certsmith_core::cert::{CertificateInfo, split_pem_chain};
 
+use super::recipe::Recipe;
+use super::renewal_time::{RenewalTime, renewal_time};
+use super::session::Session;
 use super::{Failure, exit, issue};
 use crate::cli::{ObtainArgs, RenewArgs, directory_url};
 use crate::driver::now;
 use crate::layout;
+use crate::progress::Progress;
 use crate::storage::{StorageSpec, Store};
 
 /// A stored certificate to look at: its CA and its lineage name.
@@ -20,13 +27,21 @@ struct Candidate {
     name: String,
 }
 
-/// The names on a stored certificate and when it is due; `None` when its lineage is not
-/// whole (then it is due now, with the names from `meta.json`).
-async fn stored(
-    store: &Store,
-    ca: &str,
-    name: &str,
-) -> Result<(Vec<String>, Option<Timestamp>, Option<String>), Failure> {
+/// What renewing a stored certificate needs to know about it.
+struct Stored {
+    /// The names to certify, the lineage's own name first.
+    names: Vec<String>,
+    /// The current certificate's facts and DER, when its lineage is whole (else it is due
+    /// now, with the names from `meta.json`).
+    current: Option<(CertificateInfo, Vec<u8>)>,
+    /// The CA that issued it (its directory URL, from `meta.json`).
+    directory: Option<String>,
+    /// What `issue` was given.
+    recipe: Recipe,
+}
+
+/// What is stored about certificate `name` from `ca`.
+async fn stored(store: &Store, ca: &str, name: &str) -> Result<Stored, Failure> {
     let Some(lineage) = store.read_lineage(ca, name).await? else {
         return Err(Failure::new(
             exit::LOCAL,
@@ -35,12 +50,19 @@ async fn stored(
     };
     let meta: serde_json::Value = serde_json::from_slice(&lineage.meta_json).unwrap_or_default();
     let directory = meta["directory"].as_str().map(str::to_owned);
-    if let Ok(info) = lineage.check(None) {
-        let names = info.sans.iter().map(|s| s.value.clone()).collect();
-        return Ok((names, Some(info.default_renewal_time()), directory));
-    }
-    let domains: Vec<String> = serde_json::from_value(meta["domains"].clone()).unwrap_or_default();
-    if domains.is_empty() {
+    let recipe = Recipe::from_meta(&meta);
+    let whole = lineage.check(None).ok().and_then(|info| {
+        let der = split_pem_chain(&lineage.cert_pem)
+            .ok()?
+            .into_iter()
+            .next()?;
+        Some((info, der))
+    });
+    let mut names: Vec<String> = match &whole {
+        Some((info, _)) => info.sans.iter().map(|s| s.value.clone()).collect(),
+        None => serde_json::from_value(meta["domains"].clone()).unwrap_or_default(),
+    };
+    if names.is_empty() {
         return Err(Failure::new(
             exit::LOCAL,
             format!(
@@ -48,7 +70,16 @@ async fn stored(
             ),
         ));
     }
-    Ok((domains, None, directory))
+    // The first name picks the lineage: keep the certificate where it is.
+    if let Some(i) = names.iter().position(|d| layout::cert_name(d) == name) {
+        names.swap(0, i);
+    }
+    Ok(Stored {
+        names,
+        current: whole,
+        directory,
+        recipe,
+    })
 }
 
 /// The certificates the command names: `-d NAME` at `--server`'s CA, or every lineage.
@@ -71,7 +102,8 @@ async fn candidates(args: &RenewArgs, store: &Store) -> Result<Vec<Candidate>, F
     Ok(all)
 }
 
-/// Renews one certificate if due (or forced); whether it was renewed.
+/// Renews one certificate if due (or forced), at the CA that issued it and as it was
+/// obtained, the command line overriding; whether it was renewed.
 async fn renew_one(
     candidate: &Candidate,
     args: &RenewArgs,
@@ -79,36 +111,57 @@ async fn renew_one(
     state_dir: &Path,
     json: bool,
 ) -> Result<bool, Failure> {
-    let (mut domains, due_at, directory) = stored(store, &candidate.ca, &candidate.name).await?;
+    let stored = stored(store, &candidate.ca, &candidate.name).await?;
     let name = &candidate.name;
-    // The first name picks the lineage: keep the certificate where it is.
-    if let Some(i) = domains.iter().position(|d| layout::cert_name(d) == *name) {
-        domains.swap(0, i);
-    }
-    let due = due_at.is_none_or(|at| now() >= at);
-    if !due && !args.force {
-        let at = due_at.map(|t| t.to_rfc3339()).unwrap_or_default();
-        if json {
-            println!(
-                "{}",
-                serde_json::json!({ "name": name, "renewed": false, "renewAt": at })
-            );
-        } else {
-            println!("{name}: not due until {at} (--force renews now)");
+    // Each certificate of --all is renewed at the CA that issued it.
+    let obtain: ObtainArgs = match stored.directory {
+        Some(directory) if args.domain.is_none() => args.obtain.at_server(directory),
+        _ => args.obtain.clone(),
+    };
+    let solver = stored.recipe.solver.clone();
+    let obtain = stored.recipe.under(&obtain);
+    let mut session = Session::open(&obtain.ca, store.clone(), state_dir).await?;
+    let mut progress = Progress::new(json);
+    let due = match &stored.current {
+        Some((info, der)) => {
+            Some(renewal_time(&mut session, name, (info, der), &mut progress).await?)
         }
+        None => None,
+    };
+    progress.finish_current();
+    if !args.force
+        && let Some(due) = due
+        && now() < due.at
+    {
+        not_due(name, due.at, json);
         return Ok(false);
     }
-    // Each certificate is renewed at the CA that issued it (named in its meta.json).
-    let at_its_ca;
-    let obtain: &ObtainArgs = match directory {
-        Some(directory) if args.domain.is_none() => {
-            at_its_ca = args.obtain.at_server(directory);
-            &at_its_ca
-        }
-        _ => &args.obtain,
+    if let (Some(solver), false) = (&solver, args.obtain.names_a_solver()) {
+        progress.step(format!(
+            "renewing {name} as it was issued: {}",
+            solver.flags()
+        ));
+    }
+    // A renewal the CA's ARI scheduled names the certificate it replaces.
+    let replaces = match (due, &stored.current) {
+        (Some(RenewalTime { from_ari: true, .. }), Some((info, _))) => info.ari_id.clone(),
+        _ => None,
     };
-    issue::obtain(&domains, obtain, store, state_dir, json).await?;
+    issue::obtain(&mut session, &stored.names, &obtain, replaces, json).await?;
     Ok(true)
+}
+
+/// Reports a certificate that is not due yet.
+fn not_due(name: &str, at: Timestamp, json: bool) {
+    let at = at.to_rfc3339();
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "name": name, "renewed": false, "renewAt": at })
+        );
+    } else {
+        println!("{name}: not due until {at} (--force renews now)");
+    }
 }
 
 /// Runs `certsmith renew`.

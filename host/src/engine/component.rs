@@ -193,6 +193,14 @@ impl AcmeEngine for ComponentEngine {
             .map_err(refused)
     }
 
+    fn renewal_info(&mut self, certificate_der: &[u8]) -> Result<OpId, EngineError> {
+        let api = self.bindings.certsmith_acme_acme().client();
+        api.call_renewal_info(&mut self.store, self.client, certificate_der)
+            .map_err(wasm)?
+            .map(OpId)
+            .map_err(refused)
+    }
+
     fn poll(&mut self, now: Timestamp) -> Result<Option<EngineOutput>, EngineError> {
         let api = self.bindings.certsmith_acme_acme().client();
         let output = api

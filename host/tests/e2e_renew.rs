@@ -1,0 +1,318 @@
+//! End to end for renewal against Pebble: `renew --all` from cron with no flags repeats how
+//! each certificate was obtained (solver, key type, deploy hook, account, CA roots), and a
+//! CA that offers ARI (Pebble behind a proxy that adds it) decides when a certificate is
+//! due, is asked no more often than its `Retry-After` allows, and hears which certificate a
+//! renewal replaces.
+
+// Test helpers: a panic with a message is how they report a broken expectation.
+#![allow(clippy::expect_used)]
+
+use std::path::Path;
+use std::process::Output;
+
+mod pebble;
+
+use pebble::ca_proxy::{AriScript, CaProxy};
+use pebble::*;
+
+/// `certsmith --json renew --all ARGS…` on `state`, with nothing else on the command line.
+fn renew_all(state: &Path, args: &[&str]) -> Output {
+    certsmith(state)
+        .args(["--json", "renew", "--all"])
+        .args(args)
+        .output()
+        .expect("renew runs")
+}
+
+/// The JSON lines `renew` printed.
+fn lines(output: &Output) -> Vec<serde_json::Value> {
+    assert!(
+        output.status.success(),
+        "renew failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+/// What `inspect` says about a stored lineage's leaf.
+fn leaf(state: &Path, ca_dir: &str, name: &str) -> serde_json::Value {
+    let fullchain = state
+        .join("certs")
+        .join(ca_dir)
+        .join(name)
+        .join("fullchain.pem");
+    let out = run(certsmith(Path::new("/nonexistent"))
+        .args(["--json", "inspect"])
+        .arg(fullchain));
+    let certs: serde_json::Value = serde_json::from_slice(&out.stdout).expect("inspect JSON");
+    certs[0].clone()
+}
+
+#[test]
+fn renew_all_with_no_flags_renews_as_issued_with_its_hook_key_type_and_deploy_hook() {
+    let ca = Pebble::start(&[]);
+    let state = tempfile::tempdir().expect("state");
+    let hooks = tempfile::tempdir().expect("hooks");
+    let hook = dns_hook(&ca, hooks.path(), "");
+    let deployed = hooks.path().join("deployed.log");
+    let deploy = format!("echo \"$CERTSMITH_DOMAINS\" >> '{}'", deployed.display());
+    let name = "remember.example.test";
+    let mut flags = dns_flags(&ca, &hook);
+    flags.extend(["--key-type", "p384", "--deploy-hook", &deploy].map(str::to_owned));
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let first = check_issued(
+        &ca,
+        &issue_via(&ca, state.path(), &[name], &flags, &[]),
+        &[name],
+    );
+
+    // What cron runs: no CA, no roots, no account, no solver, no hooks on the line.
+    let renewed = lines(&renew_all(state.path(), &["--force"]));
+    assert_eq!(renewed.len(), 1, "{renewed:?}");
+    assert_ne!(renewed[0]["serial"], first["serial"], "a new certificate");
+    let presents = calls(hooks.path())
+        .iter()
+        .filter(|l| l.starts_with("present "))
+        .count();
+    assert_eq!(presents, 2, "the DNS hook answered both orders");
+    let deploys = std::fs::read_to_string(&deployed).expect("deploy log");
+    assert_eq!(deploys.lines().count(), 2, "the deploy hook ran twice");
+    let leaf = leaf(state.path(), &ca_dir(&ca), name);
+    assert_eq!(leaf["keyType"], "p384", "the key type it was issued with");
+
+    // A flag given now wins over the remembered one, and becomes the new recipe.
+    let http = format!("127.0.0.1:{}", ca.http_port);
+    let mut command = certsmith(state.path());
+    command.args([
+        "--json",
+        "renew",
+        "-d",
+        name,
+        "--force",
+        "--server",
+        &ca.directory,
+    ]);
+    command.args(["--http", &http]);
+    let once_more = lines(&command.output().expect("renew runs"));
+    assert_ne!(once_more[0]["serial"], renewed[0]["serial"]);
+    assert_eq!(
+        calls(hooks.path())
+            .iter()
+            .filter(|l| l.starts_with("present "))
+            .count(),
+        2,
+        "--http replaced the remembered DNS hook"
+    );
+    let meta = state
+        .path()
+        .join("certs")
+        .join(ca_dir(&ca))
+        .join(name)
+        .join("meta.json");
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(meta).expect("meta.json")).expect("meta JSON");
+    assert_eq!(meta["obtainedWith"]["solver"]["kind"], "http");
+    assert_eq!(meta["obtainedWith"]["keyType"], "p384");
+}
+
+/// `certsmith --json issue` of `name` at `directory` (a proxy of `ca`), over HTTP-01.
+fn issue_at(ca: &Pebble, directory: &str, state: &Path, name: &str) -> serde_json::Value {
+    let http = format!("127.0.0.1:{}", ca.http_port);
+    let output = certsmith(state)
+        .args(["--json", "issue", "--server", directory, "--accept-tos"])
+        .args(["--email", "admin@example.test", "--http", &http, "-d", name])
+        .arg("--ca-cert")
+        .arg(ca.tls_root())
+        .output()
+        .expect("issue runs");
+    check_issued(ca, &output, &[name])
+}
+
+/// The ARI ID kept for lineage `name` at the CA of `directory`.
+fn ari_id(state: &Path, directory: &str, name: &str) -> String {
+    let slug = directory
+        .trim_start_matches("https://")
+        .replace([':', '/'], "-");
+    let meta = state.join("certs").join(slug).join(name).join("meta.json");
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(meta).expect("meta.json")).expect("meta JSON");
+    meta["ariId"].as_str().expect("ariId").to_owned()
+}
+
+/// The `replaces` of each newOrder the proxy passed on.
+fn replaces(ca: &Pebble, proxy: &CaProxy) -> Vec<Option<String>> {
+    let new_order = ca.endpoint("newOrder");
+    let path = new_order.splitn(4, '/').nth(3).expect("a path");
+    proxy
+        .requests_to(&format!("/{path}"))
+        .iter()
+        .map(|seen| {
+            seen.payload.as_ref().expect("a payload")["replaces"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+#[test]
+fn a_window_in_the_past_renews_now_and_the_new_order_names_the_certificate_it_replaces() {
+    let ca = Pebble::start(&[]);
+    let explanation = "https://ca.example.test/incident/42";
+    let proxy = CaProxy::start(
+        &ca,
+        AriScript {
+            start_secs: -3600,
+            end_secs: -60,
+            explanation: Some(explanation.into()),
+            retry_after_secs: 3600,
+        },
+    );
+    let state = tempfile::tempdir().expect("state");
+    let name = "ari-now.example.test";
+    let first = issue_at(&ca, &proxy.directory, state.path(), name);
+    let id = ari_id(state.path(), &proxy.directory, name);
+
+    // Years from expiry, yet due: the CA's window says so.
+    let output = renew_all(state.path(), &[]);
+    let renewed = lines(&output);
+    assert_ne!(renewed[0]["serial"], first["serial"], "{renewed:?}");
+    assert_eq!(proxy.requests_to(&format!("/ari/{id}")).len(), 1);
+    assert_eq!(replaces(&ca, &proxy), vec![None, Some(id)]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(explanation),
+        "the explanation is shown: {stderr}"
+    );
+}
+
+#[test]
+fn a_window_ahead_is_waited_for_and_the_ca_is_asked_again_only_after_retry_after() {
+    let ca = Pebble::start(&[]);
+    let proxy = CaProxy::start(
+        &ca,
+        AriScript {
+            start_secs: 7 * 86_400,
+            end_secs: 8 * 86_400,
+            explanation: None,
+            retry_after_secs: 3600,
+        },
+    );
+    let state = tempfile::tempdir().expect("state");
+    let name = "ari-later.example.test";
+    let first = issue_at(&ca, &proxy.directory, state.path(), name);
+    let id = ari_id(state.path(), &proxy.directory, name);
+
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    for _ in 0..2 {
+        let waiting = lines(&renew_all(state.path(), &[]));
+        assert_eq!(waiting[0]["renewed"], false, "{waiting:?}");
+        let at = waiting[0]["renewAt"].as_str().expect("renewAt");
+        let at = certsmith_core::Timestamp::parse_rfc3339(at).expect("a time");
+        let window = (now + 7 * 86_400 - 60)..(now + 8 * 86_400 + 60);
+        assert!(window.contains(&at.unix_secs()), "{at} in the window");
+    }
+    assert_eq!(
+        proxy.requests_to(&format!("/ari/{id}")).len(),
+        1,
+        "the second run used the kept answer"
+    );
+    let forced = lines(&renew_all(state.path(), &["--force"]));
+    assert_ne!(forced[0]["serial"], first["serial"]);
+    assert_eq!(replaces(&ca, &proxy), vec![None, Some(id)]);
+}
+
+/// The common name of Pebble's root number `index` (0 is the default chain's).
+fn root_common_name(ca: &Pebble, index: usize) -> String {
+    let pem = run(std::process::Command::new("curl")
+        .args(["-fsS", "--cacert"])
+        .arg(ca.tls_root())
+        .arg(format!("https://localhost:{}/roots/{index}", ca.management)));
+    let path = ca.dir.path().join(format!("root-{index}.pem"));
+    std::fs::write(&path, pem.stdout).expect("root");
+    let subject = run(std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-subject", "-nameopt", "multiline", "-in"])
+        .arg(&path));
+    String::from_utf8_lossy(&subject.stdout)
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("commonName"))
+        .map(|cn| cn.trim().trim_start_matches('=').trim().to_owned())
+        .expect("a common name")
+}
+
+#[test]
+fn preferred_chain_picks_the_alternate_and_renew_keeps_picking_it() {
+    let ca = Pebble::start(&[("PEBBLE_ALTERNATE_ROOTS", "1")]);
+    let alternate = root_common_name(&ca, 1);
+    assert_ne!(alternate, root_common_name(&ca, 0));
+    let state = tempfile::tempdir().expect("state");
+    let name = "chain.example.test";
+    let output = issue(
+        &ca,
+        state.path(),
+        &[name],
+        &["--preferred-chain", &alternate],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let top_issuer = |state: &Path| {
+        let chain = state
+            .join("certs")
+            .join(ca_dir(&ca))
+            .join(name)
+            .join("chain.pem");
+        let out = run(certsmith(Path::new("/nonexistent"))
+            .args(["--json", "inspect"])
+            .arg(chain));
+        let certs: serde_json::Value = serde_json::from_slice(&out.stdout).expect("inspect");
+        let certs = certs.as_array().expect("certificates").clone();
+        certs.last().expect("a chain")["issuer"]
+            .as_str()
+            .expect("issuer")
+            .to_owned()
+    };
+    assert!(
+        top_issuer(state.path()).contains(&alternate),
+        "the alternate chain"
+    );
+    lines(&renew_all(state.path(), &["--force"]));
+    assert!(
+        top_issuer(state.path()).contains(&alternate),
+        "still the alternate chain"
+    );
+}
+
+#[test]
+fn a_profile_the_ca_does_not_offer_is_refused_before_any_order() {
+    let ca = Pebble::start(&[("PEBBLE_WFE_NONCEREJECT", "0")]);
+    let state = tempfile::tempdir().expect("state");
+    let http = format!("127.0.0.1:{}", ca.http_port);
+    let output = issue_command(
+        &ca,
+        state.path(),
+        &["profile.example.test"],
+        &["--http", &http],
+    )
+    .args(["--profile", "shortlived"])
+    .env("RUST_LOG", "certsmith=debug")
+    .output()
+    .expect("issue runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(6), "{stderr}");
+    assert!(
+        stderr.contains("\"shortlived\"") && stderr.contains("offers none"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(&ca.endpoint("newOrder")),
+        "no order: {stderr}"
+    );
+}
