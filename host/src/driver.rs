@@ -196,7 +196,10 @@ impl<S: Solver> Driver<'_, S> {
         completion: Completion,
     ) -> Result<(), EngineError> {
         match completion {
-            Completion::Response(op, Ok(response)) => engine.handle_response(op, response, now()),
+            Completion::Response(op, Ok(response)) => {
+                crate::crash_point::response_arrived();
+                engine.handle_response(op, response, now())
+            }
             Completion::Response(op, Err(reason)) => {
                 engine.handle_transport_error(op, &reason, now())
             }

@@ -300,6 +300,82 @@ fn a_crash_at_each_step_of_storing_leaves_a_whole_pair_and_the_next_run_finishes
     }
 }
 
+/// The most responses one order of a registered account takes here (9 at Pebble with
+/// its validation delay off); the loop below ends at the first run that is not stopped.
+#[cfg(feature = "crash-points")]
+const MAX_ORDER_RESPONSES: u32 = 16;
+
+#[cfg(feature = "crash-points")]
+#[test]
+fn a_run_stopped_at_each_acme_response_is_finished_by_the_next_with_the_same_order_and_key() {
+    let ca = exact_ca();
+    let state = tempfile::tempdir().expect("state");
+    // The account exists, so every run below is one order's requests.
+    check_issued(
+        &ca,
+        &issue(&ca, state.path(), &["account.example.test"], &[]),
+        &["account.example.test"],
+    );
+    let http = format!("127.0.0.1:{}", ca.http_port);
+    let mut stopped = 0;
+    for n in 1..=MAX_ORDER_RESPONSES {
+        let name = format!("stop{n}.example.test");
+        let crashed = issue_command(&ca, state.path(), &[&name], &["--http", &http])
+            .env("CERTSMITH_CRASH_AT", format!("acme-response-{n}"))
+            .output()
+            .expect("runs");
+        if crashed.status.success() {
+            break;
+        }
+        stopped += 1;
+        let snapshot = state
+            .path()
+            .join("orders")
+            .join(ca_dir(&ca))
+            .join(format!("{name}.json"));
+        let saved: Option<serde_json::Value> = std::fs::read(&snapshot)
+            .ok()
+            .map(|bytes| serde_json::from_slice(&bytes).expect("snapshot JSON"));
+        let next = issue_command(&ca, state.path(), &[&name], &["--http", &http])
+            .env("RUST_LOG", "certsmith=debug")
+            .output()
+            .expect("runs");
+        let report = check_issued(&ca, &next, &[&name]);
+        let new_orders = requests_to(&ca.endpoint("newOrder"), std::slice::from_ref(&next));
+        match saved {
+            // Stopped after the order was saved: the same order (or, when the CA validated
+            // while no one answered, one new order, said so), always with the saved key.
+            Some(saved) => {
+                let stderr = String::from_utf8_lossy(&next.stderr);
+                if new_orders == 0 {
+                    assert_eq!(report["orderUrl"], saved["orderUrl"], "response {n}");
+                } else {
+                    assert_eq!(new_orders, 1, "response {n}");
+                    assert!(
+                        stderr.contains("the interrupted order can no longer be finished"),
+                        "response {n}: {stderr}"
+                    );
+                }
+                let key =
+                    std::fs::read_to_string(report["key"].as_str().expect("key")).expect("key.pem");
+                assert_eq!(
+                    key.trim(),
+                    saved["certificateKeyPem"].as_str().expect("key").trim(),
+                    "response {n}: the saved key"
+                );
+            }
+            // Stopped before the CA's newOrder answer was seen: nothing to resume.
+            None => assert_eq!(new_orders, 1, "response {n}: ordered"),
+        }
+        assert!(!snapshot.exists(), "response {n}: the snapshot is gone");
+    }
+    eprintln!("stopped at each of {stopped} responses");
+    assert!(
+        (5..MAX_ORDER_RESPONSES).contains(&stopped),
+        "every response of an order was a stopping point ({stopped})"
+    );
+}
+
 /// Every path under `dir`.
 #[cfg(feature = "crash-points")]
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {

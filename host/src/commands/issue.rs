@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use certsmith_core::cert::CertificateInfo;
 use certsmith_core::{
     CertificateKey, ExternalAccountKey, Identifier, IssuedCertificate, NewAccountRequest, OpId,
-    OrderRequest, Outcome,
+    OrderRequest, Outcome, PrivateKey,
 };
 use certsmith_core::{ChallengeType, Snapshot, Timestamp};
 use serde::Serialize;
@@ -21,6 +21,7 @@ use super::session::{Session, lock};
 use super::{Failure, exit};
 use crate::cli::{IssueArgs, ObtainArgs};
 use crate::driver::now;
+use crate::engine::EngineFailure;
 use crate::hook::Hook;
 use crate::layout;
 use crate::progress::Progress;
@@ -399,6 +400,17 @@ async fn order(
         },
         None => None,
     };
+    let new_order = OrderRequest {
+        certificate_key: CertificateKey::Generate(args.key_type.unwrap_or_default()),
+        challenge_types: vec![solver.challenge_type()],
+        profile: args.profile.clone(),
+        replaces,
+        preferred_issuer: args.preferred_chain.clone(),
+        ..OrderRequest::new(identifiers(domains))
+    };
+    // The key of the resumed order, for a new order should that one be dead.
+    let saved_key = resumable.as_deref().and_then(saved_certificate_key);
+    let resumed = resumable.is_some();
     let order_op = match resumable {
         Some(snapshot) => {
             progress.step(format!(
@@ -409,14 +421,7 @@ async fn order(
         }
         None => {
             progress.step(format!("order for {} at {directory}", domains.join(", ")));
-            session.engine.order(OrderRequest {
-                certificate_key: CertificateKey::Generate(args.key_type.unwrap_or_default()),
-                challenge_types: vec![solver.challenge_type()],
-                profile: args.profile.clone(),
-                replaces,
-                preferred_issuer: args.preferred_chain.clone(),
-                ..OrderRequest::new(identifiers(domains))
-            })?
+            session.engine.order(new_order.clone())?
         }
     };
     let ops: Vec<OpId> = account_op.into_iter().chain([order_op]).collect();
@@ -435,9 +440,29 @@ async fn order(
             }
         }
     }
-    let result = results
+    let mut result = results
         .remove(&order_op)
         .ok_or_else(|| Failure::new(exit::OTHER, "the engine did not end the order"))?;
+    // An interrupted order can die while no one answers its challenges (the CA validated
+    // while the process was down) or expire: such an order is replaced once, here.
+    if let Err(failure) = &result
+        && resumed
+        && order_is_dead(failure)
+    {
+        progress.notice(format!(
+            "the interrupted order can no longer be finished ({failure}); ordering anew"
+        ));
+        lease.delete(&snapshot_key).await?;
+        let op = session.engine.order(OrderRequest {
+            certificate_key: saved_key.map_or(new_order.certificate_key, CertificateKey::Key),
+            ..new_order
+        })?;
+        result = session
+            .run(&[op], Some(solver), Some((lease, &snapshot_key)), progress)
+            .await?
+            .remove(&op)
+            .ok_or_else(|| Failure::new(exit::OTHER, "the engine did not end the order"))?;
+    }
     let requests = session.engine.requests_sent()?;
     let cert = match result {
         Ok(Outcome::Certificate(cert)) => cert,
@@ -480,6 +505,26 @@ async fn order(
     crate::crash_point::hit("lineage-current");
     lease.delete(&snapshot_key).await?;
     Ok((stored, cert, requests))
+}
+
+/// The certificate key a saved order holds, if it holds one (not a CSR) and it reads.
+fn saved_certificate_key(snapshot: &str) -> Option<PrivateKey> {
+    let saved: serde_json::Value = serde_json::from_str(snapshot).ok()?;
+    PrivateKey::from_pem(saved["certificateKeyPem"].as_str()?).ok()
+}
+
+/// Whether an order failed for good at the CA (invalid, expired, gone), rather than for a
+/// reason that leaves it usable (network, a challenge not published) or that a new order
+/// would meet too (a rate limit, bad input).
+fn order_is_dead(failure: &EngineFailure) -> bool {
+    let rate_limited = failure
+        .problem
+        .as_ref()
+        .is_some_and(|p| p.is("rateLimited"));
+    matches!(
+        failure.kind.as_str(),
+        "order-failed" | "authorization-failed" | "acme"
+    ) && !rate_limited
 }
 
 /// Why a saved order does not fit this command (other names, another challenge type or
