@@ -1,5 +1,6 @@
 //! Where things live in the store (the same keys on every backend), and every key's name:
-//! `accounts/<ca>/<account>/{key.pem,account.json}`,
+//! `accounts/<ca>/<account>/{key.pem,account.json}` (and `key.pem.next` while a key
+//! rollover is in flight),
 //! `certs/<ca>/<name>/{cert.pem,chain.pem,fullchain.pem,key.pem,meta.json}` (certbot's file
 //! names; the current generation of a lineage), `orders/<ca>/<name>.json` (snapshots of
 //! orders in flight), `renewal/<ca>/<name>.json` (the CA's last ARI answer for a
@@ -73,6 +74,11 @@ pub fn cert_name(first_identifier: &str) -> String {
 /// The key of an account's private key.
 pub fn account_key(ca: &str, account: &str) -> String {
     format!("accounts/{ca}/{}/key.pem", slug(account))
+}
+
+/// The key of an account's next private key while a key rollover is in flight.
+pub fn account_pending_key(ca: &str, account: &str) -> String {
+    format!("accounts/{ca}/{}/key.pem.next", slug(account))
 }
 
 /// The key of an account's metadata (its URL).

@@ -6,6 +6,8 @@
 // Test helpers: a panic with a message is how they report a broken expectation.
 #![allow(clippy::expect_used)]
 
+#[cfg(feature = "crash-points")]
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -374,6 +376,78 @@ fn a_run_stopped_at_each_acme_response_is_finished_by_the_next_with_the_same_ord
         (5..MAX_ORDER_RESPONSES).contains(&stopped),
         "every response of an order was a stopping point ({stopped})"
     );
+}
+
+/// `certsmith account ARGS… --json` against `ca` for the test account.
+#[cfg(feature = "crash-points")]
+fn account(ca: &Pebble, state: &Path, args: &[&str]) -> Command {
+    let mut command = certsmith(state);
+    command.args(["--json", "account"]).args(args);
+    command.args(["--server", &ca.directory, "--email", "admin@example.test"]);
+    command.arg("--ca-cert").arg(ca.tls_root());
+    command
+}
+
+#[cfg(feature = "crash-points")]
+#[test]
+fn an_interrupted_key_rollover_is_undone_or_finished_by_the_next_command() {
+    let ca = exact_ca();
+    let state = tempfile::tempdir().expect("state");
+    check_issued(
+        &ca,
+        &issue(&ca, state.path(), &["roll.example.test"], &[]),
+        &["roll.example.test"],
+    );
+    let dir = state
+        .path()
+        .join("accounts")
+        .join(ca_dir(&ca))
+        .join("admin-example.test");
+    let (key, pending) = (dir.join("key.pem"), dir.join("key.pem.next"));
+    let read = |path: &Path| std::fs::read_to_string(path).expect("key");
+    let old_key = read(&key);
+
+    // Stopped before the CA heard of the new key: the next command undoes the rollover.
+    let crashed = account(&ca, state.path(), &["rollover"])
+        .env("CERTSMITH_CRASH_AT", "rollover-key-pending")
+        .output()
+        .expect("runs");
+    assert!(!crashed.status.success());
+    assert!(pending.exists(), "the new key was stored first");
+    let shown = run(&mut account(&ca, state.path(), &["show"]));
+    assert!(
+        String::from_utf8_lossy(&shown.stderr).contains("never reached the CA"),
+        "{}",
+        String::from_utf8_lossy(&shown.stderr)
+    );
+    assert_eq!(read(&key), old_key);
+    assert!(!pending.exists());
+
+    // Stopped after the CA switched keys: the next command finishes the rollover.
+    let crashed = account(&ca, state.path(), &["rollover"])
+        .env("CERTSMITH_CRASH_AT", "rollover-ca-switched")
+        .output()
+        .expect("runs");
+    assert!(!crashed.status.success());
+    let new_key = read(&pending);
+    assert_eq!(
+        read(&key),
+        old_key,
+        "key.pem is the old key until the CA agreed"
+    );
+    let next = issue(&ca, state.path(), &["roll2.example.test"], &[]);
+    check_issued(&ca, &next, &["roll2.example.test"]);
+    assert!(
+        String::from_utf8_lossy(&next.stderr)
+            .contains("finished an interrupted account key rollover"),
+        "{}",
+        String::from_utf8_lossy(&next.stderr)
+    );
+    assert_eq!(read(&key), new_key, "the key the CA holds");
+    assert_ne!(new_key, old_key);
+    assert!(!pending.exists());
+    let mode = std::fs::metadata(&key).expect("key").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
 }
 
 /// Every path under `dir`.

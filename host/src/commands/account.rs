@@ -5,11 +5,11 @@ use std::path::Path;
 use certsmith_core::{AccountInfo, KeyType, OpId, Outcome, PrivateKey};
 
 use super::session::{Session, lock};
-use super::{Failure, exit};
+use super::{Failure, exit, key_rollover};
 use crate::cli::{AccountCommand, CaArgs};
 use crate::layout;
 use crate::progress::Progress;
-use crate::storage::{Lease, Secrecy, StorageSpec, Store};
+use crate::storage::{Lease, StorageSpec, Store};
 
 /// Opens the session and checks the account is registered here.
 async fn registered(
@@ -39,7 +39,7 @@ async fn account_lease(session: &Session, json: bool) -> Result<Lease, Failure> 
     lock(&session.store, &name, &mut progress).await
 }
 
-/// Runs one operation to its end.
+/// Runs one operation to its end, as a progress step named `what`.
 async fn finish(
     session: &mut Session,
     op: OpId,
@@ -48,16 +48,9 @@ async fn finish(
 ) -> Result<Outcome, Failure> {
     let mut progress = Progress::new(json);
     progress.step(format!("{what} at {}", session.directory));
-    let mut results = session.run(&[op], None, None, &mut progress).await?;
+    let outcome = key_rollover::run_one(session, op, &mut progress).await;
     progress.finish_current();
-    match results.remove(&op) {
-        Some(Ok(outcome)) => Ok(outcome),
-        Some(Err(failure)) => Err(failure.into()),
-        None => Err(Failure::new(
-            exit::OTHER,
-            "the engine did not end the operation",
-        )),
-    }
+    outcome
 }
 
 /// Prints an account.
@@ -121,20 +114,10 @@ pub async fn run(
             let new_key = PrivateKey::generate(KeyType::P256)
                 .map_err(|e| Failure::new(exit::OTHER, e.to_string()))?
                 .to_pem();
-            // The new key is on disk before the CA hears of it, so a crash after the CA
-            // switched keys cannot lose it: it is then in key.pem.next.
-            let next = format!("{}.next", session.account_key);
-            lease
-                .put(&next, new_key.as_bytes(), Secrecy::Secret)
-                .await?;
-            let op = session.engine.change_key(&new_key)?;
-            let rolled = finish(&mut session, op, json, "rolling the account key over").await;
-            if rolled.is_ok() {
-                lease
-                    .put(&session.account_key, new_key.as_bytes(), Secrecy::Secret)
-                    .await?;
-                lease.delete(&next).await?;
-            }
+            let mut progress = Progress::new(json);
+            let rolled =
+                key_rollover::roll_over(&mut session, &lease, &new_key, &mut progress).await;
+            progress.finish_current();
             lease.release().await?;
             rolled?;
             if json {

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod inspect;
 pub mod issue;
+mod key_rollover;
 pub mod list;
 pub mod plugin;
 mod recipe;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use certsmith_core::{ClientConfig, KeyType, OpId, PrivateKey};
 use serde::{Deserialize, Serialize};
 
-use super::{Failure, exit};
+use super::{Failure, exit, key_rollover};
 use crate::cli::{CaArgs, directory_url};
 use crate::driver::{Driver, Event, OpResult, SnapshotSink};
 use crate::engine::{self, AcmeEngine};
@@ -77,13 +77,18 @@ impl Session {
             account_url: account_url.clone(),
             ..ClientConfig::new(directory.clone())
         };
-        let engine = engine::open(
-            config,
-            &key_pem,
-            args.engine.as_deref(),
-            Some(&state_dir.join("cache")),
-        )?;
-        Ok(Self {
+        let cache_dir = state_dir.join("cache");
+        let reopen = |key_pem: &str| {
+            engine::open(
+                config.clone(),
+                key_pem,
+                args.engine.as_deref(),
+                Some(&cache_dir),
+            )
+        };
+        let engine = reopen(&key_pem)?;
+        let registered = account_url.is_some();
+        let mut session = Self {
             store,
             directory,
             ca,
@@ -93,7 +98,11 @@ impl Session {
             account_meta,
             account_key: account_key_name,
             account: account.to_owned(),
-        })
+        };
+        if registered {
+            key_rollover::settle(&mut session, &reopen).await?;
+        }
+        Ok(session)
     }
 
     /// Records the account URL the CA gave.
@@ -175,10 +184,15 @@ async fn account_key(store: &Store, key: &str) -> Result<String, Failure> {
             }
         }
     };
+    pem_text(bytes, key)
+}
+
+/// `bytes` as PEM text, or an error naming the stored key `name`.
+pub fn pem_text(bytes: Vec<u8>, name: &str) -> Result<String, Failure> {
     String::from_utf8(bytes).map_err(|_| {
         Failure::new(
             exit::LOCAL,
-            format!("the account key {key} is not PEM text"),
+            format!("the account key {name} is not PEM text"),
         )
     })
 }
