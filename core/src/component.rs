@@ -206,6 +206,9 @@ fn outcome_out(o: core_api::Outcome) -> wit::Outcome {
             explanation_url: a.explanation_url,
             check_again_at: a.check_again_at.0,
         }),
+        core_api::Outcome::OrderAbandoned {
+            authorizations_deactivated,
+        } => wit::Outcome::OrderAbandoned(authorizations_deactivated),
     }
 }
 
@@ -423,6 +426,13 @@ impl GuestClient for EngineClient {
     fn resume(&self, snapshot: String) -> Result<u64, wit::EngineError> {
         let snapshot = core_api::Snapshot::from_json(&snapshot).map_err(error_out)?;
         self.with(|c| c.resume(snapshot))
+            .map(|op| op.0)
+            .map_err(error_out)
+    }
+
+    fn abandon(&self, snapshot: String) -> Result<u64, wit::EngineError> {
+        let snapshot = core_api::Snapshot::from_json(&snapshot).map_err(error_out)?;
+        self.with(|c| c.abandon(&snapshot))
             .map(|op| op.0)
             .map_err(error_out)
     }

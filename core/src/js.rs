@@ -262,6 +262,10 @@ enum OutcomeView<'a> {
         explanation_url: Option<&'a str>,
         check_again_at: u64,
     },
+    #[serde(rename_all = "camelCase")]
+    OrderAbandoned {
+        authorizations_deactivated: u32,
+    },
 }
 
 impl<'a> OutcomeView<'a> {
@@ -288,6 +292,11 @@ impl<'a> OutcomeView<'a> {
                 renew_at: a.renew_at.0,
                 explanation_url: a.explanation_url.as_deref(),
                 check_again_at: a.check_again_at.0,
+            },
+            Outcome::OrderAbandoned {
+                authorizations_deactivated,
+            } => OutcomeView::OrderAbandoned {
+                authorizations_deactivated: *authorizations_deactivated,
             },
         }
     }
@@ -638,6 +647,16 @@ impl JsClient {
         let snapshot = crate::Snapshot::from_json(snapshot).map_err(js_error)?;
         self.0
             .resume(snapshot)
+            .map(|op| op.0 as f64)
+            .map_err(js_error)
+    }
+
+    /// Abandons the order of a `save` action's snapshot (JSON text), deactivating its
+    /// pending authorizations; an op id.
+    pub fn abandon(&mut self, snapshot: &str) -> Result<f64, JsValue> {
+        let snapshot = crate::Snapshot::from_json(snapshot).map_err(js_error)?;
+        self.0
+            .abandon(&snapshot)
             .map(|op| op.0 as f64)
             .map_err(js_error)
     }

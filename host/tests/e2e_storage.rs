@@ -498,6 +498,12 @@ fn a_saved_order_for_other_names_is_abandoned_and_the_reason_shown() {
         stderr.contains("not resuming the saved order: it is for changed.example.test, this command for changed.example.test, www.changed.example.test"),
         "{stderr}"
     );
+    // Its authorization was pending (the webroot never took the challenge): the CA
+    // answered its deactivation with status "deactivated".
+    assert!(
+        stderr.contains("deactivated 1 pending authorization(s) of the abandoned order"),
+        "{stderr}"
+    );
     assert_eq!(
         requests_to(&ca.endpoint("newOrder"), std::slice::from_ref(&second)),
         1,

@@ -157,6 +157,11 @@ pub enum Outcome {
     KeyChanged,
     /// The CA's renewal advice for a certificate.
     RenewalInfo(RenewalAdvice),
+    /// An order was abandoned.
+    OrderAbandoned {
+        /// How many of its pending authorizations were deactivated.
+        authorizations_deactivated: u32,
+    },
 }
 
 /// An account and its URL (the `kid`).

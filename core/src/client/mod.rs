@@ -5,6 +5,7 @@
 //! challenge to [`Client::challenge_ready`]; when there is nothing to do, wait until
 //! [`Client::next_wakeup`] or the next response, whichever comes first.
 
+mod abandon;
 mod account;
 mod api;
 mod ari;
@@ -24,6 +25,7 @@ use crate::http::{HttpRequest, HttpResponse, Method};
 use crate::keys::PrivateKey;
 use crate::timestamp::Timestamp;
 use crate::wire::Directory;
+use abandon::AbandonFlow;
 use account::{AccountFlow, KeyChangeFlow, RevokeFlow};
 use ari::RenewalInfoFlow;
 use flow::{Ctx, Flow, Step, backoff_ms};
@@ -331,6 +333,22 @@ impl Client {
     /// Continues an order from a snapshot: fetches the same order and carries on from its
     /// state, re-deploying challenges that are still pending. Never creates a new order.
     pub fn resume(&mut self, snapshot: Snapshot) -> Result<OpId, Error> {
+        self.adopt(&snapshot)?;
+        Ok(self.start(Box::new(OrderFlow::resume(snapshot))))
+    }
+
+    /// Abandons the order of a snapshot that will not be finished: deactivates its pending
+    /// authorizations (valid ones stay, for a new order to reuse). Ends with
+    /// [`Outcome::OrderAbandoned`].
+    pub fn abandon(&mut self, snapshot: &Snapshot) -> Result<OpId, Error> {
+        self.adopt(snapshot)?;
+        let order_url = snapshot.order_url().to_owned();
+        Ok(self.start(Box::new(AbandonFlow::new(order_url))))
+    }
+
+    /// Checks that a snapshot's order belongs to this client's CA and account (learning
+    /// the account URL from it if this client has none yet).
+    fn adopt(&mut self, snapshot: &Snapshot) -> Result<(), Error> {
         if snapshot.directory_url() != self.shared.directory_url {
             return Err(Error::invalid_input(
                 format!("snapshot of an order at {}", snapshot.directory_url()),
@@ -350,7 +368,7 @@ impl Client {
             (Some(theirs), None) => self.shared.account_url = Some(theirs.to_owned()),
             _ => {}
         }
-        Ok(self.start(Box::new(OrderFlow::resume(snapshot))))
+        Ok(())
     }
 
     /// The next piece of work due at `now`, if any.

@@ -359,6 +359,14 @@ async fn order(
     let ca = session.ca.clone();
     let snapshot_key = layout::order_snapshot(&ca, &name);
 
+    let resumable = saved_order(
+        session,
+        (lease, &snapshot_key),
+        domains,
+        (solver.challenge_type(), args),
+        progress,
+    )
+    .await?;
     // Both operations start now, so a malformed name is refused before anything is sent;
     // the engine holds the order until the account exists.
     let account_op = match &session.account_url {
@@ -384,21 +392,6 @@ async fn order(
                 external_account: external_account(args)?,
             })?,
         ),
-    };
-    let saved = session.store.get(&snapshot_key).await?;
-    let saved = saved.map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
-    let resumable = match saved {
-        Some(snapshot) => match unlike(&snapshot, domains, solver.challenge_type(), args) {
-            None => Some(snapshot),
-            Some(reason) => {
-                progress.notice(format!(
-                    "not resuming the saved order: {reason}; ordering anew"
-                ));
-                lease.delete(&snapshot_key).await?;
-                None
-            }
-        },
-        None => None,
     };
     let new_order = OrderRequest {
         certificate_key: CertificateKey::Generate(args.key_type.unwrap_or_default()),
@@ -505,6 +498,63 @@ async fn order(
     crate::crash_point::hit("lineage-current");
     lease.delete(&snapshot_key).await?;
     Ok((stored, cert, requests))
+}
+
+/// The saved order (snapshot JSON) of this certificate if it fits the command; one that
+/// does not is abandoned (its pending authorizations deactivated at the CA, its snapshot
+/// deleted) and the reason shown.
+async fn saved_order(
+    session: &mut Session,
+    (lease, snapshot_key): (&Lease, &str),
+    domains: &[String],
+    (challenge, args): (ChallengeType, &ObtainArgs),
+    progress: &mut Progress,
+) -> Result<Option<String>, Failure> {
+    let Some(saved) = session.store.get(snapshot_key).await? else {
+        return Ok(None);
+    };
+    let snapshot = String::from_utf8_lossy(&saved).into_owned();
+    let Some(reason) = unlike(&snapshot, domains, challenge, args) else {
+        return Ok(Some(snapshot));
+    };
+    progress.notice(format!(
+        "not resuming the saved order: {reason}; ordering anew"
+    ));
+    match abandon(session, &snapshot, progress).await {
+        Ok(0) => {}
+        Ok(n) => progress.notice(format!(
+            "deactivated {n} pending authorization(s) of the abandoned order"
+        )),
+        Err(why) => progress.notice(format!(
+            "the abandoned order's authorizations stay pending until they expire: {why}"
+        )),
+    }
+    lease.delete(snapshot_key).await?;
+    Ok(None)
+}
+
+/// Abandons the order of `snapshot` at the CA: how many pending authorizations were
+/// deactivated.
+async fn abandon(
+    session: &mut Session,
+    snapshot: &str,
+    progress: &mut Progress,
+) -> Result<u32, String> {
+    let op = session
+        .engine
+        .abandon(snapshot)
+        .map_err(|e| e.to_string())?;
+    let mut results = session
+        .run(&[op], None, None, progress)
+        .await
+        .map_err(|f| f.message)?;
+    match results.remove(&op) {
+        Some(Ok(Outcome::OrderAbandoned {
+            authorizations_deactivated,
+        })) => Ok(authorizations_deactivated),
+        Some(Err(failure)) => Err(failure.to_string()),
+        other => Err(format!("unexpected outcome {other:?}")),
+    }
 }
 
 /// The certificate key a saved order holds, if it holds one (not a CSR) and it reads.

@@ -193,6 +193,14 @@ impl AcmeEngine for ComponentEngine {
             .map_err(refused)
     }
 
+    fn abandon(&mut self, snapshot_json: &str) -> Result<OpId, EngineError> {
+        let api = self.bindings.certsmith_acme_acme().client();
+        api.call_abandon(&mut self.store, self.client, snapshot_json)
+            .map_err(wasm)?
+            .map(OpId)
+            .map_err(refused)
+    }
+
     fn renewal_info(&mut self, certificate_der: &[u8]) -> Result<OpId, EngineError> {
         let api = self.bindings.certsmith_acme_acme().client();
         api.call_renewal_info(&mut self.store, self.client, certificate_der)
@@ -410,6 +418,9 @@ fn outcome_in(o: wit::Outcome) -> Outcome {
             explanation_url: a.explanation_url,
             check_again_at: Timestamp(a.check_again_at),
         }),
+        wit::Outcome::OrderAbandoned(n) => Outcome::OrderAbandoned {
+            authorizations_deactivated: n,
+        },
     }
 }
 

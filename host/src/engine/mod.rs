@@ -107,6 +107,8 @@ pub trait AcmeEngine {
     fn revoke(&mut self, request: RevocationRequest) -> Result<OpId, EngineError>;
     /// Continues an order from its snapshot JSON.
     fn resume(&mut self, snapshot_json: &str) -> Result<OpId, EngineError>;
+    /// Abandons the order of a snapshot JSON: deactivates its pending authorizations.
+    fn abandon(&mut self, snapshot_json: &str) -> Result<OpId, EngineError>;
     /// Asks the CA's ARI endpoint when to renew a certificate (DER).
     fn renewal_info(&mut self, certificate_der: &[u8]) -> Result<OpId, EngineError>;
     /// The next piece of work due at `now`.

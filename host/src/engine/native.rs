@@ -55,6 +55,10 @@ impl AcmeEngine for NativeEngine {
         Ok(self.client.resume(Snapshot::from_json(snapshot_json)?)?)
     }
 
+    fn abandon(&mut self, snapshot_json: &str) -> Result<OpId, EngineError> {
+        Ok(self.client.abandon(&Snapshot::from_json(snapshot_json)?)?)
+    }
+
     fn renewal_info(&mut self, certificate_der: &[u8]) -> Result<OpId, EngineError> {
         Ok(self.client.renewal_info(certificate_der)?)
     }

@@ -1,0 +1,119 @@
+//! Abandoning an order the client will not finish (its names or challenge type changed):
+//! its pending authorizations are deactivated (RFC 8555 §7.5.2), so they neither count
+//! against the CA's limit on pending authorizations nor linger for days. Valid
+//! authorizations are left alone: a new order for the same names may reuse them.
+
+use std::collections::VecDeque;
+
+use crate::client::api::Outcome;
+use crate::client::flow::{Ctx, Flow, Step};
+use crate::client::request::{self, RequestSpec};
+use crate::error::Error;
+use crate::http::HttpResponse;
+use crate::json::ObjectWriter;
+use crate::wire::{Authorization, AuthorizationStatus, Order, OrderStatus};
+
+/// What the flow asked last.
+#[derive(Debug)]
+enum Asked {
+    /// The order (POST-as-GET).
+    Order,
+    /// An authorization (POST-as-GET).
+    Authorization(String),
+    /// An authorization's deactivation.
+    Deactivation(String),
+}
+
+/// Deactivates the pending authorizations of one order.
+#[derive(Debug)]
+pub(crate) struct AbandonFlow {
+    /// The order.
+    order_url: String,
+    /// What was asked last.
+    asked: Asked,
+    /// Authorizations not yet looked at.
+    remaining: VecDeque<String>,
+    /// How many were deactivated.
+    deactivated: u32,
+}
+
+impl AbandonFlow {
+    /// A flow that abandons the order at `order_url`.
+    pub fn new(order_url: String) -> Self {
+        Self {
+            order_url,
+            asked: Asked::Order,
+            remaining: VecDeque::new(),
+            deactivated: 0,
+        }
+    }
+
+    /// Looks at the next authorization, or finishes.
+    fn next(&mut self) -> Step {
+        match self.remaining.pop_front() {
+            Some(url) => {
+                let spec = RequestSpec::post_as_get(&url);
+                self.asked = Asked::Authorization(url);
+                Step::Send(spec)
+            }
+            None => Step::Finish(Outcome::OrderAbandoned {
+                authorizations_deactivated: self.deactivated,
+            }),
+        }
+    }
+}
+
+impl Flow for AbandonFlow {
+    fn needs_account(&self) -> bool {
+        true
+    }
+
+    fn start(&mut self, _ctx: &mut Ctx<'_>) -> Result<Step, Error> {
+        Ok(Step::Send(RequestSpec::post_as_get(&self.order_url)))
+    }
+
+    fn on_response(&mut self, ctx: &mut Ctx<'_>, response: HttpResponse) -> Result<Step, Error> {
+        match &self.asked {
+            Asked::Order => {
+                let url = self.order_url.clone();
+                let response = request::expect_success(response, &url, ctx.now)?;
+                let order: Order = request::parse_json(&response, &url, "an order object")?;
+                // Only a pending order has pending authorizations.
+                if order.status == OrderStatus::Pending {
+                    self.remaining = order.authorizations.into();
+                }
+                Ok(self.next())
+            }
+            Asked::Authorization(url) => {
+                let url = url.clone();
+                let response = request::expect_success(response, &url, ctx.now)?;
+                let authz: Authorization =
+                    request::parse_json(&response, &url, "an authorization object")?;
+                if authz.status != AuthorizationStatus::Pending {
+                    return Ok(self.next());
+                }
+                let payload = ObjectWriter::new()
+                    .string("status", "deactivated")
+                    .finish()
+                    .into_bytes();
+                let spec = RequestSpec::post(&url, payload);
+                self.asked = Asked::Deactivation(url);
+                Ok(Step::Send(spec))
+            }
+            Asked::Deactivation(url) => {
+                let url = url.clone();
+                let response = request::expect_success(response, &url, ctx.now)?;
+                let authz: Authorization =
+                    request::parse_json(&response, &url, "an authorization object")?;
+                if authz.status != AuthorizationStatus::Deactivated {
+                    return Err(Error::invalid_response(
+                        &url,
+                        "the authorization with status \"deactivated\"",
+                    ));
+                }
+                self.deactivated += 1;
+                Ok(self.next())
+            }
+        }
+    }
+}
