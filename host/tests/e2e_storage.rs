@@ -451,7 +451,6 @@ fn an_interrupted_key_rollover_is_undone_or_finished_by_the_next_command() {
 }
 
 /// Every path under `dir`.
-#[cfg(feature = "crash-points")]
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut paths = Vec::new();
     for entry in std::fs::read_dir(dir).expect("read_dir").flatten() {
@@ -462,6 +461,85 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
         paths.push(path);
     }
     paths
+}
+
+/// `command` run in its own user and mount namespace where `dir` is read-only (a bind
+/// mount remounted `ro`), as a full or failing disk would refuse writes there.
+fn with_read_only(dir: &Path, command: &Command) -> Command {
+    let mut wrapped = Command::new("unshare");
+    wrapped.args([
+        "-Urm",
+        "sh",
+        "-c",
+        r#"d=$1; shift; mount --bind "$d" "$d" && mount -o remount,bind,ro "$d" "$d" && exec "$@""#,
+        "sh",
+    ]);
+    wrapped.arg(dir).arg(command.get_program()).args(command.get_args());
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => wrapped.env(key, value),
+            None => wrapped.env_remove(key),
+        };
+    }
+    wrapped
+}
+
+#[test]
+fn a_lineage_that_cannot_be_written_fails_in_one_line_and_the_old_pair_stays() {
+    let ca = exact_ca();
+    let state = tempfile::tempdir().expect("state");
+    let name = "readonly.example.test";
+    let first = check_issued(&ca, &issue(&ca, state.path(), &[name], &[]), &[name]);
+    let certs = state.path().join("certs").join(ca_dir(&ca));
+    let lineage = certs.join(name);
+    let read = |file: &str| std::fs::read(lineage.join(file)).expect("lineage file");
+    let (cert, key) = (read("cert.pem"), read("key.pem"));
+
+    let http = format!("127.0.0.1:{}", ca.http_port);
+    let mut renew = certsmith(state.path());
+    renew
+        .args(["renew", "-d", name, "--force", "--server", &ca.directory])
+        .arg("--ca-cert")
+        .arg(ca.tls_root())
+        .args(["--email", "admin@example.test", "--http", &http]);
+    let refused = with_read_only(&certs.join(".generations"), &renew)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(6), "{stderr}");
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("certsmith:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(errors[0].contains("Read-only file system"), "{stderr}");
+
+    // The old pair is still current and whole, and nothing half-written is left.
+    assert_eq!((read("cert.pem"), read("key.pem")), (cert, key));
+    let listed = run(certsmith(state.path()).args(["--json", "list"]));
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("list");
+    assert_eq!(listed[0]["serial"], first["serial"], "{listed}");
+    verify_chain(&ca, &lineage.join("cert.pem"), &lineage.join("chain.pem"));
+    let leftovers: Vec<_> = walk(state.path())
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // Once the disk takes writes again, the next run stores the certificate of the same
+    // order: the CA issued it once.
+    let next = renew
+        .arg("--json")
+        .env("RUST_LOG", "certsmith=debug")
+        .output()
+        .expect("runs");
+    let renewed = check_issued(&ca, &next, &[name]);
+    assert_ne!(renewed["serial"], first["serial"]);
+    assert_eq!(
+        requests_to(&ca.endpoint("newOrder"), std::slice::from_ref(&next)),
+        0,
+        "the stored order was finished"
+    );
 }
 
 #[test]
