@@ -28,6 +28,14 @@ pub struct Cli {
         value_parser = parse_storage
     )]
     pub storage: StorageSpec,
+    /// Trust this root certificate (PEM) for a `rediss://` store instead of the system's
+    /// roots (a Redis with its own CA).
+    #[arg(
+        long = "storage-ca-cert",
+        env = "CERTSMITH_STORAGE_CA_CERT",
+        global = true
+    )]
+    pub storage_ca_cert: Option<PathBuf>,
     /// Print one JSON result object on stdout instead of progress lines.
     #[arg(long, env = "CERTSMITH_JSON", global = true)]
     pub json: bool,

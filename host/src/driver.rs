@@ -5,22 +5,15 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use certsmith_core::{ChallengeTask, OpId, Outcome, Timestamp};
+use certsmith_core::{ChallengeTask, OpId, Outcome};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
+use crate::clock::now;
 use crate::engine::{AcmeEngine, EngineAction, EngineError, EngineFailure};
 use crate::solvers::Solver;
 use crate::transport::Transport;
-
-/// The current wall-clock time, as the engine wants it.
-pub fn now() -> Timestamp {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp::from_unix_millis(u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
-}
 
 /// What happened, for progress display and logs. Never carries key material.
 #[derive(Debug)]

@@ -3,17 +3,16 @@
 
 mod cli;
 mod commands;
-mod crash_point;
 mod driver;
 mod engine;
 mod hook;
-mod layout;
 mod plugin;
 mod progress;
 mod solvers;
-mod storage;
 mod transport;
 mod wasm_cache;
+
+use certsmith::{clock, crash_point, layout, storage};
 
 use std::process::ExitCode;
 
@@ -56,36 +55,33 @@ fn main() -> ExitCode {
         .clone()
         .or_else(|| dirs::data_dir().map(|d| d.join("certsmith")))
         .unwrap_or_else(|| "certsmith-state".into());
+    let storage = cli.storage.clone().trusting(cli.storage_ca_cert.clone());
     let result = match cli.command {
         Command::Inspect(args) => block_on(commands::inspect::run(args, cli.json), false),
-        Command::List => block_on(
-            commands::list::run(&state_dir, &cli.storage, cli.json),
-            false,
-        ),
+        Command::List => block_on(commands::list::run(&state_dir, &storage, cli.json), false),
         Command::Issue(args) => block_on(
-            commands::issue::run(args, &state_dir, &cli.storage, cli.json),
+            commands::issue::run(args, &state_dir, &storage, cli.json),
             false,
         ),
         Command::Renew(args) => block_on(
-            commands::renew::run(args, &state_dir, &cli.storage, cli.json),
+            commands::renew::run(args, &state_dir, &storage, cli.json),
             false,
         ),
         Command::Rollback(args) => block_on(
-            commands::rollback::run(args, &state_dir, &cli.storage, cli.json),
+            commands::rollback::run(args, &state_dir, &storage, cli.json),
             false,
         ),
         Command::Revoke(args) => block_on(
-            commands::revoke::run(args, &state_dir, &cli.storage, cli.json),
+            commands::revoke::run(args, &state_dir, &storage, cli.json),
             false,
         ),
         Command::Account(command) => block_on(
-            commands::account::run(command, &state_dir, &cli.storage, cli.json),
+            commands::account::run(command, &state_dir, &storage, cli.json),
             false,
         ),
-        Command::Plugin(PluginCommand::Serve(args)) => block_on(
-            commands::plugin::serve(args, &state_dir, &cli.storage),
-            true,
-        ),
+        Command::Plugin(PluginCommand::Serve(args)) => {
+            block_on(commands::plugin::serve(args, &state_dir, &storage), true)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -142,6 +142,70 @@ fn a_fleet_of_four_on_one_redis_makes_one_order() {
 }
 
 #[test]
+fn a_store_on_redis_over_tls_holds_the_account_and_certificate_and_an_untrusted_one_is_refused() {
+    let ca = exact_ca();
+    let (_redis, url) = redis_tls(&ca);
+    let root = ca.tls_root();
+    let root = root.to_str().expect("path");
+    let state = tempfile::tempdir().expect("state");
+    let http = format!("127.0.0.1:{}", ca.http_port);
+    let name = "tls-store.example.test";
+    let issued = issue_command(&ca, state.path(), &[name], &["--http", &http])
+        .args(["--storage", &url, "--storage-ca-cert", root])
+        .output()
+        .expect("runs");
+    assert!(
+        issued.status.success(),
+        "{}",
+        String::from_utf8_lossy(&issued.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&issued.stdout).expect("report");
+    let lineage = report["lineage"].as_str().expect("lineage");
+    // Read back over TLS by redis-cli, and verified.
+    let port = url.rsplit(':').next().expect("port");
+    let files = tempfile::tempdir().expect("files");
+    for file in ["cert.pem", "chain.pem"] {
+        let value = run(Command::new("redis-cli")
+            .args([
+                "--tls",
+                "--cacert",
+                root,
+                "-h",
+                "localhost",
+                "-p",
+                port,
+                "--raw",
+                "GET",
+            ])
+            .arg(format!("{lineage}/{file}")));
+        std::fs::write(files.path().join(file), value.stdout).expect("write");
+    }
+    verify_chain(
+        &ca,
+        &files.path().join("cert.pem"),
+        &files.path().join("chain.pem"),
+    );
+    assert!(
+        !state.path().join("certs").exists(),
+        "nothing stored in the state dir"
+    );
+
+    // Without the root, the system's roots do not trust the server: one clear line.
+    let untrusted = certsmith(state.path())
+        .args(["--storage", &url, "list"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&untrusted.stderr);
+    assert_eq!(untrusted.status.code(), Some(6), "{stderr}");
+    assert!(
+        stderr.contains(&url)
+            && stderr.contains("--storage-ca-cert")
+            && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+}
+
+#[test]
 fn renew_all_goes_on_past_a_failure_and_reports_it() {
     let ca = exact_ca();
     let state = tempfile::tempdir().expect("state");
@@ -474,7 +538,10 @@ fn with_read_only(dir: &Path, command: &Command) -> Command {
         r#"d=$1; shift; mount --bind "$d" "$d" && mount -o remount,bind,ro "$d" "$d" && exec "$@""#,
         "sh",
     ]);
-    wrapped.arg(dir).arg(command.get_program()).args(command.get_args());
+    wrapped
+        .arg(dir)
+        .arg(command.get_program())
+        .args(command.get_args());
     for (key, value) in command.get_envs() {
         match value {
             Some(value) => wrapped.env(key, value),

@@ -9,7 +9,7 @@ use certsmith_core::cert::{CertificateInfo, inspect, split_pem_chain};
 
 use super::{Failure, exit};
 use crate::cli::InspectArgs;
-use crate::driver::now;
+use crate::clock::now;
 
 /// One certificate as text.
 fn describe(index: usize, info: &CertificateInfo) -> String {

@@ -20,7 +20,7 @@ use super::recipe::Recipe;
 use super::session::{Session, lock};
 use super::{Failure, exit};
 use crate::cli::{IssueArgs, ObtainArgs};
-use crate::driver::now;
+use crate::clock::now;
 use crate::engine::EngineFailure;
 use crate::hook::Hook;
 use crate::layout;
@@ -279,30 +279,45 @@ pub async fn run(
     storage: &StorageSpec,
     json: bool,
 ) -> Result<(), Failure> {
+    let started = now();
     let store = Store::open(storage, state_dir).await?;
     let mut session = Session::open(&args.obtain.ca, store, state_dir).await?;
-    obtain(&mut session, &args.domains, &args.obtain, None, json).await
+    let wanted = Wanted {
+        domains: &args.domains,
+        replaces: None,
+        started,
+    };
+    obtain(&mut session, &wanted, &args.obtain, json).await
 }
 
-/// Obtains and stores a certificate for `domains` (resuming an interrupted order for them),
-/// holding the certificate's lock; a renewal names the ARI ID of the certificate it
-/// `replaces`. A process that had to wait for the lock while another obtained the
-/// certificate reports that one instead of ordering again.
+/// What to obtain.
+pub struct Wanted<'a> {
+    /// The names, the lineage's name first.
+    pub domains: &'a [String],
+    /// The ARI ID of the certificate a renewal replaces.
+    pub replaces: Option<String>,
+    /// When the command started: a certificate another process stored since then (while
+    /// this one loaded the engine or waited for the lock) is used instead of ordering again.
+    pub started: Timestamp,
+}
+
+/// Obtains and stores the certificate `wanted` (resuming an interrupted order for it),
+/// holding the certificate's lock. A process that had to wait for the lock while another
+/// obtained the certificate reports that one instead of ordering again.
 pub async fn obtain(
     session: &mut Session,
-    domains: &[String],
+    wanted: &Wanted<'_>,
     args: &ObtainArgs,
-    replaces: Option<String>,
     json: bool,
 ) -> Result<(), Failure> {
-    let started = now();
+    let domains = wanted.domains;
     let name = layout::cert_name(&domains[0]);
     let store = session.store.clone();
     let store = &store;
     let ca = session.ca.clone();
     let mut progress = Progress::new(json);
     let lease = lock(store, &layout::cert_lock(&ca, &name), &mut progress).await?;
-    let meanwhile = stored_since(store, (&ca, &name), domains, started).await?;
+    let meanwhile = stored_since(store, (&ca, &name), domains, wanted.started).await?;
     let obtained = match meanwhile {
         Some(info) => {
             progress.step(format!(
@@ -311,9 +326,15 @@ pub async fn obtain(
             ));
             Ok((Stored::new(store, &ca, &name, &info), None))
         }
-        None => solve_and_order(session, &lease, (domains, replaces), args, &mut progress)
-            .await
-            .map(|(stored, cert, requests)| (stored, Some((cert, requests)))),
+        None => solve_and_order(
+            session,
+            &lease,
+            (domains, wanted.replaces.clone()),
+            args,
+            &mut progress,
+        )
+        .await
+        .map(|(stored, cert, requests)| (stored, Some((cert, requests)))),
     };
     let released = lease.release().await;
     let (stored, ordered) = obtained?;

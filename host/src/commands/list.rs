@@ -7,7 +7,7 @@ use std::path::Path;
 use certsmith_core::cert::CertificateInfo;
 
 use super::Failure;
-use crate::driver::now;
+use crate::clock::now;
 use crate::storage::{StorageSpec, Store};
 
 /// One stored certificate.

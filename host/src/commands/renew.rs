@@ -16,7 +16,7 @@ use super::renewal_time::{RenewalTime, renewal_time};
 use super::session::Session;
 use super::{Failure, exit, issue};
 use crate::cli::{ObtainArgs, RenewArgs, directory_url};
-use crate::driver::now;
+use crate::clock::now;
 use crate::layout;
 use crate::progress::Progress;
 use crate::storage::{StorageSpec, Store};
@@ -111,6 +111,7 @@ async fn renew_one(
     state_dir: &Path,
     json: bool,
 ) -> Result<bool, Failure> {
+    let started = now();
     let stored = stored(store, &candidate.ca, &candidate.name).await?;
     let name = &candidate.name;
     // Each certificate of --all is renewed at the CA that issued it.
@@ -147,7 +148,12 @@ async fn renew_one(
         (Some(RenewalTime { from_ari: true, .. }), Some((info, _))) => info.ari_id.clone(),
         _ => None,
     };
-    issue::obtain(&mut session, &stored.names, &obtain, replaces, json).await?;
+    let wanted = issue::Wanted {
+        domains: &stored.names,
+        replaces,
+        started,
+    };
+    issue::obtain(&mut session, &wanted, &obtain, json).await?;
     Ok(true)
 }
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Failure;
 use super::session::Session;
-use crate::driver::now;
+use crate::clock::now;
 use crate::layout;
 use crate::progress::Progress;
 use crate::storage::Secrecy;

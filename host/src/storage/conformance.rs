@@ -65,7 +65,7 @@ async fn backends() -> TestResult<Vec<(Store, Box<dyn std::any::Any>)>> {
     let dir = tempfile::tempdir()?;
     let files = Store::open(&StorageSpec::Files, dir.path()).await?;
     let server = redis_server()?;
-    let redis = Store::Redis(super::redis::RedisStore::open(&server.url).await?);
+    let redis = Store::Redis(super::redis::RedisStore::open(&server.url, None).await?);
     Ok(vec![(files, Box::new(dir)), (redis, Box::new(server))])
 }
 

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::lineage::StoredFiles;
 use super::lock::{Attempt, Holder};
 use super::{Fence, Secrecy, StorageError};
-use crate::driver::now;
+use crate::clock::now;
 use crate::layout;
 
 /// The error for an I/O failure on `path`.

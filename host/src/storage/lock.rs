@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::{Fence, Secrecy, StorageError, Store};
-use crate::driver::now;
+use crate::clock::now;
 
 /// How long a lease lasts without renewal.
 pub const LEASE: Duration = Duration::from_secs(60);

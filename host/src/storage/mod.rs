@@ -34,8 +34,24 @@ pub enum Secrecy {
 pub enum StorageSpec {
     /// Files under the state directory.
     Files,
-    /// A Redis server (`redis://host:port/db`, `rediss://` for TLS).
-    Redis(String),
+    /// A Redis server.
+    Redis {
+        /// `redis://host:port/db`, `rediss://` for TLS.
+        url: String,
+        /// The root (PEM file) that signs a `rediss://` server's certificate, trusted
+        /// instead of the system's roots (`--storage-ca-cert`).
+        root_cert: Option<std::path::PathBuf>,
+    },
+}
+
+impl StorageSpec {
+    /// The same store, trusting `root_cert` for a `rediss://` server.
+    pub fn trusting(self, root_cert: Option<std::path::PathBuf>) -> Self {
+        match self {
+            Self::Redis { url, .. } => Self::Redis { url, root_cert },
+            files => files,
+        }
+    }
 }
 
 impl std::str::FromStr for StorageSpec {
@@ -45,7 +61,10 @@ impl std::str::FromStr for StorageSpec {
         if text == "fs" {
             Ok(Self::Files)
         } else if text.starts_with("redis://") || text.starts_with("rediss://") {
-            Ok(Self::Redis(text.to_owned()))
+            Ok(Self::Redis {
+                url: text.to_owned(),
+                root_cert: None,
+            })
         } else {
             Err(format!(
                 "unknown storage {text:?}: expected fs or a redis:// or rediss:// URL (e.g. redis://127.0.0.1:6379)"
@@ -135,7 +154,9 @@ impl Store {
     pub async fn open(spec: &StorageSpec, state_dir: &Path) -> Result<Self, StorageError> {
         match spec {
             StorageSpec::Files => Ok(Self::Files(fs::FsStore::open(state_dir)?)),
-            StorageSpec::Redis(url) => Ok(Self::Redis(redis::RedisStore::open(url).await?)),
+            StorageSpec::Redis { url, root_cert } => Ok(Self::Redis(
+                redis::RedisStore::open(url, root_cert.as_deref()).await?,
+            )),
         }
     }
 
@@ -259,13 +280,17 @@ mod tests {
         assert_eq!("fs".parse(), Ok(StorageSpec::Files));
         assert_eq!(
             "redis://127.0.0.1:6379".parse(),
-            Ok(StorageSpec::Redis("redis://127.0.0.1:6379".into()))
+            Ok(StorageSpec::Redis {
+                url: "redis://127.0.0.1:6379".into(),
+                root_cert: None
+            })
         );
         assert_eq!(
             "rediss://cache.example.test:6380".parse(),
-            Ok(StorageSpec::Redis(
-                "rediss://cache.example.test:6380".into()
-            ))
+            Ok(StorageSpec::Redis {
+                url: "rediss://cache.example.test:6380".into(),
+                root_cert: None
+            })
         );
         let error = "memcached://x".parse::<StorageSpec>().expect_err("refused");
         assert!(

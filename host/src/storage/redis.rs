@@ -6,10 +6,21 @@
 //! renewed and released only by the holder that took it); a lineage's new files replace the
 //! current ones in one script that moves those to `…/previous/`.
 
+use std::path::Path;
 use std::sync::LazyLock;
 use std::time::Duration;
 
 use redis::AsyncCommands;
+
+/// How often a lost connection is tried again (100 ms, then 200 ms): a command fails within
+/// a second when the server is down, rather than after the crate's default ten.
+const CONNECT_RETRIES: usize = 2;
+
+/// How long one connection attempt may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long one command may wait for its answer.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 
 use super::lineage::StoredFiles;
 use super::lock::{Attempt, Holder};
@@ -137,18 +148,45 @@ pub struct RedisStore {
 
 impl RedisStore {
     /// Connects to the server at `url` (`redis://` or `rediss://` for TLS).
-    pub async fn open(url: &str) -> Result<Self, StorageError> {
+    pub async fn open(url: &str, root_cert: Option<&Path>) -> Result<Self, StorageError> {
         let shown = shown_url(url);
-        let failed = |e: redis::RedisError| StorageError::Redis {
-            url: shown.clone(),
-            reason: format!("{e} — is redis-server running there?"),
+        let failed = |e: redis::RedisError| {
+            let hint = if e.to_string().contains("certificate") {
+                "pass --storage-ca-cert with the root that signs the server's certificate"
+            } else {
+                "is redis-server running there?"
+            };
+            StorageError::Redis {
+                url: shown.clone(),
+                reason: format!("{e} — {hint}"),
+            }
         };
         if url.starts_with("rediss://") {
             // TLS through rustls with the ring provider, as for the CA's HTTPS.
             let _ = rustls::crypto::ring::default_provider().install_default();
         }
-        let client = redis::Client::open(url).map_err(failed)?;
-        let connection = client.get_connection_manager().await.map_err(failed)?;
+        let client = match root_cert {
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|e| StorageError::Redis {
+                    url: shown.clone(),
+                    reason: format!("cannot read --storage-ca-cert {}: {e}", path.display()),
+                })?;
+                let certificates = redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem),
+                };
+                redis::Client::build_with_tls(url, certificates).map_err(failed)?
+            }
+            None => redis::Client::open(url).map_err(failed)?,
+        };
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_number_of_retries(CONNECT_RETRIES)
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT));
+        let connection = client
+            .get_connection_manager_with_config(config)
+            .await
+            .map_err(failed)?;
         Ok(Self {
             connection,
             url: shown,

@@ -550,6 +550,48 @@ pub fn redis() -> (Running, String) {
     (running, format!("redis://127.0.0.1:{port}"))
 }
 
+/// A redis-server speaking only TLS on a free loopback port, with Pebble's own `localhost`
+/// certificate (so Pebble's TLS root, `ca.tls_root()`, is the one to trust); its
+/// `rediss://` URL.
+pub fn redis_tls(ca: &Pebble) -> (Running, String) {
+    let port = free_port();
+    let dir = ca.dir.path();
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            "0",
+            "--tls-port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+        ])
+        .arg("--tls-cert-file")
+        .arg(dir.join("localhost.pem"))
+        .arg("--tls-key-file")
+        .arg(dir.join("localhost.key"))
+        .arg("--tls-ca-cert-file")
+        .arg(ca.tls_root())
+        .args([
+            "--tls-auth-clients",
+            "no",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server (Debian package redis-server) starts");
+    let running = Running(child);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "redis did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (running, format!("rediss://localhost:{port}"))
+}
+
 /// The keys in Redis matching `pattern`.
 pub fn redis_keys(url: &str, pattern: &str) -> Vec<String> {
     let port = url.rsplit(':').next().expect("port");
