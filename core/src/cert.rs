@@ -484,6 +484,20 @@ pub fn key_matches_certificate(key: &PrivateKey, der: &[u8]) -> Result<bool, Err
     Ok(cert.spki.raw == key.public_key_der())
 }
 
+/// Whether the PEM private key `key_pem` is the key of certificate `der`, compared by the
+/// public key the key file declares (no scalar multiplication, so reading thousands of
+/// stored pairs stays cheap); a key that declares none is read in full. A key whose
+/// declared public key is not its secret's is caught where keys are used and where
+/// lineages are committed ([`key_matches_certificate`]), not here.
+pub fn key_pem_matches_certificate(key_pem: &str, der: &[u8]) -> Result<bool, Error> {
+    let cert = parse(der).map_err(not_a_certificate)?;
+    let public = match crate::keys::declared_public_key_der(key_pem) {
+        Some(public) => public,
+        None => PrivateKey::from_pem(key_pem)?.public_key_der(),
+    };
+    Ok(cert.spki.raw == public)
+}
+
 /// A time inside the ARI window `[start, end)` chosen by `random` (uniform over the window).
 pub fn time_in_window(start: Timestamp, end: Timestamp, random: u64) -> Timestamp {
     let width = end.millis_since(start);
@@ -601,6 +615,29 @@ mod inspect_tests {
         assert!(key_matches_certificate(&key, &der).expect("match"));
         let other = PrivateKey::generate(KeyType::P256).expect("other");
         assert!(!key_matches_certificate(&other, &der).expect("no match"));
+
+        // The same answers from the key files, by the public key they declare.
+        assert!(key_pem_matches_certificate(&key.to_pem(), &der).expect("match"));
+        assert!(!key_pem_matches_certificate(&other.to_pem(), &der).expect("no match"));
+        let leaf_ca = PrivateKey::generate(KeyType::P384).expect("p384");
+        assert!(!key_pem_matches_certificate(&leaf_ca.to_pem(), &der).expect("other curve"));
+        assert!(key_pem_matches_certificate("not a key", &der).is_err());
+    }
+
+    #[test]
+    fn a_key_file_without_a_declared_public_key_is_read_in_full() {
+        // SEC1 without the optional publicKey: openssl ec -no_public.
+        let (key, cert, _) = issue(&["bare.example"], 90);
+        let declared = crate::keys::declared_public_key_der(&key.to_pem()).expect("declared");
+        assert_eq!(declared, key.public_key_der());
+        let secret = key.secret_bytes();
+        let mut sec1 = vec![tag::INTEGER, 1, 1];
+        asn1::write(&mut sec1, tag::OCTET_STRING, &secret);
+        let sec1 = asn1::sequence(&[&sec1]);
+        let pem = pem_rfc7468::encode_string("EC PRIVATE KEY", pem_rfc7468::LineEnding::LF, &sec1)
+            .expect("pem");
+        assert_eq!(crate::keys::declared_public_key_der(&pem), None);
+        assert!(key_pem_matches_certificate(&pem, &cert).expect("derived"));
     }
 
     #[test]

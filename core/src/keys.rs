@@ -138,7 +138,7 @@ impl PrivateKey {
     }
 
     /// The secret scalar, big-endian, curve-sized (zeroized on drop).
-    fn secret_bytes(&self) -> Zeroizing<Vec<u8>> {
+    pub(crate) fn secret_bytes(&self) -> Zeroizing<Vec<u8>> {
         Zeroizing::new(match &self.inner {
             Inner::P256(k) => k.to_bytes().to_vec(),
             Inner::P384(k) => k.to_bytes().to_vec(),
@@ -249,9 +249,9 @@ fn secret_element(tag: u8, parts: &[&[u8]]) -> Zeroizing<Vec<u8>> {
     out
 }
 
-/// A key from a PKCS#8 PrivateKeyInfo (v1, or v2 with its public key): algorithm
-/// id-ecPublicKey on P-256 or P-384, holding a SEC1 ECPrivateKey.
-fn from_pkcs8(der: &[u8]) -> Option<Inner> {
+/// The curve and SEC1 ECPrivateKey of a PKCS#8 PrivateKeyInfo (v1, or v2 with its public
+/// key): algorithm id-ecPublicKey on P-256 or P-384.
+fn pkcs8_parts(der: &[u8]) -> Option<(KeyType, &[u8])> {
     let mut outer = Reader::new(der);
     let mut info = outer.nested(tag::SEQUENCE).ok()?;
     outer.finish().ok()?;
@@ -281,12 +281,25 @@ fn from_pkcs8(der: &[u8]) -> Option<Inner> {
         }
         info.element().ok()?;
     }
-    from_sec1(private_key, Some(kind))
+    Some((kind, private_key))
 }
 
-/// A key from a SEC1 ECPrivateKey. The curve is `kind` when the caller knows it; otherwise
-/// the key's own parameters name it, or its length does (P-256 tried first).
-fn from_sec1(der: &[u8], kind: Option<KeyType>) -> Option<Inner> {
+/// A key from a PKCS#8 PrivateKeyInfo ([`pkcs8_parts`]).
+fn from_pkcs8(der: &[u8]) -> Option<Inner> {
+    let (kind, sec1) = pkcs8_parts(der)?;
+    from_sec1(sec1, Some(kind))
+}
+
+/// The fields of a SEC1 ECPrivateKey: the secret, the named curve and the public key, the
+/// last two when present.
+struct Sec1Parts<'a> {
+    secret: &'a [u8],
+    named: Option<&'a [u8]>,
+    public: Option<&'a [u8]>,
+}
+
+/// Reads a SEC1 ECPrivateKey's fields.
+fn sec1_parts(der: &[u8]) -> Option<Sec1Parts<'_>> {
     let mut outer = Reader::new(der);
     let mut key = outer.nested(tag::SEQUENCE).ok()?;
     outer.finish().ok()?;
@@ -313,6 +326,21 @@ fn from_sec1(der: &[u8], kind: Option<KeyType>) -> Option<Inner> {
         None => None,
     };
     key.finish().ok()?;
+    Some(Sec1Parts {
+        secret,
+        named,
+        public,
+    })
+}
+
+/// A key from a SEC1 ECPrivateKey. The curve is `kind` when the caller knows it; otherwise
+/// the key's own parameters name it, or its length does (P-256 tried first).
+fn from_sec1(der: &[u8], kind: Option<KeyType>) -> Option<Inner> {
+    let Sec1Parts {
+        secret,
+        named,
+        public,
+    } = sec1_parts(der)?;
     let candidates: &[KeyType] = match kind {
         Some(KeyType::P256) => &[KeyType::P256],
         Some(KeyType::P384) => &[KeyType::P384],
@@ -337,6 +365,32 @@ fn from_sec1(der: &[u8], kind: Option<KeyType>) -> Option<Inner> {
         }
         Some(key.inner)
     })
+}
+
+/// The SubjectPublicKeyInfo (DER) a PKCS#8 PEM private key declares alongside its secret,
+/// read without deriving it from the secret (no scalar multiplication): what a check of
+/// many stored pairs compares against their certificates. `None` when the key declares no
+/// public key or is not a PKCS#8 P-256/P-384 key (then [`PrivateKey::from_pem`] decides).
+pub fn declared_public_key_der(pem: &str) -> Option<Vec<u8>> {
+    let (label, der) = pem_rfc7468::decode_vec(pem.trim().as_bytes()).ok()?;
+    let der = Zeroizing::new(der);
+    if label != "PRIVATE KEY" {
+        return None;
+    }
+    let (kind, sec1) = pkcs8_parts(&der)?;
+    let parts = sec1_parts(sec1)?;
+    let expected = match kind {
+        KeyType::P256 => 32,
+        KeyType::P384 => 48,
+    };
+    if parts.secret.len() != expected || parts.named.is_some_and(|c| c != curve_oid(kind)) {
+        return None;
+    }
+    let public = parts.public?;
+    Some(asn1::sequence(&[
+        &key_algorithm(kind),
+        &asn1::bit_string(public),
+    ]))
 }
 
 impl fmt::Debug for PrivateKey {

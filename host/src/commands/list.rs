@@ -20,21 +20,26 @@ struct Entry {
 /// Runs `certsmith list`.
 pub async fn run(state_dir: &Path, storage: &StorageSpec, json: bool) -> Result<(), Failure> {
     let store = Store::open(storage, state_dir).await?;
-    let mut entries = Vec::new();
+    let mut lineages = Vec::new();
     for ca in store.children("certs").await? {
         for name in store.children(&format!("certs/{ca}")).await? {
-            let info = match store.read_lineage(&ca, &name).await {
+            lineages.push((ca.clone(), name));
+        }
+    }
+    let read = store.read_lineages(&lineages).await?;
+    let entries: Vec<Entry> = lineages
+        .into_iter()
+        .zip(read)
+        .map(|((ca, name), lineage)| Entry {
+            ca,
+            name,
+            info: match lineage {
                 Ok(Some(lineage)) => lineage.check(None),
                 Ok(None) => Err("no certificate".to_owned()),
                 Err(e) => Err(e.to_string()),
-            };
-            entries.push(Entry {
-                ca: ca.clone(),
-                name,
-                info,
-            });
-        }
-    }
+            },
+        })
+        .collect();
     let now = now();
     if json {
         let list: Vec<_> = entries

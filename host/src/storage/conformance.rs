@@ -399,3 +399,57 @@ async fn lineages_switch_as_a_unit_and_roll_back() -> TestResult {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn many_lineages_are_read_at_once_in_order_and_a_mixed_pair_is_named() -> TestResult {
+    for (store, _keep) in backends().await? {
+        let names = ["a.example.test", "b.example.test", "c.example.test"];
+        for name in names {
+            let (verified, _) = lineage_for(name)?.verify(&[name.to_owned()])?;
+            store.commit_lineage("ca", name, &verified, None).await?;
+        }
+        // c's key replaced behind certsmith's back: the pair no longer belongs together.
+        let other = lineage_for("c.example.test")?;
+        store
+            .put(
+                "certs/ca/c.example.test/key.pem",
+                other.key_pem.as_bytes(),
+                Secrecy::Secret,
+            )
+            .await?;
+        // More than one pipelined batch, with a missing lineage among them.
+        let wanted: Vec<(String, String)> = (0..1_200)
+            .map(|i| {
+                let name = [
+                    "a.example.test",
+                    "none.example.test",
+                    "b.example.test",
+                    "c.example.test",
+                ][i % 4];
+                ("ca".to_owned(), name.to_owned())
+            })
+            .collect();
+        let read = store.read_lineages(&wanted).await?;
+        assert_eq!(read.len(), wanted.len());
+        for ((_, name), lineage) in wanted.iter().zip(read) {
+            let lineage = lineage?;
+            match name.as_str() {
+                "none.example.test" => assert!(lineage.is_none(), "{name}"),
+                "c.example.test" => {
+                    let checked = lineage.ok_or("no lineage")?.check(None);
+                    assert_eq!(
+                        checked.err().as_deref(),
+                        Some("key.pem is not the key of cert.pem"),
+                        "{}",
+                        store.describe()
+                    );
+                }
+                _ => {
+                    let info = lineage.ok_or("no lineage")?.check(None)?;
+                    assert_eq!(info.sans[0].value, *name);
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,7 +1,8 @@
 //! The file backend: keys are `/`-separated relative paths under the state directory;
 //! every write is atomic (temp file, fsync, rename, fsync of the directory); secret files
 //! are created 0600 and directories 0700. A lock is an `flock`ed file beside a state file
-//! holding its fencing counter, holder and expiry. A certificate lineage is a directory per
+//! holding its fencing counter, holder and expiry (replaced atomically, not fsynced: see
+//! `LockedState::save`). A certificate lineage is a directory per
 //! generation, `certs/<ca>/.generations/<name>/<n>/`, and `certs/<ca>/<name>` a symlink to the
 //! current one, switched by one `rename`.
 
@@ -56,9 +57,24 @@ fn sync_dir(dir: &Path) -> Result<(), StorageError> {
         .map_err(io("sync", dir))
 }
 
-/// Writes `bytes` to a new temporary file beside `path` (mode per `secrecy`, fsynced) and
-/// returns its path; the caller renames or links it into place.
-fn write_temp(path: &Path, bytes: &[u8], secrecy: Secrecy) -> Result<PathBuf, StorageError> {
+/// Whether a write must survive a crash of the machine.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Durability {
+    /// fsynced (the file, and the directory after a rename): keys, certificates, orders.
+    Durable,
+    /// Atomic for readers, but a crash of the machine may lose it or leave an empty file:
+    /// a lock's state, which only matters to processes that a machine crash ends too.
+    Volatile,
+}
+
+/// Writes `bytes` to a new temporary file beside `path` (mode per `secrecy`, fsynced if
+/// `durability` says) and returns its path; the caller renames or links it into place.
+fn write_temp(
+    path: &Path,
+    bytes: &[u8],
+    secrecy: Secrecy,
+    durability: Durability,
+) -> Result<PathBuf, StorageError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     create_dir(dir)?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("value");
@@ -74,7 +90,10 @@ fn write_temp(path: &Path, bytes: &[u8], secrecy: Secrecy) -> Result<PathBuf, St
         .open(&tmp)
         .and_then(|mut file| {
             file.write_all(bytes)?;
-            file.sync_all()
+            match durability {
+                Durability::Durable => file.sync_all(),
+                Durability::Volatile => Ok(()),
+            }
         });
     match written {
         Ok(()) => Ok(tmp),
@@ -85,14 +104,23 @@ fn write_temp(path: &Path, bytes: &[u8], secrecy: Secrecy) -> Result<PathBuf, St
     }
 }
 
-/// Writes `bytes` at `path` atomically: readers see the old file or the new one.
-fn write_atomic(path: &Path, bytes: &[u8], secrecy: Secrecy) -> Result<(), StorageError> {
-    let tmp = write_temp(path, bytes, secrecy)?;
+/// Writes `bytes` at `path` atomically: readers see the old file or the new one; durably
+/// unless `durability` says otherwise.
+fn write_atomic(
+    path: &Path,
+    bytes: &[u8],
+    secrecy: Secrecy,
+    durability: Durability,
+) -> Result<(), StorageError> {
+    let tmp = write_temp(path, bytes, secrecy, durability)?;
     if let Err(e) = fs::rename(&tmp, path) {
         let _ = fs::remove_file(&tmp);
         return Err(io("replace", path)(e));
     }
-    sync_dir(path.parent().unwrap_or(Path::new(".")))
+    match durability {
+        Durability::Durable => sync_dir(path.parent().unwrap_or(Path::new("."))),
+        Durability::Volatile => Ok(()),
+    }
 }
 
 /// A lock's state file: the fencing counter (never reset) and the current holder.
@@ -117,10 +145,13 @@ struct LockedState {
 }
 
 impl LockedState {
-    /// Replaces the state file.
+    /// Replaces the state file, atomically but without fsync: a lock's state matters only
+    /// to live processes, and a crash of the machine ends every holder of its locks, so a
+    /// state (or fencing counter) lost with the crash guards no one. This halves what a lock
+    /// costs an `issue` (BENCHMARKS.md "locks and fenced writes").
     fn save(&self) -> Result<(), StorageError> {
         let bytes = serde_json::to_vec(&self.state).unwrap_or_default();
-        write_atomic(&self.path, &bytes, Secrecy::Secret)
+        write_atomic(&self.path, &bytes, Secrecy::Secret, Durability::Volatile)
     }
 }
 
@@ -182,14 +213,14 @@ impl FsStore {
     ) -> Result<(), StorageError> {
         let path = self.path(key)?;
         let _locked = self.check_fence(fence)?;
-        write_atomic(&path, bytes, secrecy)
+        write_atomic(&path, bytes, secrecy, Durability::Durable)
     }
 
     /// Stores `bytes` at `key` only if absent (a hard link of a complete temp file, which
     /// fails if the name exists); whether it was stored.
     pub fn put_new(&self, key: &str, bytes: &[u8], secrecy: Secrecy) -> Result<bool, StorageError> {
         let path = self.path(key)?;
-        let tmp = write_temp(&path, bytes, secrecy)?;
+        let tmp = write_temp(&path, bytes, secrecy, Durability::Durable)?;
         let linked = fs::hard_link(&tmp, &path);
         let _ = fs::remove_file(&tmp);
         match linked {
@@ -205,7 +236,7 @@ impl FsStore {
     /// Stores a short-lived value and removes its siblings older than `ttl`.
     pub fn put_expiring(&self, key: &str, bytes: &[u8], ttl: Duration) -> Result<(), StorageError> {
         let path = self.path(key)?;
-        write_atomic(&path, bytes, Secrecy::Public)?;
+        write_atomic(&path, bytes, Secrecy::Public, Durability::Durable)?;
         let Some(dir) = path.parent() else {
             return Ok(());
         };
@@ -266,6 +297,8 @@ impl FsStore {
         flock.lock().map_err(io("lock", &flock_path))?;
         let path = self.path(&layout::lock_state(name))?;
         let state = match fs::read(&path) {
+            // What a machine crash may leave of an unsynced state: no holder alive.
+            Ok(bytes) if bytes.is_empty() => LockState::default(),
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StorageError::Corrupt {
                 key: path.display().to_string(),
                 reason: format!("not a lock state ({e}); remove it only when no certsmith runs"),
@@ -435,7 +468,7 @@ impl FsStore {
         let dir = gens.join(next.to_string());
         create_dir(&dir)?;
         for (file, bytes, secrecy) in files {
-            let tmp = write_temp(&dir.join(file), bytes, *secrecy)?;
+            let tmp = write_temp(&dir.join(file), bytes, *secrecy, Durability::Durable)?;
             fs::rename(&tmp, dir.join(file)).map_err(io("write", &dir))?;
         }
         sync_dir(&dir)?;
@@ -467,6 +500,38 @@ impl FsStore {
             }
         }
         Ok(Some(files))
+    }
+
+    /// The current files of many lineages (`(ca, name)` pairs), read on every core: what
+    /// listing thousands of certificates costs is mostly opening files.
+    pub fn read_lineages(
+        &self,
+        lineages: &[(String, String)],
+    ) -> Vec<Result<Option<StoredFiles>, StorageError>> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+        let chunk = lineages.len().div_ceil(threads).max(1);
+        std::thread::scope(|scope| {
+            let readers: Vec<_> = lineages
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|(ca, name)| self.read_lineage(ca, name))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            readers
+                .into_iter()
+                .flat_map(|reader| match reader.join() {
+                    Ok(read) => read,
+                    Err(_) => vec![Err(StorageError::Corrupt {
+                        key: "certs".into(),
+                        reason: "a reader thread panicked".into(),
+                    })],
+                })
+                .collect()
+        })
     }
 
     /// Makes the previous generation of lineage `name` current again (checking `fence`);
@@ -535,6 +600,33 @@ mod tests {
         store.delete_fenced(key_file, None)?;
         store.delete_fenced(key_file, None)?;
         assert_eq!(store.get(key_file)?, None);
+        Ok(())
+    }
+
+    #[test]
+    fn an_empty_lock_state_left_by_a_machine_crash_is_a_free_lock() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let store = FsStore::open(dir.path())?;
+        let holder = Holder::this_process();
+        let lease = Duration::from_secs(60);
+        assert!(matches!(
+            store.lock_once("certs/ca/a", &holder, lease, None)?,
+            Attempt::Granted(1)
+        ));
+        fs::write(store.path(&layout::lock_state("certs/ca/a"))?, b"")?;
+        let other = Holder::this_process();
+        assert!(matches!(
+            store.lock_once("certs/ca/a", &other, lease, None)?,
+            Attempt::Granted(1)
+        ));
+        // Anything else that is not a lock state is refused, naming the file.
+        fs::write(store.path(&layout::lock_state("certs/ca/a"))?, b"{")?;
+        let refused = store.lock_once("certs/ca/a", &other, lease, None);
+        assert!(
+            matches!(&refused, Err(StorageError::Corrupt { key, .. }) if key.ends_with("a.json")),
+            "{:?}",
+            refused.err()
+        );
         Ok(())
     }
 

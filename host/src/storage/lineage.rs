@@ -5,7 +5,9 @@
 //! reading a lineage checks the same and says what is wrong.
 
 use certsmith_core::PrivateKey;
-use certsmith_core::cert::{CertificateInfo, inspect, key_matches_certificate, split_pem_chain};
+use certsmith_core::cert::{
+    CertificateInfo, inspect, key_pem_matches_certificate, split_pem_chain,
+};
 use zeroize::Zeroizing;
 
 use super::{Lease, Secrecy, StorageError, Store};
@@ -51,8 +53,9 @@ impl Lineage {
     }
 
     /// Checks that the files belong together: the chain parses, `cert.pem` is its leaf, the
-    /// key is the leaf's, and (if given) the leaf names every one of `names`. The leaf's
-    /// facts, or what is wrong.
+    /// key is the leaf's (by the public key `key.pem` declares, so that reading thousands of
+    /// lineages costs no scalar multiplication each), and (if given) the leaf names every
+    /// one of `names`. The leaf's facts, or what is wrong.
     pub fn check(&self, names: Option<&[String]>) -> Result<CertificateInfo, String> {
         let ders =
             split_pem_chain(&self.fullchain_pem).map_err(|e| format!("fullchain.pem: {e}"))?;
@@ -60,8 +63,9 @@ impl Lineage {
         if leaf.first() != ders.first() {
             return Err("cert.pem is not the first certificate of fullchain.pem".into());
         }
-        let key = PrivateKey::from_pem(&self.key_pem).map_err(|e| format!("key.pem: {e}"))?;
-        if !key_matches_certificate(&key, &ders[0]).map_err(|e| format!("cert.pem: {e}"))? {
+        let matches = key_pem_matches_certificate(&self.key_pem, &ders[0])
+            .map_err(|e| format!("key.pem: {e}"))?;
+        if !matches {
             return Err("key.pem is not the key of cert.pem".into());
         }
         let info = inspect(&ders[0]).map_err(|e| format!("cert.pem: {e}"))?;
@@ -77,10 +81,12 @@ impl Lineage {
         Ok(info)
     }
 
-    /// Checks the files as [`Lineage::check`] does, requiring every one of `names`: the only
-    /// way to a lineage that can be made current, with the leaf's facts.
+    /// Checks the files as [`Lineage::check`] does, requiring every one of `names`, and reads
+    /// the key in full (its public key derived from its secret, not taken from the file):
+    /// the only way to a lineage that can be made current, with the leaf's facts.
     pub fn verify(self, names: &[String]) -> Result<(Verified, CertificateInfo), String> {
         let info = self.check(Some(names))?;
+        PrivateKey::from_pem(&self.key_pem).map_err(|e| format!("key.pem: {e}"))?;
         Ok((Verified(self), info))
     }
 
@@ -169,6 +175,34 @@ impl Store {
         files
             .map(|files| Lineage::from_files(&key, files))
             .transpose()
+    }
+
+    /// The current generations of many lineages (`(ca, name)` pairs), in their order, read
+    /// at once (on every core from files, pipelined from Redis): each one's files or what
+    /// is wrong with it; an error if the store cannot be read at all.
+    pub async fn read_lineages(
+        &self,
+        lineages: &[(String, String)],
+    ) -> Result<Vec<Result<Option<Lineage>, StorageError>>, StorageError> {
+        let files: Vec<Result<Option<StoredFiles>, StorageError>> = match self {
+            Self::Files(store) => store.read_lineages(lineages),
+            Self::Redis(store) => store
+                .read_lineages(lineages)
+                .await?
+                .into_iter()
+                .map(Ok)
+                .collect(),
+        };
+        Ok(lineages
+            .iter()
+            .zip(files)
+            .map(|((ca, name), files)| {
+                let key = crate::layout::lineage(ca, name);
+                files?
+                    .map(|files| Lineage::from_files(&key, files))
+                    .transpose()
+            })
+            .collect())
     }
 
     /// Makes the previous generation of certificate `name` current again (fenced by

@@ -22,6 +22,24 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long one command may wait for its answer.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How many lineages one pipelined read asks for.
+const READ_BATCH: usize = 500;
+
+/// A lineage's files from the values of an `MGET` of [`layout::LINEAGE_FILES`]; `None`
+/// when none is stored.
+fn lineage_files(values: Vec<Option<Vec<u8>>>) -> Option<StoredFiles> {
+    if values.iter().all(Option::is_none) {
+        return None;
+    }
+    Some(
+        layout::LINEAGE_FILES
+            .iter()
+            .zip(values)
+            .filter_map(|(file, value)| Some((file.to_string(), value?)))
+            .collect(),
+    )
+}
+
 use super::lineage::StoredFiles;
 use super::lock::{Attempt, Holder};
 use super::{Fence, StorageError};
@@ -451,16 +469,32 @@ impl RedisStore {
             .query_async(&mut self.connection())
             .await
             .map_err(|e| self.error(&e))?;
-        if values.iter().all(Option::is_none) {
-            return Ok(None);
+        Ok(lineage_files(values))
+    }
+
+    /// The current files of many lineages (`(ca, name)` pairs): one `MGET` each, sent
+    /// [`READ_BATCH`] to a pipeline, so thousands cost a few round trips.
+    pub async fn read_lineages(
+        &self,
+        lineages: &[(String, String)],
+    ) -> Result<Vec<Option<StoredFiles>>, StorageError> {
+        let mut all = Vec::with_capacity(lineages.len());
+        for batch in lineages.chunks(READ_BATCH) {
+            let mut pipe = redis::pipe();
+            for (ca, name) in batch {
+                let keys: Vec<String> = layout::LINEAGE_FILES
+                    .iter()
+                    .map(|file| layout::cert_file(ca, name, file))
+                    .collect();
+                pipe.cmd("MGET").arg(keys);
+            }
+            let values: Vec<Vec<Option<Vec<u8>>>> = pipe
+                .query_async(&mut self.connection())
+                .await
+                .map_err(|e| self.error(&e))?;
+            all.extend(values.into_iter().map(lineage_files));
         }
-        Ok(Some(
-            layout::LINEAGE_FILES
-                .iter()
-                .zip(values)
-                .filter_map(|(file, value)| Some((file.to_string(), value?)))
-                .collect(),
-        ))
+        Ok(all)
     }
 
     /// Swaps lineage `name`'s current and previous generations; false if there is none.
