@@ -53,7 +53,8 @@ fn leaf(state: &Path, ca_dir: &str, name: &str) -> serde_json::Value {
 
 #[test]
 fn renew_all_with_no_flags_renews_as_issued_with_its_hook_key_type_and_deploy_hook() {
-    let ca = Pebble::start(&[]);
+    // No authorization reuse (Pebble reuses half by default): every order asks the hook.
+    let ca = Pebble::start(&[("PEBBLE_AUTHZREUSE", "0")]);
     let state = tempfile::tempdir().expect("state");
     let hooks = tempfile::tempdir().expect("hooks");
     let hook = dns_hook(&ca, hooks.path(), "");

@@ -211,7 +211,7 @@ fn renew_all_goes_on_past_a_failure_and_reports_it() {
     let state = tempfile::tempdir().expect("state");
     let mut serials = Vec::new();
     for name in ["r1.example.test", "r2.example.test", "r3.example.test"] {
-        let report = check_issued(&ca, &issue(&ca, state.path(), &[name], &[]), &[name]);
+        let report = issued(&ca, state.path(), name);
         serials.push(report["serial"].clone());
     }
     // r2's CA is gone: its meta.json names a directory nothing answers at.
@@ -270,16 +270,8 @@ fn renew_all_goes_on_past_a_failure_and_reports_it() {
 fn a_lineage_can_be_rolled_back_and_forward() {
     let ca = exact_ca();
     let state = tempfile::tempdir().expect("state");
-    let first = check_issued(
-        &ca,
-        &issue(&ca, state.path(), &["rb.example.test"], &[]),
-        &["rb.example.test"],
-    );
-    let second = check_issued(
-        &ca,
-        &issue(&ca, state.path(), &["rb.example.test"], &[]),
-        &["rb.example.test"],
-    );
+    let first = issued(&ca, state.path(), "rb.example.test");
+    let second = issued(&ca, state.path(), "rb.example.test");
     let rollback = || {
         let out = run(certsmith(state.path()).args([
             "--json",
@@ -324,7 +316,7 @@ fn a_crash_at_each_step_of_storing_leaves_a_whole_pair_and_the_next_run_finishes
     let ca = exact_ca();
     let state = tempfile::tempdir().expect("state");
     let name = "crash.example.test";
-    let first = check_issued(&ca, &issue(&ca, state.path(), &[name], &[]), &[name]);
+    let first = issued(&ca, state.path(), name);
     let lineage = state.path().join("certs").join(ca_dir(&ca)).join(name);
     for point in ["lineage-written", "lineage-current"] {
         let http = format!("127.0.0.1:{}", ca.http_port);
@@ -377,11 +369,7 @@ fn a_run_stopped_at_each_acme_response_is_finished_by_the_next_with_the_same_ord
     let ca = exact_ca();
     let state = tempfile::tempdir().expect("state");
     // The account exists, so every run below is one order's requests.
-    check_issued(
-        &ca,
-        &issue(&ca, state.path(), &["account.example.test"], &[]),
-        &["account.example.test"],
-    );
+    issued(&ca, state.path(), "account.example.test");
     let http = format!("127.0.0.1:{}", ca.http_port);
     let mut stopped = 0;
     for n in 1..=MAX_ORDER_RESPONSES {
@@ -457,11 +445,7 @@ fn account(ca: &Pebble, state: &Path, args: &[&str]) -> Command {
 fn an_interrupted_key_rollover_is_undone_or_finished_by_the_next_command() {
     let ca = exact_ca();
     let state = tempfile::tempdir().expect("state");
-    check_issued(
-        &ca,
-        &issue(&ca, state.path(), &["roll.example.test"], &[]),
-        &["roll.example.test"],
-    );
+    issued(&ca, state.path(), "roll.example.test");
     let dir = state
         .path()
         .join("accounts")
@@ -556,7 +540,7 @@ fn a_lineage_that_cannot_be_written_fails_in_one_line_and_the_old_pair_stays() {
     let ca = exact_ca();
     let state = tempfile::tempdir().expect("state");
     let name = "readonly.example.test";
-    let first = check_issued(&ca, &issue(&ca, state.path(), &[name], &[]), &[name]);
+    let first = issued(&ca, state.path(), name);
     let certs = state.path().join("certs").join(ca_dir(&ca));
     let lineage = certs.join(name);
     let read = |file: &str| std::fs::read(lineage.join(file)).expect("lineage file");

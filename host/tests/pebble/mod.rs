@@ -388,6 +388,11 @@ pub fn issue_command<S: AsRef<std::ffi::OsStr>>(
     command
 }
 
+/// `certsmith issue` of the one name `name` over HTTP-01, checked: its JSON report.
+pub fn issued(ca: &Pebble, state: &Path, name: &str) -> serde_json::Value {
+    check_issued(ca, &issue(ca, state, &[name], &[]), &[name])
+}
+
 /// Checks the stored certificate: verifies against Pebble's root, names `names`, key 0600.
 pub fn check_issued(ca: &Pebble, output: &Output, names: &[&str]) -> serde_json::Value {
     assert!(
@@ -534,8 +539,40 @@ pub fn plugin_serve(ca: &Pebble, state: &Path, port: u16, kv: &str, extra: &[&st
 /// A throwaway redis-server (Debian `redis-server`) on a free loopback port, no persistence.
 pub fn redis() -> (Running, String) {
     let port = free_port();
-    let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+    let mut command = Command::new("redis-server");
+    command.args(["--port", &port.to_string(), "--bind", "127.0.0.1"]);
+    (
+        start_redis(command, port),
+        format!("redis://127.0.0.1:{port}"),
+    )
+}
+
+/// A redis-server speaking only TLS on a free loopback port, with Pebble's own `localhost`
+/// certificate (so Pebble's TLS root, `ca.tls_root()`, is the one to trust); its
+/// `rediss://` URL.
+pub fn redis_tls(ca: &Pebble) -> (Running, String) {
+    let port = free_port();
+    let dir = ca.dir.path();
+    let mut command = Command::new("redis-server");
+    command
+        .args(["--port", "0", "--tls-port", &port.to_string()])
+        .args(["--bind", "127.0.0.1", "--tls-auth-clients", "no"])
+        .arg("--tls-cert-file")
+        .arg(dir.join("localhost.pem"))
+        .arg("--tls-key-file")
+        .arg(dir.join("localhost.key"))
+        .arg("--tls-ca-cert-file")
+        .arg(ca.tls_root());
+    (
+        start_redis(command, port),
+        format!("rediss://localhost:{port}"),
+    )
+}
+
+/// Starts `command` (a redis-server listening on `port`) without persistence and waits
+/// until it listens.
+fn start_redis(mut command: Command, port: u16) -> Running {
+    let child = command
         .args(["--save", "", "--appendonly", "no"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -547,49 +584,7 @@ pub fn redis() -> (Running, String) {
         assert!(std::time::Instant::now() < deadline, "redis did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
-    (running, format!("redis://127.0.0.1:{port}"))
-}
-
-/// A redis-server speaking only TLS on a free loopback port, with Pebble's own `localhost`
-/// certificate (so Pebble's TLS root, `ca.tls_root()`, is the one to trust); its
-/// `rediss://` URL.
-pub fn redis_tls(ca: &Pebble) -> (Running, String) {
-    let port = free_port();
-    let dir = ca.dir.path();
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            "0",
-            "--tls-port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-        ])
-        .arg("--tls-cert-file")
-        .arg(dir.join("localhost.pem"))
-        .arg("--tls-key-file")
-        .arg(dir.join("localhost.key"))
-        .arg("--tls-ca-cert-file")
-        .arg(ca.tls_root())
-        .args([
-            "--tls-auth-clients",
-            "no",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server (Debian package redis-server) starts");
-    let running = Running(child);
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(std::time::Instant::now() < deadline, "redis did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (running, format!("rediss://localhost:{port}"))
+    running
 }
 
 /// The keys in Redis matching `pattern`.
