@@ -123,6 +123,9 @@ fn write_atomic(
     }
 }
 
+/// The file, beside a lineage's generations, naming the generation a rollback returns to.
+const PREVIOUS: &str = "previous";
+
 /// A lock's state file: the fencing counter (never reset) and the current holder.
 #[derive(Default, Serialize, Deserialize)]
 struct LockState {
@@ -473,6 +476,9 @@ impl FsStore {
         }
         sync_dir(&dir)?;
         crate::crash_point::hit("lineage-written");
+        if let Some(current) = current {
+            Self::set_previous(&gens, current)?;
+        }
         self.point_at(&link, next)?;
         for old in Self::generation_numbers(&gens)? {
             if old != next && Some(old) != current {
@@ -480,6 +486,40 @@ impl FsStore {
             }
         }
         Ok(())
+    }
+
+    /// Records `generation` as the one a rollback returns to.
+    fn set_previous(gens: &Path, generation: u64) -> Result<(), StorageError> {
+        let bytes = format!("{generation}\n");
+        write_atomic(
+            &gens.join(PREVIOUS),
+            bytes.as_bytes(),
+            Secrecy::Public,
+            Durability::Durable,
+        )
+    }
+
+    /// The generation a rollback returns to: the one recorded when the current one was
+    /// made current, if it is still there whole. (Lineages from before that record was
+    /// kept: the newest other whole generation.) A generation that a crash left half
+    /// written, or written but never made current, is never chosen.
+    fn previous(gens: &Path, current: Option<u64>) -> Result<Option<u64>, StorageError> {
+        let whole = |generation: u64| {
+            Some(generation) != current
+                && layout::LINEAGE_FILES
+                    .iter()
+                    .all(|file| gens.join(generation.to_string()).join(file).exists())
+        };
+        match fs::read_to_string(gens.join(PREVIOUS)) {
+            Ok(text) => Ok(text.trim().parse().ok().filter(|g| whole(*g))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Ok(Self::generation_numbers(gens)?
+                    .into_iter()
+                    .rev()
+                    .find(|g| whole(*g)))
+            }
+            Err(e) => Err(io("read", &gens.join(PREVIOUS))(e)),
+        }
     }
 
     /// Reads every file of lineage `name`'s current generation, all from one generation.
@@ -545,17 +585,14 @@ impl FsStore {
     ) -> Result<bool, StorageError> {
         let _locked = self.check_fence(fence)?;
         let (link, gens, current) = self.generations(ca, name)?;
-        let other = Self::generation_numbers(&gens)?
-            .into_iter()
-            .rev()
-            .find(|g| Some(*g) != current);
-        match other {
-            Some(generation) => {
-                self.point_at(&link, generation)?;
-                Ok(true)
-            }
-            None => Ok(false),
+        let Some(previous) = Self::previous(&gens, current)? else {
+            return Ok(false);
+        };
+        self.point_at(&link, previous)?;
+        if let Some(current) = current {
+            Self::set_previous(&gens, current)?;
         }
+        Ok(true)
     }
 }
 
@@ -628,6 +665,50 @@ mod tests {
             refused.err()
         );
         Ok(())
+    }
+
+    #[test]
+    fn a_rollback_never_returns_to_a_generation_a_crash_left_behind() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let store = FsStore::open(dir.path())?;
+        let lineage = |serial: &'static [u8]| -> Vec<(&'static str, &'static [u8], Secrecy)> {
+            layout::LINEAGE_FILES
+                .iter()
+                .map(|file| (*file, serial, Secrecy::Public))
+                .collect()
+        };
+        let current = |store: &FsStore| -> Result<Vec<u8>, StorageError> {
+            Ok(store.get("certs/ca/a/cert.pem")?.unwrap_or_default())
+        };
+        store.commit_lineage("ca", "a", &lineage(b"one"), None)?;
+        store.commit_lineage("ca", "a", &lineage(b"two"), None)?;
+        // Crashed commits: generation 3 half written, generation 4 whole but never current.
+        let gens = store.path(&layout::generations("ca", "a"))?;
+        fs::create_dir(gens.join("3"))?;
+        fs::write(gens.join("3/cert.pem"), b"three")?;
+        fs::create_dir(gens.join("4"))?;
+        for file in layout::LINEAGE_FILES {
+            fs::write(gens.join("4").join(file), b"four")?;
+        }
+        assert!(store.rollback_lineage("ca", "a", None)?);
+        assert_eq!(current(&store)?, b"one");
+        assert!(store.rollback_lineage("ca", "a", None)?);
+        assert_eq!(current(&store)?, b"two");
+        // The next commit clears what the crashes left.
+        store.commit_lineage("ca", "a", &lineage(b"five"), None)?;
+        let mut left = entries(&gens)?;
+        left.sort();
+        assert_eq!(left, ["2", "5", "previous"]);
+        assert!(store.rollback_lineage("ca", "a", None)?);
+        assert_eq!(current(&store)?, b"two");
+        Ok(())
+    }
+
+    /// The entries of a lineage's generations directory.
+    fn entries(gens: &Path) -> std::io::Result<Vec<String>> {
+        fs::read_dir(gens)?
+            .map(|e| Ok(e?.file_name().to_string_lossy().into_owned()))
+            .collect()
     }
 
     #[test]
