@@ -15,7 +15,7 @@ wit_bindgen::generate!({
     generate_all,
 });
 
-use exports::certsmith::acme::acme::{Guest as AcmeGuest, GuestClient};
+use exports::certsmith::acme::acme::{self, Guest as AcmeGuest, GuestClient};
 use exports::certsmith::acme::helpers::Guest as HelpersGuest;
 use exports::certsmith::acme::types as wit;
 
@@ -212,6 +212,51 @@ fn outcome_out(o: core_api::Outcome) -> wit::Outcome {
     }
 }
 
+/// A WIT command as the engine's.
+fn command_in(command: acme::Command) -> Result<core_api::Command, wit::EngineError> {
+    Ok(match command {
+        acme::Command::NewAccount(r) => {
+            core_api::Command::NewAccount(core_api::NewAccountRequest {
+                contact: r.contact,
+                terms_of_service_agreed: r.terms_of_service_agreed,
+                only_return_existing: r.only_return_existing,
+                external_account: r.external_account.map(|e| core_api::ExternalAccountKey {
+                    kid: e.kid,
+                    hmac_key: Zeroizing::new(e.hmac_key),
+                }),
+            })
+        }
+        acme::Command::FetchAccount => core_api::Command::FetchAccount,
+        acme::Command::UpdateAccount(contact) => core_api::Command::UpdateAccount { contact },
+        acme::Command::DeactivateAccount => core_api::Command::DeactivateAccount,
+        acme::Command::ChangeKey(pem) => core_api::Command::ChangeKey(key_in(&pem)?),
+        acme::Command::Order(request) => core_api::Command::Order(order_in(request)?),
+        acme::Command::Revoke(r) => {
+            let signer = match r.signer {
+                wit::RevocationSigner::Account => core_api::RevocationSigner::Account,
+                wit::RevocationSigner::CertificateKey(pem) => {
+                    core_api::RevocationSigner::CertificateKey(key_in(&pem)?)
+                }
+            };
+            core_api::Command::Revoke(core_api::RevocationRequest {
+                certificate_der: r.certificate_der,
+                reason: r.reason,
+                signer,
+            })
+        }
+        acme::Command::RenewalInfo(certificate_der) => {
+            core_api::Command::RenewalInfo { certificate_der }
+        }
+        acme::Command::Resume(json) => core_api::Command::Resume(snapshot_in(&json)?),
+        acme::Command::Abandon(json) => core_api::Command::Abandon(snapshot_in(&json)?),
+    })
+}
+
+/// A snapshot from its JSON.
+fn snapshot_in(json: &str) -> Result<core_api::Snapshot, wit::EngineError> {
+    core_api::Snapshot::from_json(json).map_err(error_out)
+}
+
 fn output_out(o: core_api::Output) -> wit::Output {
     let action = match o.action {
         core_api::Action::Send(r) => wit::Action::Send(wit::HttpRequest {
@@ -365,74 +410,9 @@ impl GuestClient for EngineClient {
         )))
     }
 
-    fn new_account(&self, r: wit::NewAccountRequest) -> u64 {
-        let request = core_api::NewAccountRequest {
-            contact: r.contact,
-            terms_of_service_agreed: r.terms_of_service_agreed,
-            only_return_existing: r.only_return_existing,
-            external_account: r.external_account.map(|e| core_api::ExternalAccountKey {
-                kid: e.kid,
-                hmac_key: Zeroizing::new(e.hmac_key),
-            }),
-        };
-        self.with(|c| c.new_account(request)).0
-    }
-
-    fn fetch_account(&self) -> u64 {
-        self.with(|c| c.fetch_account()).0
-    }
-
-    fn update_account(&self, contact: Vec<String>) -> u64 {
-        self.with(|c| c.update_account(contact)).0
-    }
-
-    fn deactivate_account(&self) -> u64 {
-        self.with(|c| c.deactivate_account()).0
-    }
-
-    fn change_key(&self, new_key_pem: String) -> Result<u64, wit::EngineError> {
-        let key = key_in(&new_key_pem)?;
-        Ok(self.with(|c| c.change_key(key)).0)
-    }
-
-    fn order(&self, request: wit::OrderRequest) -> Result<u64, wit::EngineError> {
-        let request = order_in(request)?;
-        self.with(|c| c.order(request))
-            .map(|op| op.0)
-            .map_err(error_out)
-    }
-
-    fn revoke(&self, r: wit::RevocationRequest) -> Result<u64, wit::EngineError> {
-        let signer = match r.signer {
-            wit::RevocationSigner::Account => core_api::RevocationSigner::Account,
-            wit::RevocationSigner::CertificateKey(pem) => {
-                core_api::RevocationSigner::CertificateKey(key_in(&pem)?)
-            }
-        };
-        let request = core_api::RevocationRequest {
-            certificate_der: r.certificate_der,
-            reason: r.reason,
-            signer,
-        };
-        Ok(self.with(|c| c.revoke(request)).0)
-    }
-
-    fn renewal_info(&self, certificate_der: Vec<u8>) -> Result<u64, wit::EngineError> {
-        self.with(|c| c.renewal_info(&certificate_der))
-            .map(|op| op.0)
-            .map_err(error_out)
-    }
-
-    fn resume(&self, snapshot: String) -> Result<u64, wit::EngineError> {
-        let snapshot = core_api::Snapshot::from_json(&snapshot).map_err(error_out)?;
-        self.with(|c| c.resume(snapshot))
-            .map(|op| op.0)
-            .map_err(error_out)
-    }
-
-    fn abandon(&self, snapshot: String) -> Result<u64, wit::EngineError> {
-        let snapshot = core_api::Snapshot::from_json(&snapshot).map_err(error_out)?;
-        self.with(|c| c.abandon(&snapshot))
+    fn start(&self, command: acme::Command) -> Result<u64, wit::EngineError> {
+        let command = command_in(command)?;
+        self.with(|c| c.start(command))
             .map(|op| op.0)
             .map_err(error_out)
     }
@@ -442,41 +422,17 @@ impl GuestClient for EngineClient {
             .map(output_out)
     }
 
-    fn handle_response(
-        &self,
-        op: u64,
-        response: wit::HttpResponse,
-        now: u64,
-    ) -> Result<(), wit::EngineError> {
-        let response = response_in(response);
-        self.with(|c| c.handle_response(core_api::OpId(op), response, core_api::Timestamp(now)))
-            .map_err(error_out)
-    }
-
-    fn handle_transport_error(
-        &self,
-        op: u64,
-        reason: String,
-        now: u64,
-    ) -> Result<(), wit::EngineError> {
-        self.with(|c| {
-            c.handle_transport_error(core_api::OpId(op), &reason, core_api::Timestamp(now))
-        })
-        .map_err(error_out)
-    }
-
-    fn challenge_ready(&self, op: u64, token: String) -> Result<(), wit::EngineError> {
-        self.with(|c| c.challenge_ready(core_api::OpId(op), &token))
-            .map_err(error_out)
-    }
-
-    fn challenge_failed(
-        &self,
-        op: u64,
-        token: String,
-        reason: String,
-    ) -> Result<(), wit::EngineError> {
-        self.with(|c| c.challenge_failed(core_api::OpId(op), &token, &reason))
+    fn handle(&self, now: u64, op: u64, input: acme::Input) -> Result<(), wit::EngineError> {
+        let input = match input {
+            acme::Input::Response(response) => core_api::Input::Response(response_in(response)),
+            acme::Input::TransportError(reason) => core_api::Input::TransportError(reason),
+            acme::Input::ChallengeReady(token) => core_api::Input::ChallengeReady { token },
+            acme::Input::ChallengeFailed(f) => core_api::Input::ChallengeFailed {
+                token: f.token,
+                reason: f.reason,
+            },
+        };
+        self.with(|c| c.handle(core_api::Timestamp(now), core_api::OpId(op), input))
             .map_err(error_out)
     }
 

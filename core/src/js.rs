@@ -17,9 +17,9 @@ use zeroize::Zeroizing;
 
 use crate::wire::{AccountStatus, Identifier, Problem};
 use crate::{
-    Action, CertificateKey, ChallengeTask, ChallengeType, ClientConfig, Error, HttpResponse,
-    KeyType, OpId, Outcome, Output, PrivateKey, RetryPolicy, Solution, Timestamp, cert, challenge,
-    jose,
+    Action, CertificateKey, ChallengeTask, ChallengeType, ClientConfig, Command, Error,
+    HttpResponse, Input, KeyType, OpId, Outcome, Output, PrivateKey, RetryPolicy, Solution,
+    Timestamp, cert, challenge, jose,
 };
 
 // ---- JS values in and out ----
@@ -522,6 +522,24 @@ struct RevokeIn {
 #[wasm_bindgen(js_name = Client)]
 pub struct JsClient(crate::Client);
 
+impl JsClient {
+    /// Starts `command`: its op id, or the error thrown.
+    fn start(&mut self, command: Command) -> Result<f64, JsValue> {
+        self.0
+            .start(command)
+            .map(|op| op.0 as f64)
+            .map_err(js_error)
+    }
+
+    /// Hands `input` for `op` to the client at `now` (ms since the epoch; challenge reports
+    /// read no clock).
+    fn handle(&mut self, now: f64, op: f64, input: Input) -> Result<(), JsValue> {
+        self.0
+            .handle(time_in(now), op_in(op), input)
+            .map_err(js_error)
+    }
+}
+
 #[wasm_bindgen(js_class = Client)]
 impl JsClient {
     /// A client for the CA at `directoryUrl` signing with `accountKeyPem` (PKCS#8 PEM);
@@ -561,31 +579,30 @@ impl JsClient {
             }),
             None => None,
         };
-        let op = self.0.new_account(crate::NewAccountRequest {
+        self.start(Command::NewAccount(crate::NewAccountRequest {
             contact: options.contact,
             terms_of_service_agreed: options.terms_of_service_agreed,
             only_return_existing: options.only_return_existing,
             external_account,
-        });
-        Ok(op.0 as f64)
+        }))
     }
 
     /// Fetches the account object; an op id.
     #[wasm_bindgen(js_name = fetchAccount)]
-    pub fn fetch_account(&mut self) -> f64 {
-        self.0.fetch_account().0 as f64
+    pub fn fetch_account(&mut self) -> Result<f64, JsValue> {
+        self.start(Command::FetchAccount)
     }
 
     /// Replaces the account's contacts; an op id.
     #[wasm_bindgen(js_name = updateAccount)]
-    pub fn update_account(&mut self, contact: Vec<String>) -> f64 {
-        self.0.update_account(contact).0 as f64
+    pub fn update_account(&mut self, contact: Vec<String>) -> Result<f64, JsValue> {
+        self.start(Command::UpdateAccount { contact })
     }
 
     /// Deactivates the account (permanent at the CA); an op id.
     #[wasm_bindgen(js_name = deactivateAccount)]
-    pub fn deactivate_account(&mut self) -> f64 {
-        self.0.deactivate_account().0 as f64
+    pub fn deactivate_account(&mut self) -> Result<f64, JsValue> {
+        self.start(Command::DeactivateAccount)
     }
 
     /// Rolls the account over to `newKeyPem`; on success the client signs with it. An op id.
@@ -595,7 +612,7 @@ impl JsClient {
         #[wasm_bindgen(js_name = newKeyPem)] new_key_pem: &str,
     ) -> Result<f64, JsValue> {
         let key = PrivateKey::from_pem(new_key_pem).map_err(js_error)?;
-        Ok(self.0.change_key(key).0 as f64)
+        self.start(Command::ChangeKey(key))
     }
 
     /// Orders a certificate (`{identifiers, challengeTypes, keyType | certificateKeyPem |
@@ -604,10 +621,7 @@ impl JsClient {
     pub fn order(&mut self, options: JsValue) -> Result<f64, JsValue> {
         let options: OrderIn = from_js(&options, "order options").map_err(js_error)?;
         let request = options.into_request().map_err(js_error)?;
-        self.0
-            .order(request)
-            .map(|op| op.0 as f64)
-            .map_err(js_error)
+        self.start(Command::Order(request))
     }
 
     /// Revokes a certificate (`{certificatePem, reason, certificateKeyPem}`: signed by the
@@ -625,7 +639,7 @@ impl JsClient {
             reason: options.reason,
             signer,
         };
-        Ok(self.0.revoke(request).0 as f64)
+        self.start(Command::Revoke(request))
     }
 
     /// Asks the CA's ARI endpoint when to renew the (first) certificate of `certificatePem`;
@@ -635,30 +649,21 @@ impl JsClient {
         &mut self,
         #[wasm_bindgen(js_name = certificatePem)] certificate_pem: &str,
     ) -> Result<f64, JsValue> {
-        let der = leaf_der(certificate_pem).map_err(js_error)?;
-        self.0
-            .renewal_info(&der)
-            .map(|op| op.0 as f64)
-            .map_err(js_error)
+        let certificate_der = leaf_der(certificate_pem).map_err(js_error)?;
+        self.start(Command::RenewalInfo { certificate_der })
     }
 
     /// Continues an order from a `save` action's snapshot (JSON text); an op id.
     pub fn resume(&mut self, snapshot: &str) -> Result<f64, JsValue> {
         let snapshot = crate::Snapshot::from_json(snapshot).map_err(js_error)?;
-        self.0
-            .resume(snapshot)
-            .map(|op| op.0 as f64)
-            .map_err(js_error)
+        self.start(Command::Resume(snapshot))
     }
 
     /// Abandons the order of a `save` action's snapshot (JSON text), deactivating its
     /// pending authorizations; an op id.
     pub fn abandon(&mut self, snapshot: &str) -> Result<f64, JsValue> {
         let snapshot = crate::Snapshot::from_json(snapshot).map_err(js_error)?;
-        self.0
-            .abandon(&snapshot)
-            .map(|op| op.0 as f64)
-            .map_err(js_error)
+        self.start(Command::Abandon(snapshot))
     }
 
     /// The next action due at `now` (ms since the epoch), or `undefined`:
@@ -679,9 +684,7 @@ impl JsClient {
     #[wasm_bindgen(js_name = handleResponse)]
     pub fn handle_response(&mut self, op: f64, response: JsValue, now: f64) -> Result<(), JsValue> {
         let response = response_in(&response).map_err(js_error)?;
-        self.0
-            .handle_response(op_in(op), response, time_in(now))
-            .map_err(js_error)
+        self.handle(now, op, Input::Response(response))
     }
 
     /// Says the request `op` last sent got no response (`reason`: what the transport said).
@@ -692,23 +695,21 @@ impl JsClient {
         reason: &str,
         now: f64,
     ) -> Result<(), JsValue> {
-        self.0
-            .handle_transport_error(op_in(op), reason, time_in(now))
-            .map_err(js_error)
+        self.handle(now, op, Input::TransportError(reason.to_owned()))
     }
 
     /// Says the challenge with `token` is deployed and answerable.
     #[wasm_bindgen(js_name = challengeReady)]
     pub fn challenge_ready(&mut self, op: f64, token: &str) -> Result<(), JsValue> {
-        self.0.challenge_ready(op_in(op), token).map_err(js_error)
+        let token = token.to_owned();
+        self.handle(0.0, op, Input::ChallengeReady { token })
     }
 
     /// Says the challenge with `token` could not be deployed: the order fails after cleanup.
     #[wasm_bindgen(js_name = challengeFailed)]
     pub fn challenge_failed(&mut self, op: f64, token: &str, reason: &str) -> Result<(), JsValue> {
-        self.0
-            .challenge_failed(op_in(op), token, reason)
-            .map_err(js_error)
+        let (token, reason) = (token.to_owned(), reason.to_owned());
+        self.handle(0.0, op, Input::ChallengeFailed { token, reason })
     }
 
     /// When `poll` next has work without new input (ms since the epoch), or `undefined` if

@@ -10,8 +10,9 @@ mod support;
 use certsmith_core::cert::{inspect, key_matches_certificate, split_pem_chain};
 use certsmith_core::wire::AccountStatus;
 use certsmith_core::{
-    ChallengeType, ClientConfig, Error, ExternalAccountKey, Identifier, KeyType, NewAccountRequest,
-    OrderRequest, Outcome, PrivateKey, RevocationRequest, RevocationSigner, Snapshot, Solution,
+    ChallengeType, ClientConfig, Command, Error, ExternalAccountKey, Identifier, KeyType,
+    NewAccountRequest, OrderRequest, Outcome, PrivateKey, RevocationRequest, RevocationSigner,
+    Snapshot, Solution,
 };
 use support::fake_ca::{ALTERNATE_ISSUER, DEFAULT_ISSUER};
 use support::{DIRECTORY, DeployMode, Event, Harness, Knobs, dns};
@@ -72,10 +73,13 @@ fn account_is_created_once_and_found_again() {
 #[test]
 fn only_return_existing_does_not_create() {
     let mut h = Harness::new(Knobs::default());
-    let op = h.client.new_account(NewAccountRequest {
-        only_return_existing: true,
-        ..Default::default()
-    });
+    let op = h
+        .client
+        .start(Command::NewAccount(NewAccountRequest {
+            only_return_existing: true,
+            ..Default::default()
+        }))
+        .expect("starts");
     let err = h.finish(op).expect_err("no such account");
     assert!(
         err.problem().is_some_and(|p| p.is("accountDoesNotExist")),
@@ -97,10 +101,13 @@ fn external_account_binding() {
     };
 
     let mut missing = Harness::new(knobs.clone());
-    let op = missing.client.new_account(NewAccountRequest {
-        terms_of_service_agreed: true,
-        ..Default::default()
-    });
+    let op = missing
+        .client
+        .start(Command::NewAccount(NewAccountRequest {
+            terms_of_service_agreed: true,
+            ..Default::default()
+        }))
+        .expect("starts");
     let err = missing.finish(op).expect_err("EAB required");
     assert!(
         err.to_string().contains("external account binding"),
@@ -109,14 +116,17 @@ fn external_account_binding() {
     assert_eq!(missing.ca.count("new-acct"), 0, "refused before sending");
 
     let mut h = Harness::new(knobs);
-    let op = h.client.new_account(NewAccountRequest {
-        terms_of_service_agreed: true,
-        external_account: Some(ExternalAccountKey {
-            kid: eab.0,
-            hmac_key: Zeroizing::new(eab.1),
-        }),
-        ..Default::default()
-    });
+    let op = h
+        .client
+        .start(Command::NewAccount(NewAccountRequest {
+            terms_of_service_agreed: true,
+            external_account: Some(ExternalAccountKey {
+                kid: eab.0,
+                hmac_key: Zeroizing::new(eab.1),
+            }),
+            ..Default::default()
+        }))
+        .expect("starts");
     assert!(matches!(h.finish(op), Ok(Outcome::Account(a)) if a.created));
 }
 
@@ -125,12 +135,15 @@ fn update_and_fetch_account() {
     let mut h = registered(Knobs::default());
     let op = h
         .client
-        .update_account(vec!["mailto:new@example.com".into()]);
+        .start(Command::UpdateAccount {
+            contact: vec!["mailto:new@example.com".into()],
+        })
+        .expect("starts");
     let Ok(Outcome::Account(updated)) = h.finish(op) else {
         panic!("update")
     };
     assert_eq!(updated.account.contact, ["mailto:new@example.com"]);
-    let op = h.client.fetch_account();
+    let op = h.client.start(Command::FetchAccount).expect("starts");
     let Ok(Outcome::Account(fetched)) = h.finish(op) else {
         panic!("fetch")
     };
@@ -142,7 +155,10 @@ fn update_and_fetch_account() {
 fn key_rollover_then_the_new_key_signs() {
     let mut h = registered(Knobs::default());
     let new_key = PrivateKey::generate(KeyType::P384).expect("key");
-    let op = h.client.change_key(new_key.clone());
+    let op = h
+        .client
+        .start(Command::ChangeKey(new_key.clone()))
+        .expect("starts");
     assert!(matches!(h.finish(op), Ok(Outcome::KeyChanged)));
     assert_eq!(h.client.account_key().jwk(), new_key.jwk());
     // The CA verifies every later request against the new key.
@@ -155,7 +171,7 @@ fn key_rollover_then_the_new_key_signs() {
 #[test]
 fn deactivated_account_cannot_order() {
     let mut h = registered(Knobs::default());
-    let op = h.client.deactivate_account();
+    let op = h.client.start(Command::DeactivateAccount).expect("starts");
     let Ok(Outcome::Account(info)) = h.finish(op) else {
         panic!("deactivate")
     };
@@ -180,13 +196,16 @@ fn operations_without_an_account_fail_clearly() {
 #[test]
 fn operations_wait_for_an_account_being_created() {
     let mut h = Harness::new(Knobs::default());
-    let account = h.client.new_account(NewAccountRequest {
-        terms_of_service_agreed: true,
-        ..Default::default()
-    });
+    let account = h
+        .client
+        .start(Command::NewAccount(NewAccountRequest {
+            terms_of_service_agreed: true,
+            ..Default::default()
+        }))
+        .expect("starts");
     let order = h
         .client
-        .order(OrderRequest::new(dns(&["wait.example"])))
+        .start(Command::Order(OrderRequest::new(dns(&["wait.example"]))))
         .expect("order");
     h.run();
     assert!(matches!(h.result(account), Ok(Outcome::Account(_))));
@@ -477,11 +496,14 @@ fn revocation_by_account_and_by_certificate_key() {
         } else {
             RevocationSigner::Account
         };
-        let op = h.client.revoke(RevocationRequest {
-            certificate_der: der.clone(),
-            reason: Some(4),
-            signer,
-        });
+        let op = h
+            .client
+            .start(Command::Revoke(RevocationRequest {
+                certificate_der: der.clone(),
+                reason: Some(4),
+                signer,
+            }))
+            .expect("starts");
         assert!(
             matches!(h.finish(op), Ok(Outcome::Revoked)),
             "by key: {by_key}"
@@ -493,11 +515,14 @@ fn revocation_by_account_and_by_certificate_key() {
 #[test]
 fn revocation_reason_is_checked() {
     let mut h = registered(Knobs::default());
-    let op = h.client.revoke(RevocationRequest {
-        certificate_der: vec![1],
-        reason: Some(7),
-        signer: RevocationSigner::Account,
-    });
+    let op = h
+        .client
+        .start(Command::Revoke(RevocationRequest {
+            certificate_der: vec![1],
+            reason: Some(7),
+            signer: RevocationSigner::Account,
+        }))
+        .expect("starts");
     let err = h.finish(op).expect_err("reason 7 is unused");
     assert!(err.to_string().contains("reason 7"), "{err}");
     assert_eq!(h.ca.count("revoke"), 0);
@@ -514,7 +539,12 @@ fn renewal_information() {
         &["ari.example"],
     );
     let der = split_pem_chain(&cert.chain_pem).expect("chain").remove(0);
-    let op = h.client.renewal_info(&der).expect("has AKI");
+    let op = h
+        .client
+        .start(Command::RenewalInfo {
+            certificate_der: der.clone(),
+        })
+        .expect("has AKI");
     let now = h.now;
     let Ok(Outcome::RenewalInfo(advice)) = h.finish(op) else {
         panic!("ARI")
@@ -531,7 +561,12 @@ fn renewal_information() {
     );
 
     let mut no_ari = registered(Knobs::default());
-    let op = no_ari.client.renewal_info(&der).expect("has AKI");
+    let op = no_ari
+        .client
+        .start(Command::RenewalInfo {
+            certificate_der: der.clone(),
+        })
+        .expect("has AKI");
     let err = no_ari.finish(op).expect_err("no ARI");
     assert!(err.to_string().contains("renewalInfo"), "{err}");
 }
@@ -571,7 +606,9 @@ fn malformed_identifiers_are_refused_before_anything_is_sent() {
     let sent = h.client.requests_sent();
     let err = h
         .client
-        .order(OrderRequest::new(dns(&["bad name.example"])))
+        .start(Command::Order(OrderRequest::new(dns(&[
+            "bad name.example",
+        ]))))
         .expect_err("malformed");
     assert!(err.to_string().contains("bad name.example"), "{err}");
     assert_eq!(h.client.requests_sent(), sent);
@@ -589,7 +626,10 @@ fn a_crash_after_new_order_resumes_the_same_order() {
     h.deploy = DeployMode::Silent;
     let op = h
         .client
-        .order(OrderRequest::new(dns(&["crash.example", "crash2.example"])))
+        .start(Command::Order(OrderRequest::new(dns(&[
+            "crash.example",
+            "crash2.example",
+        ]))))
         .expect("order");
     h.run();
     let json = h
@@ -619,7 +659,7 @@ fn a_crash_after_new_order_resumes_the_same_order() {
         snapshot.identifiers(),
         dns(&["crash.example", "crash2.example"]).as_slice()
     );
-    let resumed = h.client.resume(snapshot).expect("resume");
+    let resumed = h.client.start(Command::Resume(snapshot)).expect("resume");
     let cert = issued(h.finish(resumed), &["crash.example", "crash2.example"]);
     assert_eq!(cert.order_url, "https://ca.test/order/0");
     assert_eq!(h.ca.count("new-order"), 1, "no second order");
@@ -636,11 +676,11 @@ fn concurrent_orders_share_the_directory_and_the_nonces() {
     h.register();
     let a = h
         .client
-        .order(OrderRequest::new(dns(&["one.example"])))
+        .start(Command::Order(OrderRequest::new(dns(&["one.example"]))))
         .expect("a");
     let b = h
         .client
-        .order(OrderRequest::new(dns(&["two.example"])))
+        .start(Command::Order(OrderRequest::new(dns(&["two.example"]))))
         .expect("b");
     h.run();
     issued(h.result(a), &["one.example"]);

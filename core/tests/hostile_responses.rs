@@ -6,7 +6,7 @@
 
 mod support;
 
-use certsmith_core::{HttpResponse, NewAccountRequest, OrderRequest};
+use certsmith_core::{Command, HttpResponse, NewAccountRequest, OrderRequest};
 use proptest::prelude::*;
 use support::{Harness, Knobs, dns};
 
@@ -62,11 +62,11 @@ proptest! {
     fn any_answer_at_any_step_ends_the_operation(step in 0usize..12, answer in response()) {
         let mut h = Harness::new(Knobs { authz_pending_polls: 1, ..Knobs::default() });
         h.tamper = Some((step, answer));
-        let account = h.client.new_account(NewAccountRequest {
+        let account = h.client.start(Command::NewAccount(NewAccountRequest {
             terms_of_service_agreed: true,
             ..Default::default()
-        });
-        let order = h.client.order(OrderRequest::new(dns(&["hostile.example"]))).expect("valid");
+        })).expect("starts");
+        let order = h.client.start(Command::Order(OrderRequest::new(dns(&["hostile.example"])))).expect("valid");
         h.run();
         // Each operation ended one way or the other (result() panics if not).
         let _ = h.result(account);

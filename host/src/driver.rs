@@ -7,7 +7,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use certsmith_core::{ChallengeTask, OpId, Outcome};
+use certsmith_core::{ChallengeTask, Input, OpId, Outcome};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use crate::clock::now;
@@ -191,14 +191,16 @@ impl<S: Solver> Driver<'_, S> {
         match completion {
             Completion::Response(op, Ok(response)) => {
                 crate::crash_point::response_arrived();
-                engine.handle_response(op, response, now())
+                engine.handle(now(), op, Input::Response(response))
             }
             Completion::Response(op, Err(reason)) => {
-                engine.handle_transport_error(op, &reason, now())
+                engine.handle(now(), op, Input::TransportError(reason))
             }
-            Completion::Deployed(op, token, Ok(())) => engine.challenge_ready(op, &token),
+            Completion::Deployed(op, token, Ok(())) => {
+                engine.handle(now(), op, Input::ChallengeReady { token })
+            }
             Completion::Deployed(op, token, Err(reason)) => {
-                engine.challenge_failed(op, &token, &reason)
+                engine.handle(now(), op, Input::ChallengeFailed { token, reason })
             }
             Completion::CleanedUp(op, task, result) => {
                 match result {

@@ -6,7 +6,7 @@ use core::fmt;
 use zeroize::Zeroizing;
 
 use crate::error::Error;
-use crate::http::HttpRequest;
+use crate::http::{HttpRequest, HttpResponse};
 use crate::keys::{KeyType, PrivateKey};
 use crate::timestamp::Timestamp;
 use crate::wire::{Account, Identifier};
@@ -21,6 +21,69 @@ impl fmt::Display for OpId {
     }
 }
 
+/// An operation for [`Client::start`](crate::Client::start), and the [`Outcome`] it ends
+/// with.
+#[derive(Debug)]
+pub enum Command {
+    /// Create the account, or find it when the key is already registered (the CA then
+    /// answers 200); the client's account URL is set on success. [`Outcome::Account`].
+    NewAccount(NewAccountRequest),
+    /// Fetch the account object. [`Outcome::Account`].
+    FetchAccount,
+    /// Replace the account's contacts. [`Outcome::Account`].
+    UpdateAccount {
+        /// The new contact URLs (`mailto:…`); empty removes them all.
+        contact: Vec<String>,
+    },
+    /// Deactivate the account (permanent at the CA). [`Outcome::Account`].
+    DeactivateAccount,
+    /// Roll the account over to this key; on success the client signs with it.
+    /// [`Outcome::KeyChanged`].
+    ChangeKey(PrivateKey),
+    /// Order a certificate. Identifiers are checked and normalised first: a malformed one
+    /// is refused by `start`, and nothing is sent. [`Outcome::Certificate`].
+    Order(OrderRequest),
+    /// Revoke a certificate. [`Outcome::Revoked`].
+    Revoke(RevocationRequest),
+    /// Ask the CA's ARI endpoint (RFC 9773) when to renew a certificate; refused by `start`
+    /// if it has no Authority Key Identifier. [`Outcome::RenewalInfo`].
+    RenewalInfo {
+        /// The certificate, DER.
+        certificate_der: Vec<u8>,
+    },
+    /// Continue an order from a [`Snapshot`]: fetch the same order and carry on from its
+    /// state, re-deploying challenges that are still pending. Never creates a new order.
+    /// [`Outcome::Certificate`].
+    Resume(Snapshot),
+    /// Abandon a snapshot's order that will not be finished: deactivate its pending
+    /// authorizations (valid ones stay, for a new order to reuse).
+    /// [`Outcome::OrderAbandoned`].
+    Abandon(Snapshot),
+}
+
+/// What the host reports about an operation, for [`Client::handle`](crate::Client::handle).
+#[derive(Debug)]
+pub enum Input {
+    /// The response to the request the operation last sent.
+    Response(HttpResponse),
+    /// That request got no response (connection refused or reset, TLS failure, timeout).
+    /// It is retried like a 5xx answer, up to `max_server_retries` times with backoff; then
+    /// the operation fails with [`Error::Transport`] naming the URL and this reason.
+    TransportError(String),
+    /// A deployed challenge is answerable now.
+    ChallengeReady {
+        /// The challenge's token.
+        token: String,
+    },
+    /// A challenge could not be deployed: the order fails after its cleanups.
+    ChallengeFailed {
+        /// The challenge's token.
+        token: String,
+        /// Why, for the error.
+        reason: String,
+    },
+}
+
 /// One piece of work for the host, from [`Client::poll`](crate::Client::poll).
 #[derive(Debug)]
 pub struct Output {
@@ -33,13 +96,16 @@ pub struct Output {
 /// What the host must do for an operation.
 #[derive(Debug)]
 pub enum Action {
-    /// Send this request and pass the response to `handle_response`.
+    /// Send this request and hand its response to `handle` ([`Input::Response`], or
+    /// [`Input::TransportError`] when there is none).
     Send(HttpRequest),
-    /// Make this challenge answerable, then call `challenge_ready` (or `challenge_failed`).
+    /// Make this challenge answerable, then report [`Input::ChallengeReady`] (or
+    /// [`Input::ChallengeFailed`]).
     Deploy(ChallengeTask),
     /// Remove a deployed challenge; no answer expected.
     Cleanup(ChallengeTask),
-    /// Store this checkpoint; give it to `resume` after a crash to continue the same order.
+    /// Store this checkpoint; give it to [`Command::Resume`] after a crash to continue the
+    /// same order.
     Save(Snapshot),
     /// The operation succeeded; it is finished.
     Done(Outcome),

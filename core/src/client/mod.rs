@@ -1,9 +1,5 @@
-//! The protocol state machine: one [`Client`] per (directory, account), many operations.
-//!
-//! The host loop: call [`Client::poll`] until it returns `None`, carrying out each
-//! [`Action`]; feed every response to [`Client::handle_response`] and every deployed
-//! challenge to [`Client::challenge_ready`]; when there is nothing to do, wait until
-//! [`Client::next_wakeup`] or the next response, whichever comes first.
+//! The protocol state machine: one [`Client`] per (directory, account), many operations,
+//! driven through two doors: [`Client::start`] and [`Client::handle`].
 
 mod abandon;
 mod account;
@@ -195,7 +191,69 @@ impl Operation {
 }
 
 /// An ACME client for one CA directory and one account key: owns the directory, the
-/// account URL and the nonce pool shared by all its operations.
+/// account URL and the nonce pool shared by all its operations. It does no I/O and reads
+/// no clock: the host does both.
+///
+/// # The calling contract
+///
+/// 1. Start operations with [`Client::start`]; each has an [`OpId`].
+/// 2. Drain [`Client::poll`] until it returns `None`, carrying out each [`Action`]: send a
+///    request and hand its response (or why there is none) to [`Client::handle`]; publish a
+///    challenge and report it ready or failed; remove a cleaned-up challenge (nothing to
+///    report); store a snapshot.
+/// 3. When `poll` has nothing, wait until [`Client::next_wakeup`] or the next piece of I/O,
+///    whichever comes first, and go to 2. Waking early is harmless: `poll` returns `None`.
+///
+/// Every operation ends with exactly one [`Action::Done`] or [`Action::Failed`], after the
+/// cleanups of its challenges. Operations run concurrently and share the directory and
+/// the nonces; an operation that needs the account URL waits for one that creates it.
+///
+/// ```no_run
+/// use certsmith_core::{
+///     Action, Client, ClientConfig, Command, HttpRequest, HttpResponse, Input, KeyType,
+///     NewAccountRequest, Output, PrivateKey, Timestamp,
+/// };
+///
+/// fn send(request: &HttpRequest) -> Result<HttpResponse, String> {
+///     unimplemented!("the host's HTTPS client")
+/// }
+/// fn now() -> Timestamp {
+///     unimplemented!("the host's clock")
+/// }
+/// fn sleep_until(at: Option<Timestamp>) {
+///     unimplemented!("the host's timer")
+/// }
+///
+/// # fn main() -> Result<(), certsmith_core::Error> {
+/// let key = PrivateKey::generate(KeyType::P256)?;
+/// let mut client = Client::new(ClientConfig::new("https://acme.example/directory"), key);
+/// client.start(Command::NewAccount(NewAccountRequest {
+///     contact: vec!["mailto:ops@example.com".into()],
+///     terms_of_service_agreed: true,
+///     ..NewAccountRequest::default()
+/// }))?;
+/// loop {
+///     while let Some(Output { op, action }) = client.poll(now()) {
+///         match action {
+///             Action::Send(request) => {
+///                 let input = match send(&request) {
+///                     Ok(response) => Input::Response(response),
+///                     Err(reason) => Input::TransportError(reason),
+///                 };
+///                 client.handle(now(), op, input)?;
+///             }
+///             Action::Done(outcome) => {
+///                 println!("{op} done: {outcome:?}");
+///                 return Ok(());
+///             }
+///             Action::Failed(error) => return Err(error),
+///             Action::Deploy(_) | Action::Cleanup(_) | Action::Save(_) => {}
+///         }
+///     }
+///     sleep_until(client.next_wakeup());
+/// }
+/// # }
+/// ```
 pub struct Client {
     shared: Shared,
     ops: BTreeMap<OpId, Operation>,
@@ -221,8 +279,33 @@ impl Client {
         }
     }
 
+    /// Starts an operation: its id, or an error (and nothing sent) for a command that
+    /// cannot start (a malformed identifier, a certificate without an Authority Key
+    /// Identifier, a snapshot of another CA's or account's order).
+    pub fn start(&mut self, command: Command) -> Result<OpId, Error> {
+        let flow: Box<dyn Flow> = match command {
+            Command::NewAccount(request) => Box::new(AccountFlow::Create(request)),
+            Command::FetchAccount => Box::new(AccountFlow::Fetch),
+            Command::UpdateAccount { contact } => Box::new(AccountFlow::Update(contact)),
+            Command::DeactivateAccount => Box::new(AccountFlow::Deactivate),
+            Command::ChangeKey(new_key) => Box::new(KeyChangeFlow { new_key }),
+            Command::Order(request) => self.order_flow(request)?,
+            Command::Revoke(request) => Box::new(RevokeFlow { request }),
+            Command::RenewalInfo { certificate_der } => renewal_info_flow(&certificate_der)?,
+            Command::Resume(snapshot) => {
+                self.adopt(&snapshot)?;
+                Box::new(OrderFlow::resume(snapshot))
+            }
+            Command::Abandon(snapshot) => {
+                self.adopt(&snapshot)?;
+                Box::new(AbandonFlow::new(snapshot.order_url().to_owned()))
+            }
+        };
+        Ok(self.register(flow))
+    }
+
     /// Registers an operation.
-    fn start(&mut self, flow: Box<dyn Flow>) -> OpId {
+    fn register(&mut self, flow: Box<dyn Flow>) -> OpId {
         let id = OpId(self.next_op);
         self.next_op += 1;
         self.ops.insert(
@@ -243,35 +326,8 @@ impl Client {
         id
     }
 
-    /// Creates the account, or finds it when the key is already registered (the CA then
-    /// answers 200). Sets the client's account URL on success.
-    pub fn new_account(&mut self, request: NewAccountRequest) -> OpId {
-        self.start(Box::new(AccountFlow::Create(request)))
-    }
-
-    /// Fetches the account object.
-    pub fn fetch_account(&mut self) -> OpId {
-        self.start(Box::new(AccountFlow::Fetch))
-    }
-
-    /// Replaces the account's contacts.
-    pub fn update_account(&mut self, contact: Vec<String>) -> OpId {
-        self.start(Box::new(AccountFlow::Update(contact)))
-    }
-
-    /// Deactivates the account (permanent at the CA).
-    pub fn deactivate_account(&mut self) -> OpId {
-        self.start(Box::new(AccountFlow::Deactivate))
-    }
-
-    /// Rolls the account over to `new_key`; on success the client signs with it.
-    pub fn change_key(&mut self, new_key: PrivateKey) -> OpId {
-        self.start(Box::new(KeyChangeFlow { new_key }))
-    }
-
-    /// Orders a certificate. Identifiers are checked and normalised first; a malformed one
-    /// is an error naming it, and nothing is sent.
-    pub fn order(&mut self, request: OrderRequest) -> Result<OpId, Error> {
+    /// The flow of an order: identifiers checked and normalised, the key chosen.
+    fn order_flow(&self, request: OrderRequest) -> Result<Box<dyn Flow>, Error> {
         let identifiers = identifiers::normalize(&request.identifiers)?;
         if request.challenge_types.is_empty() {
             return Err(Error::invalid_input(
@@ -309,41 +365,7 @@ impl Client {
             profile: request.profile,
             preferred_issuer: request.preferred_issuer,
         };
-        Ok(self.start(Box::new(OrderFlow::new(plan, key))))
-    }
-
-    /// Revokes a certificate.
-    pub fn revoke(&mut self, request: RevocationRequest) -> OpId {
-        self.start(Box::new(RevokeFlow { request }))
-    }
-
-    /// Asks the CA's ARI endpoint when to renew a certificate (DER). Fails at once if the
-    /// certificate has no Authority Key Identifier.
-    pub fn renewal_info(&mut self, certificate_der: &[u8]) -> Result<OpId, Error> {
-        let cert_id = cert::ari_cert_id(certificate_der)?;
-        let mut random = [0u8; 8];
-        getrandom::fill(&mut random)
-            .map_err(|e| Error::crypto(format!("no randomness for the renewal time ({e})")))?;
-        Ok(self.start(Box::new(RenewalInfoFlow::new(
-            cert_id,
-            u64::from_le_bytes(random),
-        ))))
-    }
-
-    /// Continues an order from a snapshot: fetches the same order and carries on from its
-    /// state, re-deploying challenges that are still pending. Never creates a new order.
-    pub fn resume(&mut self, snapshot: Snapshot) -> Result<OpId, Error> {
-        self.adopt(&snapshot)?;
-        Ok(self.start(Box::new(OrderFlow::resume(snapshot))))
-    }
-
-    /// Abandons the order of a snapshot that will not be finished: deactivates its pending
-    /// authorizations (valid ones stay, for a new order to reuse). Ends with
-    /// [`Outcome::OrderAbandoned`].
-    pub fn abandon(&mut self, snapshot: &Snapshot) -> Result<OpId, Error> {
-        self.adopt(snapshot)?;
-        let order_url = snapshot.order_url().to_owned();
-        Ok(self.start(Box::new(AbandonFlow::new(order_url))))
+        Ok(Box::new(OrderFlow::new(plan, key)))
     }
 
     /// Checks that a snapshot's order belongs to this client's CA and account (learning
@@ -371,7 +393,8 @@ impl Client {
         Ok(())
     }
 
-    /// The next piece of work due at `now`, if any.
+    /// The next piece of work due at `now`, if any: drain it until `None`.
+    #[must_use]
     pub fn poll(&mut self, now: Timestamp) -> Option<Output> {
         let ids: Vec<OpId> = self.ops.keys().copied().collect();
         for id in ids {
@@ -476,10 +499,21 @@ impl Client {
         }
     }
 
-    /// Feeds the response to the request `op` last sent. Errors only for calls that do not
-    /// fit (unknown operation, nothing in flight); protocol failures end the operation with
-    /// `Action::Failed` instead.
-    pub fn handle_response(
+    /// Hands the client what the host learnt for operation `op` at `now`. Errors only for
+    /// calls that do not fit (an unknown or finished operation, nothing in flight, a token
+    /// the operation does not know); protocol failures end the operation with
+    /// [`Action::Failed`] instead.
+    pub fn handle(&mut self, now: Timestamp, op: OpId, input: Input) -> Result<(), Error> {
+        match input {
+            Input::Response(response) => self.handle_response(op, response, now),
+            Input::TransportError(reason) => self.handle_transport_error(op, &reason, now),
+            Input::ChallengeReady { token } => self.host_input(op, &token, None),
+            Input::ChallengeFailed { token, reason } => self.host_input(op, &token, Some(&reason)),
+        }
+    }
+
+    /// Feeds the response to the request `op` last sent.
+    fn handle_response(
         &mut self,
         op: OpId,
         response: HttpResponse,
@@ -545,11 +579,8 @@ impl Client {
         Ok(())
     }
 
-    /// Says the request `op` last sent got no response (connection refused or reset, TLS
-    /// failure, timeout). It is retried like a 5xx answer, up to `max_server_retries` times
-    /// with backoff; then the operation fails with [`Error::Transport`] naming the URL and
-    /// `reason`.
-    pub fn handle_transport_error(
+    /// Says the request `op` last sent got no response ([`Input::TransportError`]).
+    fn handle_transport_error(
         &mut self,
         op: OpId,
         reason: &str,
@@ -573,16 +604,6 @@ impl Client {
             }));
         }
         Ok(())
-    }
-
-    /// Says a deployed challenge (by token) is answerable now.
-    pub fn challenge_ready(&mut self, op: OpId, token: &str) -> Result<(), Error> {
-        self.host_input(op, token, None)
-    }
-
-    /// Says a challenge could not be deployed: the order fails after cleanup.
-    pub fn challenge_failed(&mut self, op: OpId, token: &str, reason: &str) -> Result<(), Error> {
-        self.host_input(op, token, Some(reason))
     }
 
     /// Passes a challenge's deployment result to its order.
@@ -639,6 +660,19 @@ impl Client {
     pub fn requests_sent(&self) -> u64 {
         self.shared.requests_sent
     }
+}
+
+/// The flow of an ARI request for a certificate (DER), with the randomness that picks the
+/// time in the CA's window.
+fn renewal_info_flow(certificate_der: &[u8]) -> Result<Box<dyn Flow>, Error> {
+    let cert_id = cert::ari_cert_id(certificate_der)?;
+    let mut random = [0u8; 8];
+    getrandom::fill(&mut random)
+        .map_err(|e| Error::crypto(format!("no randomness for the renewal time ({e})")))?;
+    Ok(Box::new(RenewalInfoFlow::new(
+        cert_id,
+        u64::from_le_bytes(random),
+    )))
 }
 
 /// The error for an unknown operation id.

@@ -12,8 +12,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use certsmith_core::{
-    Action, ChallengeTask, Client, ClientConfig, Error, Identifier, KeyType, NewAccountRequest,
-    OpId, OrderRequest, Outcome, PrivateKey, Snapshot, Solution, Timestamp,
+    Action, ChallengeTask, Client, ClientConfig, Command, Error, Identifier, Input, KeyType,
+    NewAccountRequest, OpId, OrderRequest, Outcome, PrivateKey, Snapshot, Solution, Timestamp,
 };
 pub use fake_ca::{DIRECTORY, FakeCa, Knobs, Published};
 
@@ -110,7 +110,7 @@ impl Harness {
                             }
                             self.sent += 1;
                             self.client
-                                .handle_response(op, response, self.now)
+                                .handle(self.now, op, Input::Response(response))
                                 .expect("a response to a sent request is accepted");
                         }
                         Action::Deploy(task) => {
@@ -184,12 +184,25 @@ impl Harness {
         match self.deploy {
             DeployMode::Fail => self
                 .client
-                .challenge_failed(op, &task.token, "the hook exited with status 3")
+                .handle(
+                    self.now,
+                    op,
+                    Input::ChallengeFailed {
+                        token: task.token.clone(),
+                        reason: "the hook exited with status 3".into(),
+                    },
+                )
                 .expect("known challenge"),
             DeployMode::Silent => {}
             _ => self
                 .client
-                .challenge_ready(op, &task.token)
+                .handle(
+                    self.now,
+                    op,
+                    Input::ChallengeReady {
+                        token: task.token.clone(),
+                    },
+                )
                 .expect("known challenge"),
         }
     }
@@ -238,11 +251,14 @@ impl Harness {
 
     /// Creates the account (agreeing to the terms).
     pub fn register(&mut self) -> certsmith_core::AccountInfo {
-        let op = self.client.new_account(NewAccountRequest {
-            contact: vec!["mailto:admin@example.com".into()],
-            terms_of_service_agreed: true,
-            ..Default::default()
-        });
+        let op = self
+            .client
+            .start(Command::NewAccount(NewAccountRequest {
+                contact: vec!["mailto:admin@example.com".into()],
+                terms_of_service_agreed: true,
+                ..Default::default()
+            }))
+            .expect("starts");
         match self.finish(op) {
             Ok(Outcome::Account(info)) => info,
             other => panic!("account creation: {other:?}"),
@@ -251,7 +267,10 @@ impl Harness {
 
     /// Orders `names` (DNS) with the given challenge preference and runs it to its end.
     pub fn order(&mut self, request: OrderRequest) -> Result<Outcome, Error> {
-        let op = self.client.order(request).expect("valid order request");
+        let op = self
+            .client
+            .start(Command::Order(request))
+            .expect("valid order request");
         self.finish(op)
     }
 

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use certsmith_core::{AccountInfo, KeyType, OpId, Outcome, PrivateKey};
+use certsmith_core::{AccountInfo, Command, KeyType, OpId, Outcome, PrivateKey};
 
 use super::session::{Session, lock};
 use super::{Failure, exit, key_rollover};
@@ -80,7 +80,7 @@ pub async fn run(
     match command {
         AccountCommand::Show(ca) => {
             let mut session = registered(&ca, state_dir, storage).await?;
-            let op = session.engine.fetch_account()?;
+            let op = session.engine.start(Command::FetchAccount)?;
             if let Outcome::Account(info) =
                 finish(&mut session, op, json, "fetching the account").await?
             {
@@ -91,7 +91,7 @@ pub async fn run(
             let mut session = registered(&ca, state_dir, storage).await?;
             let lease = account_lease(&session, json).await?;
             let contact = contacts.iter().map(|c| format!("mailto:{c}")).collect();
-            let op = session.engine.update_account(contact)?;
+            let op = session.engine.start(Command::UpdateAccount { contact })?;
             let outcome = finish(&mut session, op, json, "updating the contacts").await;
             lease.release().await?;
             if let Outcome::Account(info) = outcome? {
@@ -101,7 +101,7 @@ pub async fn run(
         AccountCommand::Deactivate(ca) => {
             let mut session = registered(&ca, state_dir, storage).await?;
             let lease = account_lease(&session, json).await?;
-            let op = session.engine.deactivate_account()?;
+            let op = session.engine.start(Command::DeactivateAccount)?;
             let outcome = finish(&mut session, op, json, "deactivating the account").await;
             lease.release().await?;
             if let Outcome::Account(info) = outcome? {

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 
 use certsmith_core::cert::CertificateInfo;
 use certsmith_core::{
-    CertificateKey, ExternalAccountKey, Identifier, IssuedCertificate, NewAccountRequest, OpId,
-    OrderRequest, Outcome, PrivateKey,
+    CertificateKey, Command, ExternalAccountKey, Identifier, IssuedCertificate, NewAccountRequest,
+    OpId, OrderRequest, Outcome, PrivateKey,
 };
 use certsmith_core::{ChallengeType, Snapshot, Timestamp};
 use serde::Serialize;
@@ -401,17 +401,19 @@ async fn order(
             ));
         }
         None => Some(
-            session.engine.new_account(NewAccountRequest {
-                contact: args
-                    .ca
-                    .email
-                    .iter()
-                    .map(|e| format!("mailto:{e}"))
-                    .collect(),
-                terms_of_service_agreed: true,
-                only_return_existing: false,
-                external_account: external_account(args)?,
-            })?,
+            session
+                .engine
+                .start(Command::NewAccount(NewAccountRequest {
+                    contact: args
+                        .ca
+                        .email
+                        .iter()
+                        .map(|e| format!("mailto:{e}"))
+                        .collect(),
+                    terms_of_service_agreed: true,
+                    only_return_existing: false,
+                    external_account: external_account(args)?,
+                }))?,
         ),
     };
     let new_order = OrderRequest {
@@ -431,11 +433,13 @@ async fn order(
                 "resuming the interrupted order for {}",
                 domains.join(", ")
             ));
-            session.engine.resume(&snapshot)?
+            session
+                .engine
+                .start(Command::Resume(Snapshot::from_json(&snapshot)?))?
         }
         None => {
             progress.step(format!("order for {} at {directory}", domains.join(", ")));
-            session.engine.order(new_order.clone())?
+            session.engine.start(Command::Order(new_order.clone()))?
         }
     };
     let ops: Vec<OpId> = account_op.into_iter().chain([order_op]).collect();
@@ -467,10 +471,10 @@ async fn order(
             "the interrupted order can no longer be finished ({failure}); ordering anew"
         ));
         lease.delete(&snapshot_key).await?;
-        let op = session.engine.order(OrderRequest {
+        let op = session.engine.start(Command::Order(OrderRequest {
             certificate_key: saved_key.map_or(new_order.certificate_key, CertificateKey::Key),
             ..new_order
-        })?;
+        }))?;
         result = session
             .run(&[op], Some(solver), Some((lease, &snapshot_key)), progress)
             .await?
@@ -561,9 +565,10 @@ async fn abandon(
     snapshot: &str,
     progress: &mut Progress,
 ) -> Result<u32, String> {
+    let snapshot = Snapshot::from_json(snapshot).map_err(|e| e.to_string())?;
     let op = session
         .engine
-        .abandon(snapshot)
+        .start(Command::Abandon(snapshot))
         .map_err(|e| e.to_string())?;
     let mut results = session
         .run(&[op], None, None, progress)

@@ -4,7 +4,7 @@
 //! that account asks the CA which key it holds (a POST-as-GET of the account signed with
 //! each) and finishes the rollover (the CA holds the new key) or undoes it (the old one).
 
-use certsmith_core::{OpId, Outcome};
+use certsmith_core::{Command, OpId, Outcome, PrivateKey};
 
 use super::session::{Session, lock, pem_text};
 use super::{Failure, exit};
@@ -32,7 +32,9 @@ pub async fn roll_over(
         "rolling the account key over at {}",
         session.directory
     ));
-    let op = session.engine.change_key(new_key_pem)?;
+    let op = session
+        .engine
+        .start(Command::ChangeKey(PrivateKey::from_pem(new_key_pem)?))?;
     match run_one(session, op, progress).await {
         Ok(_) => {
             crate::crash_point::hit("rollover-ca-switched");
@@ -120,7 +122,7 @@ async fn settle_under(
 /// Whether the CA accepts the session engine's key for the account: the account fetched
 /// (POST-as-GET) with it. A CA that cannot be reached is an error: nothing can be decided.
 async fn holds_key(session: &mut Session, progress: &mut Progress) -> Result<bool, Failure> {
-    let op = session.engine.fetch_account()?;
+    let op = session.engine.start(Command::FetchAccount)?;
     match run_one(session, op, progress).await {
         Ok(_) => Ok(true),
         Err(failure) if failure.code == exit::CA_REFUSED => Ok(false),

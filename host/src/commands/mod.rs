@@ -91,6 +91,12 @@ impl From<EngineError> for Failure {
     }
 }
 
+impl From<certsmith_core::Error> for Failure {
+    fn from(error: certsmith_core::Error) -> Self {
+        EngineFailure::from(error).into()
+    }
+}
+
 impl From<crate::storage::StorageError> for Failure {
     fn from(error: crate::storage::StorageError) -> Self {
         Failure::new(exit::LOCAL, error.to_string())

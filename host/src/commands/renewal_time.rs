@@ -5,7 +5,7 @@
 //! cron asks at most that often and keeps the same random time between runs.
 
 use certsmith_core::cert::CertificateInfo;
-use certsmith_core::{Outcome, RenewalAdvice, Timestamp};
+use certsmith_core::{Command, Outcome, RenewalAdvice, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::Failure;
@@ -104,7 +104,9 @@ async fn ask(
     der: &[u8],
     progress: &mut Progress,
 ) -> Result<Option<RenewalAdvice>, Failure> {
-    let op = session.engine.renewal_info(der)?;
+    let op = session.engine.start(Command::RenewalInfo {
+        certificate_der: der.to_vec(),
+    })?;
     let mut results = session.run(&[op], None, None, progress).await?;
     match results.remove(&op) {
         Some(Ok(Outcome::RenewalInfo(advice))) => Ok(Some(advice)),

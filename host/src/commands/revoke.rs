@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use certsmith_core::cert::{inspect, split_pem_chain};
-use certsmith_core::{Outcome, PrivateKey, RevocationRequest, RevocationSigner};
+use certsmith_core::{Command, Outcome, PrivateKey, RevocationRequest, RevocationSigner};
 
 use super::session::{Session, lock};
 use super::{Failure, exit};
@@ -108,11 +108,11 @@ async fn revoke(
         "revoking certificate {serial} at {}",
         session.directory
     ));
-    let op = session.engine.revoke(RevocationRequest {
+    let op = session.engine.start(Command::Revoke(RevocationRequest {
         certificate_der: der,
         reason: args.reason,
         signer,
-    })?;
+    }))?;
     let mut results = session.run(&[op], None, None, progress).await?;
     match results.remove(&op) {
         Some(Ok(Outcome::Revoked)) => {

@@ -6,9 +6,9 @@ use std::path::Path;
 
 use certsmith_core::wire::{Account, AccountStatus, Problem, Subproblem};
 use certsmith_core::{
-    AccountInfo, ChallengeTask, ClientConfig, HttpRequest, HttpResponse, Identifier,
-    IssuedCertificate, Method, NewAccountRequest, OpId, OrderRequest, Outcome, RenewalAdvice,
-    RevocationRequest, RevocationSigner, Solution, Timestamp,
+    AccountInfo, ChallengeTask, ClientConfig, Command, HttpRequest, Identifier, Input,
+    IssuedCertificate, Method, OpId, OrderRequest, Outcome, RenewalAdvice, RevocationSigner,
+    Solution, Timestamp,
 };
 use wasmtime::component::{HasSelf, Linker, ResourceAny};
 use wasmtime::{Config, Store};
@@ -22,6 +22,7 @@ wasmtime::component::bindgen!({
     world: "engine",
 });
 
+use exports::certsmith::acme::acme;
 use exports::certsmith::acme::types as wit;
 
 /// The component built from this workspace by `build.rs`.
@@ -113,97 +114,10 @@ fn refused(e: wit::EngineError) -> EngineError {
 }
 
 impl AcmeEngine for ComponentEngine {
-    fn new_account(&mut self, r: NewAccountRequest) -> Result<OpId, EngineError> {
-        let request = wit::NewAccountRequest {
-            contact: r.contact,
-            terms_of_service_agreed: r.terms_of_service_agreed,
-            only_return_existing: r.only_return_existing,
-            external_account: r.external_account.map(|e| wit::ExternalAccountKey {
-                kid: e.kid,
-                hmac_key: e.hmac_key.to_vec(),
-            }),
-        };
+    fn start(&mut self, command: Command) -> Result<OpId, EngineError> {
+        let command = command_out(command);
         let api = self.bindings.certsmith_acme_acme().client();
-        api.call_new_account(&mut self.store, self.client, &request)
-            .map(OpId)
-            .map_err(wasm)
-    }
-
-    fn order(&mut self, r: OrderRequest) -> Result<OpId, EngineError> {
-        let request = order_out(r);
-        let api = self.bindings.certsmith_acme_acme().client();
-        api.call_order(&mut self.store, self.client, &request)
-            .map_err(wasm)?
-            .map(OpId)
-            .map_err(refused)
-    }
-
-    fn fetch_account(&mut self) -> Result<OpId, EngineError> {
-        let api = self.bindings.certsmith_acme_acme().client();
-        api.call_fetch_account(&mut self.store, self.client)
-            .map(OpId)
-            .map_err(wasm)
-    }
-
-    fn update_account(&mut self, contact: Vec<String>) -> Result<OpId, EngineError> {
-        let api = self.bindings.certsmith_acme_acme().client();
-        api.call_update_account(&mut self.store, self.client, &contact)
-            .map(OpId)
-            .map_err(wasm)
-    }
-
-    fn deactivate_account(&mut self) -> Result<OpId, EngineError> {
-        let api = self.bindings.certsmith_acme_acme().client();
-        api.call_deactivate_account(&mut self.store, self.client)
-            .map(OpId)
-            .map_err(wasm)
-    }
-
-    fn change_key(&mut self, new_key_pem: &str) -> Result<OpId, EngineError> {
-        let api = self.bindings.certsmith_acme_acme().client();
-        api.call_change_key(&mut self.store, self.client, new_key_pem)
-            .map_err(wasm)?
-            .map(OpId)
-            .map_err(refused)
-    }
-
-    fn revoke(&mut self, r: RevocationRequest) -> Result<OpId, EngineError> {
-        let request = wit::RevocationRequest {
-            certificate_der: r.certificate_der,
-            reason: r.reason,
-            signer: match r.signer {
-                RevocationSigner::Account => wit::RevocationSigner::Account,
-                RevocationSigner::CertificateKey(key) => {
-                    wit::RevocationSigner::CertificateKey(key.to_pem().to_string())
-                }
-            },
-        };
-        let api = self.bindings.certsmith_acme_acme().client();
-        api.call_revoke(&mut self.store, self.client, &request)
-            .map_err(wasm)?
-            .map(OpId)
-            .map_err(refused)
-    }
-
-    fn resume(&mut self, snapshot_json: &str) -> Result<OpId, EngineError> {
-        let api = self.bindings.certsmith_acme_acme().client();
-        api.call_resume(&mut self.store, self.client, snapshot_json)
-            .map_err(wasm)?
-            .map(OpId)
-            .map_err(refused)
-    }
-
-    fn abandon(&mut self, snapshot_json: &str) -> Result<OpId, EngineError> {
-        let api = self.bindings.certsmith_acme_acme().client();
-        api.call_abandon(&mut self.store, self.client, snapshot_json)
-            .map_err(wasm)?
-            .map(OpId)
-            .map_err(refused)
-    }
-
-    fn renewal_info(&mut self, certificate_der: &[u8]) -> Result<OpId, EngineError> {
-        let api = self.bindings.certsmith_acme_acme().client();
-        api.call_renewal_info(&mut self.store, self.client, certificate_der)
+        api.call_start(&mut self.store, self.client, &command)
             .map_err(wasm)?
             .map(OpId)
             .map_err(refused)
@@ -217,45 +131,21 @@ impl AcmeEngine for ComponentEngine {
         Ok(output.map(output_in))
     }
 
-    fn handle_response(
-        &mut self,
-        op: OpId,
-        response: HttpResponse,
-        now: Timestamp,
-    ) -> Result<(), EngineError> {
-        let response = wit::HttpResponse {
-            status: response.status,
-            headers: response.headers,
-            body: response.body,
+    fn handle(&mut self, now: Timestamp, op: OpId, input: Input) -> Result<(), EngineError> {
+        let input = match input {
+            Input::Response(response) => acme::Input::Response(wit::HttpResponse {
+                status: response.status,
+                headers: response.headers,
+                body: response.body,
+            }),
+            Input::TransportError(reason) => acme::Input::TransportError(reason),
+            Input::ChallengeReady { token } => acme::Input::ChallengeReady(token),
+            Input::ChallengeFailed { token, reason } => {
+                acme::Input::ChallengeFailed(acme::ChallengeFailure { token, reason })
+            }
         };
         let api = self.bindings.certsmith_acme_acme().client();
-        api.call_handle_response(&mut self.store, self.client, op.0, &response, now.0)
-            .map_err(wasm)?
-            .map_err(refused)
-    }
-
-    fn handle_transport_error(
-        &mut self,
-        op: OpId,
-        reason: &str,
-        now: Timestamp,
-    ) -> Result<(), EngineError> {
-        let api = self.bindings.certsmith_acme_acme().client();
-        api.call_handle_transport_error(&mut self.store, self.client, op.0, reason, now.0)
-            .map_err(wasm)?
-            .map_err(refused)
-    }
-
-    fn challenge_ready(&mut self, op: OpId, token: &str) -> Result<(), EngineError> {
-        let api = self.bindings.certsmith_acme_acme().client();
-        api.call_challenge_ready(&mut self.store, self.client, op.0, token)
-            .map_err(wasm)?
-            .map_err(refused)
-    }
-
-    fn challenge_failed(&mut self, op: OpId, token: &str, reason: &str) -> Result<(), EngineError> {
-        let api = self.bindings.certsmith_acme_acme().client();
-        api.call_challenge_failed(&mut self.store, self.client, op.0, token, reason)
+        api.call_handle(&mut self.store, self.client, now.0, op.0, &input)
             .map_err(wasm)?
             .map_err(refused)
     }
@@ -300,6 +190,39 @@ fn config_out(c: ClientConfig) -> wit::ClientConfig {
             poll_timeout_ms: r.poll_timeout_ms,
             max_inline_wait_ms: r.max_inline_wait_ms,
         }),
+    }
+}
+
+/// The engine's command as the WIT's.
+fn command_out(command: Command) -> acme::Command {
+    match command {
+        Command::NewAccount(r) => acme::Command::NewAccount(wit::NewAccountRequest {
+            contact: r.contact,
+            terms_of_service_agreed: r.terms_of_service_agreed,
+            only_return_existing: r.only_return_existing,
+            external_account: r.external_account.map(|e| wit::ExternalAccountKey {
+                kid: e.kid,
+                hmac_key: e.hmac_key.to_vec(),
+            }),
+        }),
+        Command::FetchAccount => acme::Command::FetchAccount,
+        Command::UpdateAccount { contact } => acme::Command::UpdateAccount(contact),
+        Command::DeactivateAccount => acme::Command::DeactivateAccount,
+        Command::ChangeKey(key) => acme::Command::ChangeKey(key.to_pem().to_string()),
+        Command::Order(r) => acme::Command::Order(order_out(r)),
+        Command::Revoke(r) => acme::Command::Revoke(wit::RevocationRequest {
+            certificate_der: r.certificate_der,
+            reason: r.reason,
+            signer: match r.signer {
+                RevocationSigner::Account => wit::RevocationSigner::Account,
+                RevocationSigner::CertificateKey(key) => {
+                    wit::RevocationSigner::CertificateKey(key.to_pem().to_string())
+                }
+            },
+        }),
+        Command::RenewalInfo { certificate_der } => acme::Command::RenewalInfo(certificate_der),
+        Command::Resume(snapshot) => acme::Command::Resume(snapshot.to_json()),
+        Command::Abandon(snapshot) => acme::Command::Abandon(snapshot.to_json()),
     }
 }
 

@@ -12,8 +12,7 @@ use std::fmt;
 
 use certsmith_core::wire::Problem;
 use certsmith_core::{
-    ChallengeTask, ClientConfig, HttpRequest, HttpResponse, NewAccountRequest, OpId, OrderRequest,
-    Outcome, RevocationRequest, Timestamp,
+    ChallengeTask, ClientConfig, Command, HttpRequest, Input, OpId, Outcome, Timestamp,
 };
 
 /// How an operation failed, as both engines report it (the WIT `engine-error`).
@@ -89,48 +88,15 @@ impl From<certsmith_core::Error> for EngineError {
     }
 }
 
-/// Everything the driver asks of an ACME engine: start operations, then poll and feed.
+/// Everything the driver asks of an ACME engine: the engine's two doors (`start`, `handle`),
+/// `poll` and `next_wakeup`.
 pub trait AcmeEngine {
-    /// Creates or finds the account.
-    fn new_account(&mut self, request: NewAccountRequest) -> Result<OpId, EngineError>;
-    /// Orders a certificate.
-    fn order(&mut self, request: OrderRequest) -> Result<OpId, EngineError>;
-    /// Fetches the account.
-    fn fetch_account(&mut self) -> Result<OpId, EngineError>;
-    /// Replaces the account's contacts.
-    fn update_account(&mut self, contact: Vec<String>) -> Result<OpId, EngineError>;
-    /// Deactivates the account.
-    fn deactivate_account(&mut self) -> Result<OpId, EngineError>;
-    /// Rolls the account over to the key in `new_key_pem`.
-    fn change_key(&mut self, new_key_pem: &str) -> Result<OpId, EngineError>;
-    /// Revokes a certificate.
-    fn revoke(&mut self, request: RevocationRequest) -> Result<OpId, EngineError>;
-    /// Continues an order from its snapshot JSON.
-    fn resume(&mut self, snapshot_json: &str) -> Result<OpId, EngineError>;
-    /// Abandons the order of a snapshot JSON: deactivates its pending authorizations.
-    fn abandon(&mut self, snapshot_json: &str) -> Result<OpId, EngineError>;
-    /// Asks the CA's ARI endpoint when to renew a certificate (DER).
-    fn renewal_info(&mut self, certificate_der: &[u8]) -> Result<OpId, EngineError>;
+    /// Starts an operation.
+    fn start(&mut self, command: Command) -> Result<OpId, EngineError>;
     /// The next piece of work due at `now`.
     fn poll(&mut self, now: Timestamp) -> Result<Option<EngineOutput>, EngineError>;
-    /// Feeds a response.
-    fn handle_response(
-        &mut self,
-        op: OpId,
-        response: HttpResponse,
-        now: Timestamp,
-    ) -> Result<(), EngineError>;
-    /// Reports a request that got no response.
-    fn handle_transport_error(
-        &mut self,
-        op: OpId,
-        reason: &str,
-        now: Timestamp,
-    ) -> Result<(), EngineError>;
-    /// Reports a deployed challenge.
-    fn challenge_ready(&mut self, op: OpId, token: &str) -> Result<(), EngineError>;
-    /// Reports a challenge that could not be deployed.
-    fn challenge_failed(&mut self, op: OpId, token: &str, reason: &str) -> Result<(), EngineError>;
+    /// Hands over what the host learnt for operation `op` at `now`.
+    fn handle(&mut self, now: Timestamp, op: OpId, input: Input) -> Result<(), EngineError>;
     /// When to poll next without new input.
     fn next_wakeup(&mut self) -> Result<Option<Timestamp>, EngineError>;
     /// Requests handed to the host so far.

@@ -1,9 +1,6 @@
 //! The engine linked as a plain Rust crate (feature `native`).
 
-use certsmith_core::{
-    Action, Client, ClientConfig, HttpResponse, NewAccountRequest, OpId, OrderRequest, PrivateKey,
-    RevocationRequest, Snapshot, Timestamp,
-};
+use certsmith_core::{Action, Client, ClientConfig, Command, Input, OpId, PrivateKey, Timestamp};
 
 use super::{AcmeEngine, EngineAction, EngineError, EngineOutput};
 
@@ -23,44 +20,8 @@ impl NativeEngine {
 }
 
 impl AcmeEngine for NativeEngine {
-    fn new_account(&mut self, request: NewAccountRequest) -> Result<OpId, EngineError> {
-        Ok(self.client.new_account(request))
-    }
-
-    fn order(&mut self, request: OrderRequest) -> Result<OpId, EngineError> {
-        Ok(self.client.order(request)?)
-    }
-
-    fn fetch_account(&mut self) -> Result<OpId, EngineError> {
-        Ok(self.client.fetch_account())
-    }
-
-    fn update_account(&mut self, contact: Vec<String>) -> Result<OpId, EngineError> {
-        Ok(self.client.update_account(contact))
-    }
-
-    fn deactivate_account(&mut self) -> Result<OpId, EngineError> {
-        Ok(self.client.deactivate_account())
-    }
-
-    fn change_key(&mut self, new_key_pem: &str) -> Result<OpId, EngineError> {
-        Ok(self.client.change_key(PrivateKey::from_pem(new_key_pem)?))
-    }
-
-    fn revoke(&mut self, request: RevocationRequest) -> Result<OpId, EngineError> {
-        Ok(self.client.revoke(request))
-    }
-
-    fn resume(&mut self, snapshot_json: &str) -> Result<OpId, EngineError> {
-        Ok(self.client.resume(Snapshot::from_json(snapshot_json)?)?)
-    }
-
-    fn abandon(&mut self, snapshot_json: &str) -> Result<OpId, EngineError> {
-        Ok(self.client.abandon(&Snapshot::from_json(snapshot_json)?)?)
-    }
-
-    fn renewal_info(&mut self, certificate_der: &[u8]) -> Result<OpId, EngineError> {
-        Ok(self.client.renewal_info(certificate_der)?)
+    fn start(&mut self, command: Command) -> Result<OpId, EngineError> {
+        Ok(self.client.start(command)?)
     }
 
     fn poll(&mut self, now: Timestamp) -> Result<Option<EngineOutput>, EngineError> {
@@ -77,30 +38,8 @@ impl AcmeEngine for NativeEngine {
         }))
     }
 
-    fn handle_response(
-        &mut self,
-        op: OpId,
-        response: HttpResponse,
-        now: Timestamp,
-    ) -> Result<(), EngineError> {
-        Ok(self.client.handle_response(op, response, now)?)
-    }
-
-    fn handle_transport_error(
-        &mut self,
-        op: OpId,
-        reason: &str,
-        now: Timestamp,
-    ) -> Result<(), EngineError> {
-        Ok(self.client.handle_transport_error(op, reason, now)?)
-    }
-
-    fn challenge_ready(&mut self, op: OpId, token: &str) -> Result<(), EngineError> {
-        Ok(self.client.challenge_ready(op, token)?)
-    }
-
-    fn challenge_failed(&mut self, op: OpId, token: &str, reason: &str) -> Result<(), EngineError> {
-        Ok(self.client.challenge_failed(op, token, reason)?)
+    fn handle(&mut self, now: Timestamp, op: OpId, input: Input) -> Result<(), EngineError> {
+        Ok(self.client.handle(now, op, input)?)
     }
 
     fn next_wakeup(&mut self) -> Result<Option<Timestamp>, EngineError> {
