@@ -366,6 +366,8 @@ fn output_out(output: &Output) -> Result<JsValue, Error> {
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 struct NewAccountIn {
+    #[serde(rename = "kind")]
+    _kind: Kind,
     contact: Vec<String>,
     terms_of_service_agreed: bool,
     only_return_existing: bool,
@@ -404,6 +406,8 @@ impl From<IdentifierIn> for Identifier {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct OrderIn {
+    #[serde(rename = "kind")]
+    _kind: Kind,
     identifiers: Vec<IdentifierIn>,
     #[serde(default)]
     challenge_types: Option<Vec<String>>,
@@ -506,6 +510,8 @@ impl From<RetryIn> for RetryPolicy {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RevokeIn {
+    #[serde(rename = "kind")]
+    _kind: Kind,
     certificate_pem: String,
     #[serde(default)]
     reason: Option<u8>,
@@ -513,32 +519,160 @@ struct RevokeIn {
     certificate_key_pem: Option<Zeroizing<String>>,
 }
 
+/// A command's `kind`, checked by `command_in` and otherwise ignored.
+type Kind = serde::de::IgnoredAny;
+
+/// Checks that command object `value` has no field but `kind` and `allowed`.
+fn only_fields(value: &JsValue, what: &str, allowed: &[&str]) -> Result<(), Error> {
+    let object = value
+        .dyn_ref::<Object>()
+        .ok_or_else(|| Error::invalid_input(what, "a plain object"))?;
+    for key in Object::keys(object).iter() {
+        let key = key.as_string().unwrap_or_default();
+        if key != "kind" && !allowed.contains(&key.as_str()) {
+            return Err(Error::invalid_input(
+                format!("{what}: unknown field `{key}`"),
+                format!("kind and {}", allowed.join(", ")),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// String field `field` of command object `value`.
+fn string_field(value: &JsValue, what: &str, field: &str) -> Result<String, Error> {
+    get(value, field)
+        .as_string()
+        .ok_or_else(|| Error::invalid_input(format!("{what}: {field}"), "a string"))
+}
+
+/// A command object as the engine's: `{kind: 'new-account' | 'fetch-account' |
+/// 'update-account' | 'deactivate-account' | 'change-key' | 'order' | 'revoke' |
+/// 'renewal-info' | 'resume' | 'abandon', …its options}`.
+fn command_in(value: &JsValue) -> Result<Command, Error> {
+    let kind = get(value, "kind").as_string();
+    Ok(match kind.as_deref() {
+        Some("new-account") => {
+            let options: NewAccountIn = from_js(value, "new-account command")?;
+            let external_account = match options.external_account {
+                Some(e) => Some(crate::ExternalAccountKey {
+                    kid: e.kid,
+                    hmac_key: Zeroizing::new(jose::b64url_decode(
+                        e.hmac_key.trim_end_matches('='),
+                        "hmacKey",
+                    )?),
+                }),
+                None => None,
+            };
+            Command::NewAccount(crate::NewAccountRequest {
+                contact: options.contact,
+                terms_of_service_agreed: options.terms_of_service_agreed,
+                only_return_existing: options.only_return_existing,
+                external_account,
+            })
+        }
+        Some("fetch-account") => {
+            only_fields(value, "fetch-account command", &[])?;
+            Command::FetchAccount
+        }
+        Some("update-account") => {
+            let what = "update-account command";
+            only_fields(value, what, &["contact"])?;
+            let contact = get(value, "contact")
+                .dyn_into::<Array>()
+                .ok()
+                .and_then(|list| list.iter().map(|c| c.as_string()).collect())
+                .ok_or_else(|| {
+                    Error::invalid_input(format!("{what}: contact"), "a list of strings")
+                })?;
+            Command::UpdateAccount { contact }
+        }
+        Some("deactivate-account") => {
+            only_fields(value, "deactivate-account command", &[])?;
+            Command::DeactivateAccount
+        }
+        Some("change-key") => {
+            let what = "change-key command";
+            only_fields(value, what, &["newKeyPem"])?;
+            let pem = Zeroizing::new(string_field(value, what, "newKeyPem")?);
+            Command::ChangeKey(PrivateKey::from_pem(&pem)?)
+        }
+        Some("order") => {
+            let options: OrderIn = from_js(value, "order command")?;
+            Command::Order(options.into_request()?)
+        }
+        Some("revoke") => {
+            let options: RevokeIn = from_js(value, "revoke command")?;
+            let signer = match options.certificate_key_pem {
+                Some(pem) => crate::RevocationSigner::CertificateKey(PrivateKey::from_pem(&pem)?),
+                None => crate::RevocationSigner::Account,
+            };
+            Command::Revoke(crate::RevocationRequest {
+                certificate_der: leaf_der(&options.certificate_pem)?,
+                reason: options.reason,
+                signer,
+            })
+        }
+        Some("renewal-info") => {
+            let what = "renewal-info command";
+            only_fields(value, what, &["certificatePem"])?;
+            Command::RenewalInfo {
+                certificate_der: leaf_der(&string_field(value, what, "certificatePem")?)?,
+            }
+        }
+        Some(kind @ ("resume" | "abandon")) => {
+            let what = format!("{kind} command");
+            only_fields(value, &what, &["snapshot"])?;
+            let snapshot = crate::Snapshot::from_json(&string_field(value, &what, "snapshot")?)?;
+            if kind == "resume" {
+                Command::Resume(snapshot)
+            } else {
+                Command::Abandon(snapshot)
+            }
+        }
+        other => {
+            return Err(Error::invalid_input(
+                format!("command kind {other:?}"),
+                "new-account, fetch-account, update-account, deactivate-account, change-key, order, revoke, renewal-info, resume or abandon",
+            ));
+        }
+    })
+}
+
+/// An input: `{kind: 'response', status, headers, body}`, `{kind: 'transport-error',
+/// reason}`, `{kind: 'challenge-ready', token}` or `{kind: 'challenge-failed', token,
+/// reason}`.
+fn input_in(value: &JsValue) -> Result<Input, Error> {
+    let text = |field: &str| {
+        get(value, field)
+            .as_string()
+            .ok_or_else(|| Error::invalid_input(format!("input {field}"), "a string"))
+    };
+    match get(value, "kind").as_string().as_deref() {
+        Some("response") => Ok(Input::Response(response_in(value)?)),
+        Some("transport-error") => Ok(Input::TransportError(text("reason")?)),
+        Some("challenge-ready") => Ok(Input::ChallengeReady {
+            token: text("token")?,
+        }),
+        Some("challenge-failed") => Ok(Input::ChallengeFailed {
+            token: text("token")?,
+            reason: text("reason")?,
+        }),
+        other => Err(Error::invalid_input(
+            format!("input kind {other:?}"),
+            "response, transport-error, challenge-ready or challenge-failed",
+        )),
+    }
+}
+
 // ---- the client ----
 
 /// An ACME client for one CA directory and one account key (the engine's `Client`). Drive
-/// it like the Rust one: `poll(now)` until `undefined`, carry out each action, feed
-/// responses to `handleResponse` and deployed challenges to `challengeReady`, and wait until
-/// `nextWakeup()` or the next response.
+/// it like the Rust one, through the same doors: `start(command)` for each operation,
+/// `poll(now)` until `undefined` carrying out each action, `handle(now, op, input)` for each
+/// response and published challenge, and wait until `nextWakeup()` or the next response.
 #[wasm_bindgen(js_name = Client)]
 pub struct JsClient(crate::Client);
-
-impl JsClient {
-    /// Starts `command`: its op id, or the error thrown.
-    fn start(&mut self, command: Command) -> Result<f64, JsValue> {
-        self.0
-            .start(command)
-            .map(|op| op.0 as f64)
-            .map_err(js_error)
-    }
-
-    /// Hands `input` for `op` to the client at `now` (ms since the epoch; challenge reports
-    /// read no clock).
-    fn handle(&mut self, now: f64, op: f64, input: Input) -> Result<(), JsValue> {
-        self.0
-            .handle(time_in(now), op_in(op), input)
-            .map_err(js_error)
-    }
-}
 
 #[wasm_bindgen(js_class = Client)]
 impl JsClient {
@@ -564,106 +698,15 @@ impl JsClient {
         Ok(JsClient(crate::Client::new(config, key)))
     }
 
-    /// Creates the account or finds it (`{contact, termsOfServiceAgreed, onlyReturnExisting,
-    /// externalAccount: {kid, hmacKey}}`, `hmacKey` base64url as the CA gives it); an op id.
-    #[wasm_bindgen(js_name = newAccount)]
-    pub fn new_account(&mut self, options: JsValue) -> Result<f64, JsValue> {
-        let options: NewAccountIn = from_js(&options, "newAccount options").map_err(js_error)?;
-        let external_account = match options.external_account {
-            Some(e) => Some(crate::ExternalAccountKey {
-                kid: e.kid,
-                hmac_key: Zeroizing::new(
-                    jose::b64url_decode(e.hmac_key.trim_end_matches('='), "hmacKey")
-                        .map_err(js_error)?,
-                ),
-            }),
-            None => None,
-        };
-        self.start(Command::NewAccount(crate::NewAccountRequest {
-            contact: options.contact,
-            terms_of_service_agreed: options.terms_of_service_agreed,
-            only_return_existing: options.only_return_existing,
-            external_account,
-        }))
-    }
-
-    /// Fetches the account object; an op id.
-    #[wasm_bindgen(js_name = fetchAccount)]
-    pub fn fetch_account(&mut self) -> Result<f64, JsValue> {
-        self.start(Command::FetchAccount)
-    }
-
-    /// Replaces the account's contacts; an op id.
-    #[wasm_bindgen(js_name = updateAccount)]
-    pub fn update_account(&mut self, contact: Vec<String>) -> Result<f64, JsValue> {
-        self.start(Command::UpdateAccount { contact })
-    }
-
-    /// Deactivates the account (permanent at the CA); an op id.
-    #[wasm_bindgen(js_name = deactivateAccount)]
-    pub fn deactivate_account(&mut self) -> Result<f64, JsValue> {
-        self.start(Command::DeactivateAccount)
-    }
-
-    /// Rolls the account over to `newKeyPem`; on success the client signs with it. An op id.
-    #[wasm_bindgen(js_name = changeKey)]
-    pub fn change_key(
-        &mut self,
-        #[wasm_bindgen(js_name = newKeyPem)] new_key_pem: &str,
-    ) -> Result<f64, JsValue> {
-        let key = PrivateKey::from_pem(new_key_pem).map_err(js_error)?;
-        self.start(Command::ChangeKey(key))
-    }
-
-    /// Orders a certificate (`{identifiers, challengeTypes, keyType | certificateKeyPem |
-    /// csrPem, notBefore, notAfter, replaces, profile, preferredIssuer}`); an op id. Throws,
-    /// sending nothing, for a malformed identifier or option.
-    pub fn order(&mut self, options: JsValue) -> Result<f64, JsValue> {
-        let options: OrderIn = from_js(&options, "order options").map_err(js_error)?;
-        let request = options.into_request().map_err(js_error)?;
-        self.start(Command::Order(request))
-    }
-
-    /// Revokes a certificate (`{certificatePem, reason, certificateKeyPem}`: signed by the
-    /// certificate key when given, else by the account); an op id.
-    pub fn revoke(&mut self, options: JsValue) -> Result<f64, JsValue> {
-        let options: RevokeIn = from_js(&options, "revoke options").map_err(js_error)?;
-        let signer = match options.certificate_key_pem {
-            Some(pem) => crate::RevocationSigner::CertificateKey(
-                PrivateKey::from_pem(&pem).map_err(js_error)?,
-            ),
-            None => crate::RevocationSigner::Account,
-        };
-        let request = crate::RevocationRequest {
-            certificate_der: leaf_der(&options.certificate_pem).map_err(js_error)?,
-            reason: options.reason,
-            signer,
-        };
-        self.start(Command::Revoke(request))
-    }
-
-    /// Asks the CA's ARI endpoint when to renew the (first) certificate of `certificatePem`;
-    /// an op id.
-    #[wasm_bindgen(js_name = renewalInfo)]
-    pub fn renewal_info(
-        &mut self,
-        #[wasm_bindgen(js_name = certificatePem)] certificate_pem: &str,
-    ) -> Result<f64, JsValue> {
-        let certificate_der = leaf_der(certificate_pem).map_err(js_error)?;
-        self.start(Command::RenewalInfo { certificate_der })
-    }
-
-    /// Continues an order from a `save` action's snapshot (JSON text); an op id.
-    pub fn resume(&mut self, snapshot: &str) -> Result<f64, JsValue> {
-        let snapshot = crate::Snapshot::from_json(snapshot).map_err(js_error)?;
-        self.start(Command::Resume(snapshot))
-    }
-
-    /// Abandons the order of a `save` action's snapshot (JSON text), deactivating its
-    /// pending authorizations; an op id.
-    pub fn abandon(&mut self, snapshot: &str) -> Result<f64, JsValue> {
-        let snapshot = crate::Snapshot::from_json(snapshot).map_err(js_error)?;
-        self.start(Command::Abandon(snapshot))
+    /// Starts an operation (a command object: `{kind: 'order', identifiers, …}` and so on,
+    /// see `command_in`); its op id. Throws, sending nothing, for a malformed
+    /// command (an unknown kind or option, a malformed identifier).
+    pub fn start(&mut self, command: JsValue) -> Result<f64, JsValue> {
+        let command = command_in(&command).map_err(js_error)?;
+        self.0
+            .start(command)
+            .map(|op| op.0 as f64)
+            .map_err(js_error)
     }
 
     /// The next action due at `now` (ms since the epoch), or `undefined`:
@@ -679,37 +722,17 @@ impl JsClient {
         }
     }
 
-    /// Feeds the response (`{status, headers, body}`; headers as `[name, value]` pairs, a
-    /// `Headers` or an object; body a `Uint8Array` or string) to the request `op` last sent.
-    #[wasm_bindgen(js_name = handleResponse)]
-    pub fn handle_response(&mut self, op: f64, response: JsValue, now: f64) -> Result<(), JsValue> {
-        let response = response_in(&response).map_err(js_error)?;
-        self.handle(now, op, Input::Response(response))
-    }
-
-    /// Says the request `op` last sent got no response (`reason`: what the transport said).
-    #[wasm_bindgen(js_name = handleTransportError)]
-    pub fn handle_transport_error(
-        &mut self,
-        op: f64,
-        reason: &str,
-        now: f64,
-    ) -> Result<(), JsValue> {
-        self.handle(now, op, Input::TransportError(reason.to_owned()))
-    }
-
-    /// Says the challenge with `token` is deployed and answerable.
-    #[wasm_bindgen(js_name = challengeReady)]
-    pub fn challenge_ready(&mut self, op: f64, token: &str) -> Result<(), JsValue> {
-        let token = token.to_owned();
-        self.handle(0.0, op, Input::ChallengeReady { token })
-    }
-
-    /// Says the challenge with `token` could not be deployed: the order fails after cleanup.
-    #[wasm_bindgen(js_name = challengeFailed)]
-    pub fn challenge_failed(&mut self, op: f64, token: &str, reason: &str) -> Result<(), JsValue> {
-        let (token, reason) = (token.to_owned(), reason.to_owned());
-        self.handle(0.0, op, Input::ChallengeFailed { token, reason })
+    /// Hands over what the host learnt for operation `op` at `now` (ms since the epoch):
+    /// `{kind: 'response', status, headers, body}` (headers as `[name, value]` pairs, a
+    /// `Headers` or an object; body a `Uint8Array` or string), `{kind: 'transport-error',
+    /// reason}`, `{kind: 'challenge-ready', token}` or `{kind: 'challenge-failed', token,
+    /// reason}`. Throws only for a call that does not fit (unknown operation, nothing in
+    /// flight, unknown token, malformed input).
+    pub fn handle(&mut self, now: f64, op: f64, input: JsValue) -> Result<(), JsValue> {
+        let input = input_in(&input).map_err(js_error)?;
+        self.0
+            .handle(time_in(now), op_in(op), input)
+            .map_err(js_error)
     }
 
     /// When `poll` next has work without new input (ms since the epoch), or `undefined` if

@@ -54,20 +54,21 @@ async function drive(client, ops, options = {}) {
       };
     } catch (e) {
       const reason = e && e.cause ? `${e.message}: ${e.cause.message || e.cause}` : String(e);
-      client.handleTransportError(op, reason, now());
+      client.handle(now(), op, { kind: 'transport-error', reason });
       return;
     }
-    client.handleResponse(op, response, now());
+    client.handle(now(), op, { kind: 'response', ...response });
   };
 
   const solve = async (op, challenge) => {
     try {
       await deploy(challenge);
     } catch (e) {
-      client.challengeFailed(op, challenge.token, String(e && e.message || e));
+      client.handle(now(), op,
+        { kind: 'challenge-failed', token: challenge.token, reason: String(e && e.message || e) });
       return;
     }
-    client.challengeReady(op, challenge.token);
+    client.handle(now(), op, { kind: 'challenge-ready', token: challenge.token });
   };
 
   while (waiting.size > 0) {

@@ -52,11 +52,13 @@ async function main() {
   const report = { deployed: [], cleaned: [], saved: [], hits };
   try {
     const client = new engine.Client(config.directory, engine.generateKey('p256'));
-    const account = client.newAccount({
+    const account = client.start({
+      kind: 'new-account',
       contact: ['mailto:node-e2e@example.test'],
       termsOfServiceAgreed: true,
     });
-    const order = client.order({
+    const order = client.start({
+      kind: 'order',
       identifiers: [config.name],
       challengeTypes: ['http-01'],
       keyType: 'p256',
@@ -79,7 +81,7 @@ async function main() {
     if (config.scenario === 'issue' && report.order.outcome) {
       // Revoke it (by the account, reason superseded) and ask Pebble what it thinks.
       const { chainPem } = report.order.outcome;
-      const revoke = client.revoke({ certificatePem: chainPem, reason: 4 });
+      const revoke = client.start({ kind: 'revoke', certificatePem: chainPem, reason: 4 });
       report.revoke = (await drive(client, [revoke], { signal: AbortSignal.timeout(30_000) })).get(revoke);
       const serial = new crypto.X509Certificate(chainPem).serialNumber;
       const res = await fetch(`${config.management}/cert-status-by-serial/${serial}`,

@@ -101,15 +101,24 @@ test('the JS Client: actions as plain objects, responses in, typed errors out', 
   assert.strictEqual(client.accountUrl, undefined);
   assert.strictEqual(client.directory, undefined);
   // Bad input is thrown before anything is sent, with the engine's kind.
-  assert.throws(() => client.order({ identifiers: ['not a name!'] }),
+  assert.throws(() => client.start({ kind: 'order', identifiers: ['not a name!'] }),
     (e) => e instanceof Error && e.kind === 'invalid-input' && /not a name!/.test(e.message));
-  assert.throws(() => client.order({ identifiers: ['a.example'], challengeType: ['http-01'] }),
+  assert.throws(() => client.start({ kind: 'order', identifiers: ['a.example'], challengeType: ['http-01'] }),
     (e) => e.kind === 'invalid-input' && /challengeType/.test(e.message));
-  assert.throws(() => client.order({ identifiers: ['a.example'], challengeTypes: ['http-02'] }),
+  assert.throws(() => client.start({ kind: 'order', identifiers: ['a.example'], challengeTypes: ['http-02'] }),
     (e) => e.kind === 'invalid-input' && /http-02/.test(e.message));
-  assert.throws(() => client.handleResponse(99, { status: 200 }, 0), (e) => e.kind === 'invalid-state');
+  assert.throws(() => client.handle(0, 99, { kind: 'response', status: 200 }), (e) => e.kind === 'invalid-state');
+  // The two doors name what they could not take.
+  assert.throws(() => client.start({ kind: 'bogus' }),
+    (e) => e.kind === 'invalid-input' && /bogus/.test(e.message) && /new-account/.test(e.message));
+  assert.throws(() => client.start({ kind: 'fetch-account', extra: 1 }),
+    (e) => e.kind === 'invalid-input' && /extra/.test(e.message));
+  assert.throws(() => client.start({ kind: 'update-account', contact: 'mailto:a@b' }),
+    (e) => e.kind === 'invalid-input' && /contact/.test(e.message));
+  assert.throws(() => client.handle(0, 99, { kind: 'reply' }),
+    (e) => e.kind === 'invalid-input' && /reply/.test(e.message) && /challenge-ready/.test(e.message));
 
-  const op = client.order({ identifiers: ['a.example', '192.0.2.1'], challengeTypes: ['http-01'] });
+  const op = client.start({ kind: 'order', identifiers: ['a.example', '192.0.2.1'], challengeTypes: ['http-01'] });
   assert.strictEqual(typeof op, 'number');
   const directory = client.poll(1000);
   assert.strictEqual(directory.op, op);
@@ -121,8 +130,8 @@ test('the JS Client: actions as plain objects, responses in, typed errors out', 
   assert.strictEqual(client.nextWakeup(), undefined, 'waits for the response');
   const dir = { newNonce: 'https://ca.test/nonce', newAccount: 'https://ca.test/acct', newOrder: 'https://ca.test/order',
     revokeCert: 'https://ca.test/revoke', keyChange: 'https://ca.test/key-change' };
-  client.handleResponse(op, { status: 200, headers: { 'content-type': 'application/json' },
-    body: Buffer.from(JSON.stringify(dir)) }, 1000);
+  client.handle(1000, op, { kind: 'response', status: 200, headers: { 'content-type': 'application/json' },
+    body: Buffer.from(JSON.stringify(dir)) });
   assert.strictEqual(client.directory.newOrder, 'https://ca.test/order');
   // No account yet, none being created: the order fails with the engine's typed error.
   const failed = client.poll(1000);
@@ -134,16 +143,16 @@ test('the JS Client: actions as plain objects, responses in, typed errors out', 
   const known = new engine.Client('https://ca.test/dir', engine.generateKey('p384'), 'https://ca.test/acct/1',
     { maxServerRetries: 1 });
   assert.strictEqual(known.accountUrl, 'https://ca.test/acct/1');
-  const fetchOp = known.fetchAccount();
+  const fetchOp = known.start({ kind: 'fetch-account' });
   known.poll(0);
-  known.handleResponse(fetchOp, { status: 200, headers: [['Content-Type', 'application/json']], body: JSON.stringify(dir) }, 0);
+  known.handle(0, fetchOp, { kind: 'response', status: 200, headers: [['Content-Type', 'application/json']], body: JSON.stringify(dir) });
   const nonce = known.poll(0);
   assert.deepStrictEqual([nonce.request.method, nonce.request.url], ['HEAD', 'https://ca.test/nonce']);
-  known.handleTransportError(fetchOp, 'connection refused', 0);
+  known.handle(0, fetchOp, { kind: 'transport-error', reason: 'connection refused' });
   assert.strictEqual(known.poll(0), undefined);
   assert.ok(known.nextWakeup() > 0, 'a retry is scheduled');
   known.poll(known.nextWakeup());
-  known.handleTransportError(fetchOp, 'connection refused', known.nextWakeup() ?? 5000);
+  known.handle(known.nextWakeup() ?? 5000, fetchOp, { kind: 'transport-error', reason: 'connection refused' });
   const gaveUp = known.poll(10_000);
   assert.strictEqual(gaveUp.kind, 'failed');
   assert.strictEqual(gaveUp.error.kind, 'transport');
