@@ -67,6 +67,29 @@ fn key_in(pem: &str) -> Result<core_api::PrivateKey, wit::EngineError> {
     core_api::PrivateKey::from_pem(pem).map_err(error_out)
 }
 
+/// A helper's key (PEM), or its failure.
+fn key(pem: &str) -> Result<core_api::PrivateKey, wit::HelperError> {
+    core_api::PrivateKey::from_pem(pem).map_err(helper_error_out)
+}
+
+/// A helper's failure: whose fault, and the engine's one line.
+fn helper_error_out(e: core_api::Error) -> wit::HelperError {
+    wit::HelperError {
+        fault: fault_out(e.fault()),
+        message: e.to_string(),
+    }
+}
+
+/// Whose fault, as the WIT says it.
+fn fault_out(fault: core_api::Fault) -> wit::Fault {
+    match fault {
+        core_api::Fault::Caller => wit::Fault::Caller,
+        core_api::Fault::Ca => wit::Fault::Ca,
+        core_api::Fault::Network => wit::Fault::Network,
+        core_api::Fault::Host => wit::Fault::Host,
+    }
+}
+
 fn response_in(r: wit::HttpResponse) -> core_api::HttpResponse {
     core_api::HttpResponse {
         status: r.status,
@@ -144,12 +167,51 @@ fn problem_out(p: core_api::wire::Problem) -> wit::Problem {
 }
 
 fn error_out(e: core_api::Error) -> wit::EngineError {
+    let message = e.to_string();
+    let fault = fault_out(e.fault());
+    let problem = e.problem().cloned().map(problem_out);
     let identifier = e.identifier().cloned().map(identifier_out);
+    let unexpected = |what, expected| wit::Unexpected { what, expected };
+    let kind = match e {
+        core_api::Error::Acme {
+            url,
+            status,
+            retry_after,
+            ..
+        } => wit::ErrorKind::Acme(wit::AcmeRefusal {
+            url,
+            status,
+            retry_after: retry_after.map(|t| t.0),
+        }),
+        core_api::Error::AuthorizationFailed { challenge_type, .. } => {
+            wit::ErrorKind::AuthorizationFailed(challenge_type)
+        }
+        core_api::Error::NoCompatibleChallenge {
+            offered, accepted, ..
+        } => wit::ErrorKind::NoCompatibleChallenge(wit::ChallengeTypes { offered, accepted }),
+        core_api::Error::ChallengeDeployFailed { reason, .. } => {
+            wit::ErrorKind::ChallengeDeployFailed(reason)
+        }
+        core_api::Error::OrderFailed { url, .. } => wit::ErrorKind::OrderFailed(url),
+        core_api::Error::InvalidResponse { url, expected } => {
+            wit::ErrorKind::InvalidResponse(unexpected(url, expected))
+        }
+        core_api::Error::InvalidInput { what, expected } => {
+            wit::ErrorKind::InvalidInput(unexpected(what, expected))
+        }
+        core_api::Error::Transport { url, reason } => {
+            wit::ErrorKind::Transport(wit::TransportFailure { url, reason })
+        }
+        core_api::Error::Timeout { what } => wit::ErrorKind::Timeout(what),
+        core_api::Error::NoAccount => wit::ErrorKind::NoAccount,
+        core_api::Error::InvalidState { reason } => wit::ErrorKind::InvalidState(reason),
+        core_api::Error::Crypto { reason } => wit::ErrorKind::Crypto(reason),
+    };
     wit::EngineError {
-        kind: e.kind().to_owned(),
-        message: e.to_string(),
-        problem: e.problem().cloned().map(problem_out),
-        retry_after: e.retry_after().map(|t| t.0),
+        kind,
+        fault,
+        message,
+        problem,
         identifier,
     }
 }
@@ -297,13 +359,13 @@ fn info_out(info: core_api::cert::CertificateInfo) -> wit::CertificateInfo {
 // ---- exports ----
 
 impl HelpersGuest for Component {
-    fn generate_key(kind: wit::KeyType) -> Result<String, wit::EngineError> {
-        let key = core_api::PrivateKey::generate(key_type_in(kind)).map_err(error_out)?;
+    fn generate_key(kind: wit::KeyType) -> Result<String, wit::HelperError> {
+        let key = core_api::PrivateKey::generate(key_type_in(kind)).map_err(helper_error_out)?;
         Ok(key.to_pem().to_string())
     }
 
-    fn jwk_thumbprint(key_pem: String) -> Result<String, wit::EngineError> {
-        Ok(key_in(&key_pem)?.jwk().thumbprint())
+    fn jwk_thumbprint(key_pem: String) -> Result<String, wit::HelperError> {
+        Ok(key(&key_pem)?.jwk().thumbprint())
     }
 
     fn key_authorization(token: String, thumbprint: String) -> String {
@@ -322,13 +384,13 @@ impl HelpersGuest for Component {
         identifier: wit::Identifier,
         key_authorization: String,
         now: u64,
-    ) -> Result<wit::TlsAlpnCertificate, wit::EngineError> {
+    ) -> Result<wit::TlsAlpnCertificate, wit::HelperError> {
         let cert = core_api::challenge::tls_alpn01_certificate(
             &identifier_in(identifier),
             &key_authorization,
             core_api::Timestamp(now),
         )
-        .map_err(error_out)?;
+        .map_err(helper_error_out)?;
         Ok(wit::TlsAlpnCertificate {
             certificate_pem: cert.certificate_pem,
             private_key_pem: cert.private_key_pem.to_string(),
@@ -338,32 +400,32 @@ impl HelpersGuest for Component {
     fn build_csr(
         identifiers: Vec<wit::Identifier>,
         key_pem: String,
-    ) -> Result<Vec<u8>, wit::EngineError> {
+    ) -> Result<Vec<u8>, wit::HelperError> {
         let ids: Vec<_> = identifiers.into_iter().map(identifier_in).collect();
-        core_api::csr::build_csr(&ids, &key_in(&key_pem)?).map_err(error_out)
+        core_api::csr::build_csr(&ids, &key(&key_pem)?).map_err(helper_error_out)
     }
 
-    fn inspect_certificates(pem: String) -> Result<Vec<wit::CertificateInfo>, wit::EngineError> {
-        let ders = core_api::cert::split_pem_chain(&pem).map_err(error_out)?;
+    fn inspect_certificates(pem: String) -> Result<Vec<wit::CertificateInfo>, wit::HelperError> {
+        let ders = core_api::cert::split_pem_chain(&pem).map_err(helper_error_out)?;
         ders.iter()
             .map(|der| {
                 core_api::cert::inspect(der)
                     .map(info_out)
-                    .map_err(error_out)
+                    .map_err(helper_error_out)
             })
             .collect()
     }
 
-    fn ari_cert_id(certificate_der: Vec<u8>) -> Result<String, wit::EngineError> {
-        core_api::cert::ari_cert_id(&certificate_der).map_err(error_out)
+    fn ari_cert_id(certificate_der: Vec<u8>) -> Result<String, wit::HelperError> {
+        core_api::cert::ari_cert_id(&certificate_der).map_err(helper_error_out)
     }
 
     fn key_matches_certificate(
         key_pem: String,
         certificate_der: Vec<u8>,
-    ) -> Result<bool, wit::EngineError> {
-        core_api::cert::key_matches_certificate(&key_in(&key_pem)?, &certificate_der)
-            .map_err(error_out)
+    ) -> Result<bool, wit::HelperError> {
+        core_api::cert::key_matches_certificate(&key(&key_pem)?, &certificate_der)
+            .map_err(helper_error_out)
     }
 
     fn sign_jws(
@@ -372,14 +434,14 @@ impl HelpersGuest for Component {
         nonce: Option<String>,
         url: String,
         payload: Option<Vec<u8>>,
-    ) -> Result<String, wit::EngineError> {
-        let key = key_in(&key_pem)?;
+    ) -> Result<String, wit::HelperError> {
+        let key = key(&key_pem)?;
         let key_id = match &kid {
             Some(kid) => core_api::jose::KeyId::Kid(kid),
             None => core_api::jose::KeyId::Jwk,
         };
         let jws = core_api::jose::sign(&key, key_id, nonce.as_deref(), &url, payload.as_deref())
-            .map_err(error_out)?;
+            .map_err(helper_error_out)?;
         Ok(String::from_utf8(jws.to_body()).unwrap_or_default())
     }
 }

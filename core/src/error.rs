@@ -3,13 +3,29 @@
 use core::fmt;
 
 use crate::timestamp::Timestamp;
-use crate::wire::{Identifier, Problem};
+use crate::wire::{Identifier, Problem, ProblemKind};
+
+/// Whose fault an [`Error`] is: what a host decides on (retry later, fix the input, page
+/// someone), as h11 splits local from remote errors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Fault {
+    /// The caller's: input the engine refused, a call that does not fit, no account.
+    Caller,
+    /// The CA's: it refused (a problem document), failed a validation, or answered
+    /// something the engine could not use.
+    Ca,
+    /// The network's: a request got no response after the engine's retries.
+    Network,
+    /// The host's: a challenge it could not publish, cryptography that failed.
+    Host,
+}
 
 /// Everything that can go wrong in the engine.
 ///
 /// Messages never contain key material. Errors that come from the CA keep its problem
 /// document so a host can act on the type (`rateLimited`, `badNonce`, …) and show its detail.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Error {
     /// The CA answered `url` with a problem document.
     Acme {
@@ -150,7 +166,25 @@ impl Error {
 
     /// Whether the CA refused because of a rate limit.
     pub fn is_rate_limited(&self) -> bool {
-        self.problem().is_some_and(|p| p.is("rateLimited"))
+        self.problem()
+            .is_some_and(|p| p.problem_kind() == ProblemKind::RateLimited)
+    }
+
+    /// Whose fault it is.
+    pub fn fault(&self) -> Fault {
+        match self {
+            Error::Acme { .. }
+            | Error::AuthorizationFailed { .. }
+            | Error::NoCompatibleChallenge { .. }
+            | Error::OrderFailed { .. }
+            | Error::InvalidResponse { .. }
+            | Error::Timeout { .. } => Fault::Ca,
+            Error::InvalidInput { .. } | Error::NoAccount | Error::InvalidState { .. } => {
+                Fault::Caller
+            }
+            Error::Transport { .. } => Fault::Network,
+            Error::ChallengeDeployFailed { .. } | Error::Crypto { .. } => Fault::Host,
+        }
     }
 
     /// A short machine-readable name of the error's kind, stable across versions.

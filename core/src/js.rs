@@ -158,6 +158,7 @@ fn leaf_der(pem: &str) -> Result<Vec<u8>, Error> {
 #[serde(rename_all = "camelCase")]
 struct ErrorView<'a> {
     kind: &'static str,
+    fault: &'static str,
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     problem: Option<&'a Problem>,
@@ -171,6 +172,12 @@ impl<'a> ErrorView<'a> {
     fn of(e: &'a Error) -> Self {
         Self {
             kind: e.kind(),
+            fault: match e.fault() {
+                crate::Fault::Caller => "caller",
+                crate::Fault::Ca => "ca",
+                crate::Fault::Network => "network",
+                crate::Fault::Host => "host",
+            },
             message: e.to_string(),
             problem: e.problem(),
             retry_after: e.retry_after().map(|t| t.0),

@@ -25,7 +25,7 @@ pub mod timestamp;
 pub mod wire;
 
 pub use client::*;
-pub use error::Error;
+pub use error::{Error, Fault};
 pub use http::{HttpRequest, HttpResponse, Method};
 pub use keys::{KeyType, PrivateKey};
 pub use timestamp::Timestamp;

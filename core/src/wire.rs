@@ -297,9 +297,106 @@ impl Problem {
             .unwrap_or(&self.kind)
     }
 
-    /// Whether this problem is the ACME error `name` (e.g. `"badNonce"`).
-    pub fn is(&self, name: &str) -> bool {
-        self.short_kind() == name
+    /// The problem's type, typed: the RFC 8555 §6.7 types (and ARI's `alreadyReplaced`),
+    /// `Other` for anything else.
+    pub fn problem_kind(&self) -> ProblemKind {
+        ProblemKind::from_type(&self.kind)
+    }
+}
+
+/// An ACME problem type (RFC 8555 §6.7, RFC 9773's `alreadyReplaced`), as a host matches
+/// on it instead of comparing strings.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ProblemKind {
+    /// The request named an account that does not exist.
+    AccountDoesNotExist,
+    /// The certificate was already revoked.
+    AlreadyRevoked,
+    /// The certificate was already replaced by another order (ARI).
+    AlreadyReplaced,
+    /// The CSR is unacceptable.
+    BadCsr,
+    /// The nonce was not acceptable: the request is retried with a fresh one.
+    BadNonce,
+    /// The JWS was signed with an unsupported key.
+    BadPublicKey,
+    /// The revocation reason is not allowed.
+    BadRevocationReason,
+    /// The JWS algorithm is not supported.
+    BadSignatureAlgorithm,
+    /// CAA records forbid the CA to issue for the identifier.
+    Caa,
+    /// Several problems: see the subproblems.
+    Compound,
+    /// The CA could not connect to validate a challenge.
+    Connection,
+    /// A DNS problem during validation.
+    Dns,
+    /// The CA requires external account binding.
+    ExternalAccountRequired,
+    /// The challenge response was wrong.
+    IncorrectResponse,
+    /// A contact URL is invalid.
+    InvalidContact,
+    /// The request was malformed.
+    Malformed,
+    /// The order is not ready to be finalized.
+    OrderNotReady,
+    /// A rate limit was exceeded.
+    RateLimited,
+    /// The CA will not issue for the identifier.
+    RejectedIdentifier,
+    /// The CA failed internally.
+    ServerInternal,
+    /// A TLS problem during validation.
+    Tls,
+    /// The client lacks authorization.
+    Unauthorized,
+    /// The contact URL's scheme is not supported.
+    UnsupportedContact,
+    /// The identifier type is not supported.
+    UnsupportedIdentifier,
+    /// The account holder must visit the CA's instructions URL.
+    UserActionRequired,
+    /// Another type (its full URN, or whatever the CA sent).
+    Other(String),
+}
+
+impl ProblemKind {
+    /// The kind of a problem type URN (`urn:ietf:params:acme:error:badNonce`).
+    pub fn from_type(urn: &str) -> Self {
+        let Some(name) = urn.strip_prefix(ACME_ERROR_PREFIX) else {
+            return Self::Other(urn.to_owned());
+        };
+        match name {
+            "accountDoesNotExist" => Self::AccountDoesNotExist,
+            "alreadyRevoked" => Self::AlreadyRevoked,
+            "alreadyReplaced" => Self::AlreadyReplaced,
+            "badCSR" => Self::BadCsr,
+            "badNonce" => Self::BadNonce,
+            "badPublicKey" => Self::BadPublicKey,
+            "badRevocationReason" => Self::BadRevocationReason,
+            "badSignatureAlgorithm" => Self::BadSignatureAlgorithm,
+            "caa" => Self::Caa,
+            "compound" => Self::Compound,
+            "connection" => Self::Connection,
+            "dns" => Self::Dns,
+            "externalAccountRequired" => Self::ExternalAccountRequired,
+            "incorrectResponse" => Self::IncorrectResponse,
+            "invalidContact" => Self::InvalidContact,
+            "malformed" => Self::Malformed,
+            "orderNotReady" => Self::OrderNotReady,
+            "rateLimited" => Self::RateLimited,
+            "rejectedIdentifier" => Self::RejectedIdentifier,
+            "serverInternal" => Self::ServerInternal,
+            "tls" => Self::Tls,
+            "unauthorized" => Self::Unauthorized,
+            "unsupportedContact" => Self::UnsupportedContact,
+            "unsupportedIdentifier" => Self::UnsupportedIdentifier,
+            "userActionRequired" => Self::UserActionRequired,
+            _ => Self::Other(urn.to_owned()),
+        }
     }
 }
 
@@ -784,7 +881,15 @@ mod tests {
                 "identifier":{"type":"dns","value":"b.example"}}]}"#,
         )
         .expect("valid problem");
-        assert!(p.is("rejectedIdentifier"));
+        assert_eq!(p.problem_kind(), ProblemKind::RejectedIdentifier);
+        assert_eq!(
+            ProblemKind::from_type("urn:example:teapot"),
+            ProblemKind::Other("urn:example:teapot".into())
+        );
+        assert_eq!(
+            ProblemKind::from_type("urn:ietf:params:acme:error:somethingNew"),
+            ProblemKind::Other("urn:ietf:params:acme:error:somethingNew".into())
+        );
         assert_eq!(
             p.to_string(),
             "rejectedIdentifier: Some names were rejected; b.example: caa (CAA forbids)"

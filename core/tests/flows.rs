@@ -8,7 +8,7 @@
 mod support;
 
 use certsmith_core::cert::{inspect, key_matches_certificate, split_pem_chain};
-use certsmith_core::wire::AccountStatus;
+use certsmith_core::wire::{AccountStatus, ProblemKind};
 use certsmith_core::{
     ChallengeType, ClientConfig, Command, Error, ExternalAccountKey, Identifier, KeyType,
     NewAccountRequest, OrderRequest, Outcome, PrivateKey, RevocationRequest, RevocationSigner,
@@ -82,7 +82,8 @@ fn only_return_existing_does_not_create() {
         .expect("starts");
     let err = h.finish(op).expect_err("no such account");
     assert!(
-        err.problem().is_some_and(|p| p.is("accountDoesNotExist")),
+        err.problem()
+            .is_some_and(|p| p.problem_kind() == ProblemKind::AccountDoesNotExist),
         "{err}"
     );
     assert_eq!(h.ca.account_count(), 0);
@@ -180,7 +181,11 @@ fn deactivated_account_cannot_order() {
     let err = h
         .order(OrderRequest::new(dns(&["x.example"])))
         .expect_err("deactivated");
-    assert!(err.problem().is_some_and(|p| p.is("unauthorized")), "{err}");
+    assert!(
+        err.problem()
+            .is_some_and(|p| p.problem_kind() == ProblemKind::Unauthorized),
+        "{err}"
+    );
 }
 
 #[test]
@@ -302,7 +307,11 @@ fn bad_nonce_storms() {
     let err = h
         .order(OrderRequest::new(dns(&["storm.example"])))
         .expect_err("gives up");
-    assert!(err.problem().is_some_and(|p| p.is("badNonce")), "{err}");
+    assert!(
+        err.problem()
+            .is_some_and(|p| p.problem_kind() == ProblemKind::BadNonce),
+        "{err}"
+    );
 }
 
 #[test]
@@ -320,7 +329,8 @@ fn server_errors_are_retried_then_surface() {
         .order(OrderRequest::new(dns(&["down.example"])))
         .expect_err("gives up");
     assert!(
-        err.problem().is_some_and(|p| p.is("serverInternal")),
+        err.problem()
+            .is_some_and(|p| p.problem_kind() == ProblemKind::ServerInternal),
         "{err}"
     );
 }
@@ -413,7 +423,11 @@ fn invalid_authorization_names_identifier_type_and_detail_and_cleans_up() {
     };
     assert_eq!(identifier.value, "ok.example");
     assert_eq!(challenge_type, "http-01");
-    assert!(problem.as_ref().is_some_and(|p| p.is("incorrectResponse")));
+    assert!(
+        problem
+            .as_ref()
+            .is_some_and(|p| p.problem_kind() == ProblemKind::IncorrectResponse)
+    );
     let text = err.to_string();
     assert!(
         text.contains("ok.example") && text.contains("http-01") && text.contains("wrong answer"),

@@ -7,11 +7,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use certsmith_core::{ChallengeTask, Input, OpId, Outcome};
+use certsmith_core::{Action, ChallengeTask, Input, OpId, Outcome};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use crate::clock::now;
-use crate::engine::{AcmeEngine, EngineAction, EngineError, EngineFailure};
+use crate::engine::{AcmeEngine, EngineError};
 use crate::solvers::Solver;
 use crate::transport::Transport;
 
@@ -63,7 +63,7 @@ pub trait SnapshotSink {
 }
 
 /// How an operation ended.
-pub type OpResult = Result<Outcome, EngineFailure>;
+pub type OpResult = Result<Outcome, certsmith_core::Error>;
 
 /// A completed piece of I/O.
 enum Completion {
@@ -105,7 +105,7 @@ impl<S: Solver> Driver<'_, S> {
             while let Some(output) = engine.poll(now())? {
                 let op = output.op;
                 match output.action {
-                    EngineAction::Send(request) => {
+                    Action::Send(request) => {
                         (self.events)(Event::Request {
                             op,
                             method: request.method.as_str(),
@@ -116,7 +116,7 @@ impl<S: Solver> Driver<'_, S> {
                             Completion::Response(op, result)
                         }));
                     }
-                    EngineAction::Deploy(task) => {
+                    Action::Deploy(task) => {
                         (self.events)(Event::Deploying { op, task: &task });
                         pending.push(Box::pin(async move {
                             let result = match solver {
@@ -128,7 +128,7 @@ impl<S: Solver> Driver<'_, S> {
                             Completion::Deployed(op, task.token, result)
                         }));
                     }
-                    EngineAction::Cleanup(task) => {
+                    Action::Cleanup(task) => {
                         pending.push(Box::pin(async move {
                             let result = match solver {
                                 Some(solver) => {
@@ -139,15 +139,15 @@ impl<S: Solver> Driver<'_, S> {
                             Completion::CleanedUp(op, task, result)
                         }));
                     }
-                    EngineAction::Save(snapshot) => {
-                        if let Err(reason) = self.snapshots.save(op, &snapshot).await {
+                    Action::Save(snapshot) => {
+                        if let Err(reason) = self.snapshots.save(op, &snapshot.to_json()).await {
                             tracing::warn!(%op, "could not save the order snapshot: {reason}");
                         }
                     }
-                    EngineAction::Done(outcome) => {
+                    Action::Done(outcome) => {
                         results.insert(op, Ok(outcome));
                     }
-                    EngineAction::Failed(error) => {
+                    Action::Failed(error) => {
                         results.insert(op, Err(error));
                     }
                 }

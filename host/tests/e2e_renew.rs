@@ -160,7 +160,8 @@ fn replaces(ca: &Pebble, proxy: &CaProxy) -> Vec<Option<String>> {
 
 #[test]
 fn a_window_in_the_past_renews_now_and_the_new_order_names_the_certificate_it_replaces() {
-    let ca = Pebble::start(&[]);
+    // Every nonce accepted: a badNonce retry would send (and count) a newOrder twice.
+    let ca = Pebble::start(&[("PEBBLE_WFE_NONCEREJECT", "0")]);
     let explanation = "https://ca.example.test/incident/42";
     let proxy = CaProxy::start(
         &ca,
@@ -191,7 +192,8 @@ fn a_window_in_the_past_renews_now_and_the_new_order_names_the_certificate_it_re
 
 #[test]
 fn a_window_ahead_is_waited_for_and_the_ca_is_asked_again_only_after_retry_after() {
-    let ca = Pebble::start(&[]);
+    // Every nonce accepted: a badNonce retry would send (and count) a newOrder twice.
+    let ca = Pebble::start(&[("PEBBLE_WFE_NONCEREJECT", "0")]);
     let proxy = CaProxy::start(
         &ca,
         AriScript {

@@ -135,7 +135,7 @@ test('the JS Client: actions as plain objects, responses in, typed errors out', 
   assert.strictEqual(client.directory.newOrder, 'https://ca.test/order');
   // No account yet, none being created: the order fails with the engine's typed error.
   const failed = client.poll(1000);
-  assert.deepStrictEqual(failed, { op, kind: 'failed', error: { kind: 'no-account', message: failed.error.message } });
+  assert.deepStrictEqual(failed, { op, kind: 'failed', error: { kind: 'no-account', fault: 'caller', message: failed.error.message } });
   assert.match(failed.error.message, /no ACME account/);
 
   // A known account: a nonce is fetched first; a transport error is retried after a backoff,

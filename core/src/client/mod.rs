@@ -20,7 +20,7 @@ use crate::error::Error;
 use crate::http::{HttpRequest, HttpResponse, Method};
 use crate::keys::PrivateKey;
 use crate::timestamp::Timestamp;
-use crate::wire::Directory;
+use crate::wire::{Directory, ProblemKind};
 use abandon::AbandonFlow;
 use account::{AccountFlow, KeyChangeFlow, RevokeFlow};
 use ari::RenewalInfoFlow;
@@ -159,7 +159,8 @@ impl Operation {
         policy: &RetryPolicy,
     ) -> bool {
         let server_error = response.status >= 500
-            || request::problem_of(response).is_some_and(|p| p.is("serverInternal"));
+            || request::problem_of(response)
+                .is_some_and(|p| p.problem_kind() == ProblemKind::ServerInternal);
         server_error && self.schedule_retry(response.retry_after(now), now, policy)
     }
 
@@ -560,7 +561,8 @@ impl Client {
                 }
             }
             InFlight::Main => {
-                let bad_nonce = request::problem_of(&response).is_some_and(|p| p.is("badNonce"));
+                let bad_nonce = request::problem_of(&response)
+                    .is_some_and(|p| p.problem_kind() == ProblemKind::BadNonce);
                 if bad_nonce && operation.bad_nonces < shared.policy.max_bad_nonce_retries {
                     operation.bad_nonces += 1;
                     return Ok(());

@@ -15,7 +15,7 @@ use crate::jose;
 use crate::timestamp::Timestamp;
 use crate::wire::{
     Authorization, AuthorizationStatus, Challenge, ChallengeStatus, Identifier, IdentifierType,
-    NewOrder, Order, OrderStatus,
+    NewOrder, Order, OrderStatus, ProblemKind,
 };
 
 /// Polling state of one resource: when to ask next, and since when.
@@ -459,8 +459,8 @@ impl OrderFlow {
     fn on_new_order(&mut self, ctx: &mut Ctx<'_>, response: HttpResponse) -> Result<Step, Error> {
         let url = ctx.directory.new_order.clone();
         if let Some(problem) = request::problem_of(&response) {
-            let replaces_refused = problem.is("alreadyReplaced")
-                || (problem.is("malformed")
+            let replaces_refused = problem.problem_kind() == ProblemKind::AlreadyReplaced
+                || (problem.problem_kind() == ProblemKind::Malformed
                     && problem
                         .detail
                         .as_deref()
@@ -685,7 +685,9 @@ impl Flow for OrderFlow {
             }
             Expect::Finalize => {
                 let url = self.order()?.finalize.clone();
-                if request::problem_of(&response).is_some_and(|p| p.is("orderNotReady")) {
+                if request::problem_of(&response)
+                    .is_some_and(|p| p.problem_kind() == ProblemKind::OrderNotReady)
+                {
                     self.order_not_ready = true;
                     let order_url = self.order_url()?.to_owned();
                     self.order_poll.schedule(

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 
 use certsmith_core::cert::CertificateInfo;
 use certsmith_core::{
-    CertificateKey, Command, ExternalAccountKey, Identifier, IssuedCertificate, NewAccountRequest,
-    OpId, OrderRequest, Outcome, PrivateKey,
+    CertificateKey, Command, Error, ExternalAccountKey, Identifier, IssuedCertificate,
+    NewAccountRequest, OpId, OrderRequest, Outcome, PrivateKey,
 };
 use certsmith_core::{ChallengeType, Snapshot, Timestamp};
 use serde::Serialize;
@@ -21,7 +21,6 @@ use super::session::{Session, lock};
 use super::{Failure, exit};
 use crate::cli::{IssueArgs, ObtainArgs};
 use crate::clock::now;
-use crate::engine::EngineFailure;
 use crate::hook::Hook;
 use crate::layout;
 use crate::progress::Progress;
@@ -495,8 +494,8 @@ async fn order(
             // (so was never answered), leaves the order usable: keep the snapshot so the
             // next run resumes it instead of spending a new order. Anything else ends it.
             let resumable = matches!(
-                failure.kind.as_str(),
-                "transport" | "challenge-deploy-failed"
+                failure,
+                Error::Transport { .. } | Error::ChallengeDeployFailed { .. }
             );
             if !resumable {
                 lease.delete(&snapshot_key).await?;
@@ -592,15 +591,11 @@ fn saved_certificate_key(snapshot: &str) -> Option<PrivateKey> {
 /// Whether an order failed for good at the CA (invalid, expired, gone), rather than for a
 /// reason that leaves it usable (network, a challenge not published) or that a new order
 /// would meet too (a rate limit, bad input).
-fn order_is_dead(failure: &EngineFailure) -> bool {
-    let rate_limited = failure
-        .problem
-        .as_ref()
-        .is_some_and(|p| p.is("rateLimited"));
+fn order_is_dead(failure: &Error) -> bool {
     matches!(
-        failure.kind.as_str(),
-        "order-failed" | "authorization-failed" | "acme"
-    ) && !rate_limited
+        failure,
+        Error::OrderFailed { .. } | Error::AuthorizationFailed { .. } | Error::Acme { .. }
+    ) && !failure.is_rate_limited()
 }
 
 /// Why a saved order does not fit this command (other names, another challenge type or

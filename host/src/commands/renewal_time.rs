@@ -5,7 +5,7 @@
 //! cron asks at most that often and keeps the same random time between runs.
 
 use certsmith_core::cert::CertificateInfo;
-use certsmith_core::{Command, Outcome, RenewalAdvice, Timestamp};
+use certsmith_core::{Command, Error, Outcome, RenewalAdvice, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::Failure;
@@ -111,7 +111,7 @@ async fn ask(
     match results.remove(&op) {
         Some(Ok(Outcome::RenewalInfo(advice))) => Ok(Some(advice)),
         // The CA's directory names no renewalInfo: it offers no ARI.
-        Some(Err(failure)) if failure.kind == "invalid-input" => Ok(None),
+        Some(Err(Error::InvalidInput { .. })) => Ok(None),
         Some(Err(failure)) => {
             progress.notice(format!(
                 "the CA's renewal information for {name} is unavailable ({failure}); using 1/3 of the lifetime left"

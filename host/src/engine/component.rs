@@ -6,15 +6,15 @@ use std::path::Path;
 
 use certsmith_core::wire::{Account, AccountStatus, Problem, Subproblem};
 use certsmith_core::{
-    AccountInfo, ChallengeTask, ClientConfig, Command, HttpRequest, Identifier, Input,
-    IssuedCertificate, Method, OpId, OrderRequest, Outcome, RenewalAdvice, RevocationSigner,
-    Solution, Timestamp,
+    AccountInfo, Action, ChallengeTask, ClientConfig, Command, Error, HttpRequest, Identifier,
+    Input, IssuedCertificate, Method, OpId, OrderRequest, Outcome, Output, RenewalAdvice,
+    RevocationSigner, Snapshot, Solution, Timestamp,
 };
 use wasmtime::component::{HasSelf, Linker, ResourceAny};
 use wasmtime::{Config, Store};
 use zeroize::Zeroizing;
 
-use super::{AcmeEngine, EngineAction, EngineError, EngineFailure, EngineOutput};
+use super::{AcmeEngine, EngineError};
 use crate::wasm_cache::WasmBytes;
 
 wasmtime::component::bindgen!({
@@ -99,7 +99,7 @@ impl ComponentEngine {
             .client()
             .call_create(&mut store, &config_out(config), account_key_pem)
             .map_err(wasm)?
-            .map_err(|e| EngineError::Refused(failure_in(e)))?;
+            .map_err(refused)?;
         Ok(Self {
             store,
             bindings,
@@ -110,7 +110,7 @@ impl ComponentEngine {
 
 /// A refused call's error.
 fn refused(e: wit::EngineError) -> EngineError {
-    EngineError::Refused(failure_in(e))
+    error_in(e).map_or_else(|bug| bug, EngineError::Refused)
 }
 
 impl AcmeEngine for ComponentEngine {
@@ -123,12 +123,12 @@ impl AcmeEngine for ComponentEngine {
             .map_err(refused)
     }
 
-    fn poll(&mut self, now: Timestamp) -> Result<Option<EngineOutput>, EngineError> {
+    fn poll(&mut self, now: Timestamp) -> Result<Option<Output>, EngineError> {
         let api = self.bindings.certsmith_acme_acme().client();
         let output = api
             .call_poll(&mut self.store, self.client, now.0)
             .map_err(wasm)?;
-        Ok(output.map(output_in))
+        output.map(output_in).transpose()
     }
 
     fn handle(&mut self, now: Timestamp, op: OpId, input: Input) -> Result<(), EngineError> {
@@ -267,28 +267,77 @@ fn identifier_in(id: wit::Identifier) -> Identifier {
     }
 }
 
-fn failure_in(e: wit::EngineError) -> EngineFailure {
-    EngineFailure {
-        kind: e.kind,
-        message: e.message,
-        problem: e.problem.map(|p| {
-            Box::new(Problem {
-                kind: p.kind,
-                detail: p.detail,
-                status: p.status,
-                subproblems: p
-                    .subproblems
-                    .into_iter()
-                    .map(|s| Subproblem {
-                        kind: s.kind,
-                        detail: s.detail,
-                        identifier: s.identifier.map(identifier_in),
-                    })
-                    .collect(),
+/// A WIT problem document as the engine's.
+fn problem_in(p: wit::Problem) -> Problem {
+    Problem {
+        kind: p.kind,
+        detail: p.detail,
+        status: p.status,
+        subproblems: p
+            .subproblems
+            .into_iter()
+            .map(|s| Subproblem {
+                kind: s.kind,
+                detail: s.detail,
+                identifier: s.identifier.map(identifier_in),
             })
-        }),
-        retry_after: e.retry_after.map(Timestamp),
+            .collect(),
     }
+}
+
+/// A WIT engine error as the engine's own, variant for variant (the problem and the
+/// identifier from the record's own fields). A case about an identifier that names none
+/// is the engine's bug, reported as such.
+fn error_in(e: wit::EngineError) -> Result<Error, EngineError> {
+    let problem = e.problem.map(|p| Box::new(problem_in(p)));
+    let identifier = e.identifier.map(identifier_in);
+    let named = || {
+        identifier.clone().ok_or_else(|| {
+            EngineError::Wasm(format!(
+                "the engine's error names no identifier: {}",
+                e.message
+            ))
+        })
+    };
+    Ok(match e.kind {
+        wit::ErrorKind::Acme(a) => Error::Acme {
+            url: a.url,
+            status: a.status,
+            problem: problem.unwrap_or_default(),
+            retry_after: a.retry_after.map(Timestamp),
+        },
+        wit::ErrorKind::AuthorizationFailed(challenge_type) => Error::AuthorizationFailed {
+            identifier: named()?,
+            challenge_type,
+            problem,
+        },
+        wit::ErrorKind::NoCompatibleChallenge(types) => Error::NoCompatibleChallenge {
+            identifier: named()?,
+            offered: types.offered,
+            accepted: types.accepted,
+        },
+        wit::ErrorKind::ChallengeDeployFailed(reason) => Error::ChallengeDeployFailed {
+            identifier: named()?,
+            reason,
+        },
+        wit::ErrorKind::OrderFailed(url) => Error::OrderFailed { url, problem },
+        wit::ErrorKind::InvalidResponse(u) => Error::InvalidResponse {
+            url: u.what,
+            expected: u.expected,
+        },
+        wit::ErrorKind::InvalidInput(u) => Error::InvalidInput {
+            what: u.what,
+            expected: u.expected,
+        },
+        wit::ErrorKind::Transport(t) => Error::Transport {
+            url: t.url,
+            reason: t.reason,
+        },
+        wit::ErrorKind::Timeout(what) => Error::Timeout { what },
+        wit::ErrorKind::NoAccount => Error::NoAccount,
+        wit::ErrorKind::InvalidState(reason) => Error::InvalidState { reason },
+        wit::ErrorKind::Crypto(reason) => Error::Crypto { reason },
+    })
 }
 
 fn task_in(t: wit::ChallengeTask) -> ChallengeTask {
@@ -347,9 +396,9 @@ fn outcome_in(o: wit::Outcome) -> Outcome {
     }
 }
 
-fn output_in(o: wit::Output) -> EngineOutput {
+fn output_in(o: wit::Output) -> Result<Output, EngineError> {
     let action = match o.action {
-        wit::Action::Send(r) => EngineAction::Send(HttpRequest {
+        wit::Action::Send(r) => Action::Send(HttpRequest {
             method: match r.method {
                 wit::Method::Get => Method::Get,
                 wit::Method::Head => Method::Head,
@@ -359,14 +408,18 @@ fn output_in(o: wit::Output) -> EngineOutput {
             headers: r.headers,
             body: r.body,
         }),
-        wit::Action::Deploy(t) => EngineAction::Deploy(task_in(t)),
-        wit::Action::Cleanup(t) => EngineAction::Cleanup(task_in(t)),
-        wit::Action::Save(s) => EngineAction::Save(s),
-        wit::Action::Done(outcome) => EngineAction::Done(outcome_in(outcome)),
-        wit::Action::Failed(e) => EngineAction::Failed(failure_in(e)),
+        wit::Action::Deploy(t) => Action::Deploy(task_in(t)),
+        wit::Action::Cleanup(t) => Action::Cleanup(task_in(t)),
+        wit::Action::Save(json) => Action::Save(Snapshot::from_json(&json).map_err(|e| {
+            EngineError::Wasm(format!(
+                "the engine's order snapshot does not read back: {e}"
+            ))
+        })?),
+        wit::Action::Done(outcome) => Action::Done(outcome_in(outcome)),
+        wit::Action::Failed(e) => Action::Failed(error_in(e)?),
     };
-    EngineOutput {
+    Ok(Output {
         op: OpId(o.op),
         action,
-    }
+    })
 }

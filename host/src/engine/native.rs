@@ -1,8 +1,8 @@
 //! The engine linked as a plain Rust crate (feature `native`).
 
-use certsmith_core::{Action, Client, ClientConfig, Command, Input, OpId, PrivateKey, Timestamp};
+use certsmith_core::{Client, ClientConfig, Command, Input, OpId, Output, PrivateKey, Timestamp};
 
-use super::{AcmeEngine, EngineAction, EngineError, EngineOutput};
+use super::{AcmeEngine, EngineError};
 
 /// The native engine: a `certsmith_core::Client`.
 pub struct NativeEngine {
@@ -24,18 +24,8 @@ impl AcmeEngine for NativeEngine {
         Ok(self.client.start(command)?)
     }
 
-    fn poll(&mut self, now: Timestamp) -> Result<Option<EngineOutput>, EngineError> {
-        Ok(self.client.poll(now).map(|output| EngineOutput {
-            op: output.op,
-            action: match output.action {
-                Action::Send(r) => EngineAction::Send(r),
-                Action::Deploy(t) => EngineAction::Deploy(t),
-                Action::Cleanup(t) => EngineAction::Cleanup(t),
-                Action::Save(s) => EngineAction::Save(s.to_json()),
-                Action::Done(o) => EngineAction::Done(o),
-                Action::Failed(e) => EngineAction::Failed(e.into()),
-            },
-        }))
+    fn poll(&mut self, now: Timestamp) -> Result<Option<Output>, EngineError> {
+        Ok(self.client.poll(now))
     }
 
     fn handle(&mut self, now: Timestamp, op: OpId, input: Input) -> Result<(), EngineError> {
