@@ -7,9 +7,8 @@ use std::collections::VecDeque;
 
 use crate::client::api::Outcome;
 use crate::client::flow::{Ctx, Flow, Step};
-use crate::client::request::{self, RequestSpec};
+use crate::client::request::{Reply, RequestSpec};
 use crate::error::Error;
-use crate::http::HttpResponse;
 use crate::json::ObjectWriter;
 use crate::wire::{Authorization, AuthorizationStatus, Order, OrderStatus};
 
@@ -19,9 +18,9 @@ enum Asked {
     /// The order (POST-as-GET).
     Order,
     /// An authorization (POST-as-GET).
-    Authorization(String),
+    Authorization,
     /// An authorization's deactivation.
-    Deactivation(String),
+    Deactivation,
 }
 
 /// Deactivates the pending authorizations of one order.
@@ -52,9 +51,8 @@ impl AbandonFlow {
     fn next(&mut self) -> Step {
         match self.remaining.pop_front() {
             Some(url) => {
-                let spec = RequestSpec::post_as_get(&url);
-                self.asked = Asked::Authorization(url);
-                Step::Send(spec)
+                self.asked = Asked::Authorization;
+                Step::Send(RequestSpec::post_as_get(&url))
             }
             None => Step::Finish(Outcome::OrderAbandoned {
                 authorizations_deactivated: self.deactivated,
@@ -72,23 +70,18 @@ impl Flow for AbandonFlow {
         Ok(Step::Send(RequestSpec::post_as_get(&self.order_url)))
     }
 
-    fn on_response(&mut self, ctx: &mut Ctx<'_>, response: HttpResponse) -> Result<Step, Error> {
+    fn on_response(&mut self, _ctx: &mut Ctx<'_>, reply: Reply) -> Result<Step, Error> {
         match &self.asked {
             Asked::Order => {
-                let url = self.order_url.clone();
-                let response = request::expect_success(response, &url, ctx.now)?;
-                let order: Order = request::parse_json(&response, &url, "an order object")?;
+                let order: Order = reply.json("an order object")?;
                 // Only a pending order has pending authorizations.
                 if order.status == OrderStatus::Pending {
                     self.remaining = order.authorizations.into();
                 }
                 Ok(self.next())
             }
-            Asked::Authorization(url) => {
-                let url = url.clone();
-                let response = request::expect_success(response, &url, ctx.now)?;
-                let authz: Authorization =
-                    request::parse_json(&response, &url, "an authorization object")?;
+            Asked::Authorization => {
+                let authz: Authorization = reply.json("an authorization object")?;
                 if authz.status != AuthorizationStatus::Pending {
                     return Ok(self.next());
                 }
@@ -96,18 +89,15 @@ impl Flow for AbandonFlow {
                     .string("status", "deactivated")
                     .finish()
                     .into_bytes();
-                let spec = RequestSpec::post(&url, payload);
-                self.asked = Asked::Deactivation(url);
+                let spec = RequestSpec::post(&reply.url, payload);
+                self.asked = Asked::Deactivation;
                 Ok(Step::Send(spec))
             }
-            Asked::Deactivation(url) => {
-                let url = url.clone();
-                let response = request::expect_success(response, &url, ctx.now)?;
-                let authz: Authorization =
-                    request::parse_json(&response, &url, "an authorization object")?;
+            Asked::Deactivation => {
+                let authz: Authorization = reply.json("an authorization object")?;
                 if authz.status != AuthorizationStatus::Deactivated {
                     return Err(Error::invalid_response(
-                        &url,
+                        &reply.url,
                         "the authorization with status \"deactivated\"",
                     ));
                 }

@@ -5,9 +5,8 @@ use crate::client::api::{
     AccountInfo, NewAccountRequest, Outcome, RevocationRequest, RevocationSigner,
 };
 use crate::client::flow::{Ctx, Flow, Step};
-use crate::client::request::{self, RequestSpec, Signer};
+use crate::client::request::{Reply, RequestSpec, Signer};
 use crate::error::Error;
-use crate::http::HttpResponse;
 use crate::jose;
 use crate::json::{self, ObjectWriter};
 use crate::keys::PrivateKey;
@@ -98,20 +97,15 @@ impl Flow for AccountFlow {
         Ok(Step::Send(spec))
     }
 
-    fn on_response(&mut self, ctx: &mut Ctx<'_>, response: HttpResponse) -> Result<Step, Error> {
-        let url = match self {
-            AccountFlow::Create(_) => ctx.directory.new_account.clone(),
-            _ => Self::account_url(ctx)?,
-        };
-        let response = request::expect_success(response, &url, ctx.now)?;
-        let account: Account = request::parse_json(&response, &url, "an account object")?;
+    fn on_response(&mut self, _ctx: &mut Ctx<'_>, reply: Reply) -> Result<Step, Error> {
+        let account: Account = reply.json("an account object")?;
         let (account_url, created) = match self {
-            AccountFlow::Create(_) => (request::location(&response, &url)?, response.status == 201),
-            _ => (url.clone(), false),
+            AccountFlow::Create(_) => (reply.location()?, reply.response.status == 201),
+            _ => (reply.url.clone(), false),
         };
         if matches!(self, AccountFlow::Deactivate) && account.status != AccountStatus::Deactivated {
             return Err(Error::invalid_response(
-                &url,
+                &reply.url,
                 "the account with status \"deactivated\"",
             ));
         }
@@ -143,8 +137,7 @@ impl Flow for KeyChangeFlow {
         Ok(Step::Send(RequestSpec::post(url, inner.to_body())))
     }
 
-    fn on_response(&mut self, ctx: &mut Ctx<'_>, response: HttpResponse) -> Result<Step, Error> {
-        request::expect_success(response, &ctx.directory.key_change, ctx.now)?;
+    fn on_response(&mut self, _ctx: &mut Ctx<'_>, _reply: Reply) -> Result<Step, Error> {
         Ok(Step::Finish(Outcome::KeyChanged))
     }
 
@@ -187,8 +180,7 @@ impl Flow for RevokeFlow {
         }))
     }
 
-    fn on_response(&mut self, ctx: &mut Ctx<'_>, response: HttpResponse) -> Result<Step, Error> {
-        request::expect_success(response, &ctx.directory.revoke_cert, ctx.now)?;
+    fn on_response(&mut self, _ctx: &mut Ctx<'_>, _reply: Reply) -> Result<Step, Error> {
         Ok(Step::Finish(Outcome::Revoked))
     }
 }

@@ -3,9 +3,8 @@
 use crate::cert;
 use crate::client::api::{Outcome, RenewalAdvice};
 use crate::client::flow::{Ctx, Flow, Step};
-use crate::client::request::{self, RequestSpec};
+use crate::client::request::{Reply, RequestSpec};
 use crate::error::Error;
-use crate::http::HttpResponse;
 use crate::timestamp::Timestamp;
 use crate::wire::RenewalInfo;
 
@@ -19,18 +18,12 @@ pub(crate) struct RenewalInfoFlow {
     pub cert_id: String,
     /// Entropy for choosing a time in the window.
     pub random: u64,
-    /// The URL asked (known once the directory is).
-    url: String,
 }
 
 impl RenewalInfoFlow {
     /// A flow for the certificate with ARI ID `cert_id`.
     pub fn new(cert_id: String, random: u64) -> Self {
-        Self {
-            cert_id,
-            random,
-            url: String::new(),
-        }
+        Self { cert_id, random }
     }
 }
 
@@ -46,17 +39,16 @@ impl Flow for RenewalInfoFlow {
                 "a CA that offers ARI (its directory has no renewalInfo)",
             )
         })?;
-        self.url = format!("{}/{}", base.trim_end_matches('/'), self.cert_id);
-        Ok(Step::Send(RequestSpec::get(&self.url)))
+        let url = format!("{}/{}", base.trim_end_matches('/'), self.cert_id);
+        Ok(Step::Send(RequestSpec::get(&url)))
     }
 
-    fn on_response(&mut self, ctx: &mut Ctx<'_>, response: HttpResponse) -> Result<Step, Error> {
-        let response = request::expect_success(response, &self.url, ctx.now)?;
-        let info: RenewalInfo = request::parse_json(&response, &self.url, "a renewalInfo object")?;
+    fn on_response(&mut self, ctx: &mut Ctx<'_>, reply: Reply) -> Result<Step, Error> {
+        let info: RenewalInfo = reply.json("a renewalInfo object")?;
         let parse = |text: &str, field: &str| {
             Timestamp::parse_rfc3339(text).ok_or_else(|| {
                 Error::invalid_response(
-                    &self.url,
+                    &reply.url,
                     format!("suggestedWindow.{field} as an RFC 3339 time"),
                 )
             })
@@ -65,11 +57,12 @@ impl Flow for RenewalInfoFlow {
         let end = parse(&info.suggested_window.end, "end")?;
         if end <= start {
             return Err(Error::invalid_response(
-                &self.url,
+                &reply.url,
                 "a suggestedWindow whose end is after its start",
             ));
         }
-        let check_again_at = response
+        let check_again_at = reply
+            .response
             .retry_after(ctx.now)
             .unwrap_or_else(|| ctx.now.plus_millis(DEFAULT_RECHECK_MS));
         Ok(Step::Finish(Outcome::RenewalInfo(RenewalAdvice {

@@ -3,9 +3,8 @@
 use std::collections::VecDeque;
 
 use crate::client::api::{Action, ChallengeTask, Outcome, RetryPolicy};
-use crate::client::request::RequestSpec;
+use crate::client::request::{Reply, RequestSpec};
 use crate::error::Error;
-use crate::http::HttpResponse;
 use crate::keys::PrivateKey;
 use crate::timestamp::Timestamp;
 use crate::wire::Directory;
@@ -47,8 +46,9 @@ pub(crate) trait Flow {
     fn needs_account(&self) -> bool;
     /// The first step, once the directory is known.
     fn start(&mut self, ctx: &mut Ctx<'_>) -> Result<Step, Error>;
-    /// The response to the last request (after the client's own retries).
-    fn on_response(&mut self, ctx: &mut Ctx<'_>, response: HttpResponse) -> Result<Step, Error>;
+    /// The reply to the last request (after the client's own retries): a success, or a
+    /// problem the request tolerates.
+    fn on_response(&mut self, ctx: &mut Ctx<'_>, reply: Reply) -> Result<Step, Error>;
     /// The challenges to clean up when the operation ends.
     fn deployed(&self) -> Vec<ChallengeTask> {
         Vec::new()

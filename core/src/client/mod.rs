@@ -20,7 +20,7 @@ use crate::error::Error;
 use crate::http::{HttpRequest, HttpResponse, Method};
 use crate::keys::PrivateKey;
 use crate::timestamp::Timestamp;
-use crate::wire::{Directory, ProblemKind};
+use crate::wire::{Directory, Problem, ProblemKind};
 use abandon::AbandonFlow;
 use account::{AccountFlow, KeyChangeFlow, RevokeFlow};
 use ari::RenewalInfoFlow;
@@ -155,12 +155,12 @@ impl Operation {
     fn retry_server_error(
         &mut self,
         response: &HttpResponse,
+        problem: Option<&Problem>,
         now: Timestamp,
         policy: &RetryPolicy,
     ) -> bool {
         let server_error = response.status >= 500
-            || request::problem_of(response)
-                .is_some_and(|p| p.problem_kind() == ProblemKind::ServerInternal);
+            || problem.is_some_and(|p| p.problem_kind() == ProblemKind::ServerInternal);
         server_error && self.schedule_retry(response.retry_after(now), now, policy)
     }
 
@@ -529,53 +529,70 @@ impl Client {
                 reason: format!("{op} has no request in flight"),
             })?;
         shared.take_nonce(&response);
-        match in_flight.0 {
+        // The one reading of the CA's problem, for every decision below.
+        let problem = request::problem_of(&response);
+        let (kind, url) = in_flight;
+        if operation.retry_server_error(&response, problem.as_ref(), now, &shared.policy) {
+            if kind == InFlight::Directory {
+                shared.directory_in_flight = false;
+            }
+            return Ok(());
+        }
+        match kind {
             InFlight::Directory => {
                 shared.directory_in_flight = false;
-                if operation.retry_server_error(&response, now, &shared.policy) {
-                    return Ok(());
-                }
-                let url = shared.directory_url.clone();
-                let parsed = request::expect_success(response, &url, now)
-                    .and_then(|r| request::parse_json::<Directory>(&r, &url, "a directory object"));
+                let parsed = match problem {
+                    Some(problem) => Err(request::acme_error(&url, &response, problem, now)),
+                    None => request::parse_json::<Directory>(&response, &url, "a directory object"),
+                };
                 match parsed {
                     Ok(directory) => shared.directory = Some(directory),
                     Err(e) => operation.end(Action::Failed(e)),
                 }
             }
             InFlight::Nonce => {
-                if operation.retry_server_error(&response, now, &shared.policy) {
-                    return Ok(());
-                }
-                if response.header("replay-nonce").is_none() {
-                    let url = shared
-                        .directory
-                        .as_ref()
-                        .map(|d| d.new_nonce.clone())
-                        .unwrap_or_default();
-                    let error = match request::expect_success(response, &url, now) {
-                        Err(e) => e,
-                        Ok(_) => Error::invalid_response(&url, "a Replay-Nonce header"),
-                    };
+                let error = match problem {
+                    Some(problem) => Some(request::acme_error(&url, &response, problem, now)),
+                    None if response.header("replay-nonce").is_none() => {
+                        Some(Error::invalid_response(&url, "a Replay-Nonce header"))
+                    }
+                    None => None,
+                };
+                if let Some(error) = error {
                     operation.end(Action::Failed(error));
                 }
             }
             InFlight::Main => {
-                let bad_nonce = request::problem_of(&response)
+                let bad_nonce = problem
+                    .as_ref()
                     .is_some_and(|p| p.problem_kind() == ProblemKind::BadNonce);
                 if bad_nonce && operation.bad_nonces < shared.policy.max_bad_nonce_retries {
                     operation.bad_nonces += 1;
                     return Ok(());
                 }
-                if operation.retry_server_error(&response, now, &shared.policy) {
-                    return Ok(());
-                }
                 operation.bad_nonces = 0;
                 operation.server_errors = 0;
-                operation.pending = None;
-                decide(shared, operation, now, |flow, ctx| {
-                    flow.on_response(ctx, response)
-                });
+                let tolerated = operation
+                    .pending
+                    .take()
+                    .map_or(&[][..], |spec| spec.tolerated);
+                match problem {
+                    // A problem the request did not ask to see ends the operation here.
+                    Some(problem) if !tolerated.contains(&problem.problem_kind()) => {
+                        let error = request::acme_error(&url, &response, problem, now);
+                        operation.end(Action::Failed(error));
+                    }
+                    problem => {
+                        let reply = request::Reply {
+                            url,
+                            problem,
+                            response,
+                        };
+                        decide(shared, operation, now, |flow, ctx| {
+                            flow.on_response(ctx, reply)
+                        });
+                    }
+                }
             }
         }
         Ok(())

@@ -7,10 +7,9 @@ use crate::client::api::{
     Action, ChallengeTask, ChallengeType, IssuedCertificate, Outcome, RetryPolicy, Solution,
 };
 use crate::client::flow::{Ctx, Flow, Step, backoff_ms};
-use crate::client::request::{self, PEM_CHAIN, RequestSpec};
+use crate::client::request::{PEM_CHAIN, Reply, RequestSpec};
 use crate::client::snapshot::{OrderKey, OrderPlan, Snapshot};
 use crate::error::Error;
-use crate::http::HttpResponse;
 use crate::jose;
 use crate::timestamp::Timestamp;
 use crate::wire::{
@@ -193,10 +192,11 @@ impl OrderFlow {
                 .filter(|_| !self.replaces_dropped),
             profile: self.plan.profile.as_deref(),
         };
-        Ok(RequestSpec::post(
-            &ctx.directory.new_order,
-            payload.to_json().into_bytes(),
-        ))
+        // A CA that will not take `replaces` says so with one of these: see on_new_order.
+        Ok(
+            RequestSpec::post(&ctx.directory.new_order, payload.to_json().into_bytes())
+                .tolerating(&[ProblemKind::AlreadyReplaced, ProblemKind::Malformed]),
+        )
     }
 
     /// Sends `spec`, remembering what it is for.
@@ -252,8 +252,8 @@ impl OrderFlow {
                     RequestSpec::post_as_get(&url).accepting(PEM_CHAIN),
                 ))
             }
-            OrderStatus::Processing => Ok(self.poll_order()),
-            OrderStatus::Pending if self.order_not_ready => Ok(self.poll_order()),
+            OrderStatus::Processing => self.poll_order(),
+            OrderStatus::Pending if self.order_not_ready => self.poll_order(),
             OrderStatus::Pending | OrderStatus::Ready => {
                 let url = order.finalize.clone();
                 let csr = match &self.key {
@@ -261,30 +261,33 @@ impl OrderFlow {
                     OrderKey::Csr(der) => der.clone(),
                 };
                 let body = format!("{{\"csr\":\"{}\"}}", jose::b64url(&csr));
-                Ok(self.send(Expect::Finalize, RequestSpec::post(&url, body.into_bytes())))
+                let spec = RequestSpec::post(&url, body.into_bytes())
+                    .tolerating(&[ProblemKind::OrderNotReady]);
+                Ok(self.send(Expect::Finalize, spec))
             }
         }
     }
 
     /// Polls the order at its scheduled time.
-    fn poll_order(&mut self) -> Step {
-        let url = self.order_url.clone().unwrap_or_default();
+    fn poll_order(&mut self) -> Result<Step, Error> {
+        let spec = RequestSpec::post_as_get(self.order_url()?);
         let at = self.order_poll.next_at;
-        self.send_at(Expect::Order, RequestSpec::post_as_get(&url), at)
+        Ok(self.send_at(Expect::Order, spec, at))
     }
 
     /// Takes a fresh order object; schedules a poll while the CA is busy with it.
-    fn take_order(&mut self, ctx: &Ctx<'_>, response: &HttpResponse) -> Result<(), Error> {
+    fn take_order(&mut self, ctx: &Ctx<'_>, reply: &Reply) -> Result<(), Error> {
         let url = self.order_url()?.to_owned();
-        let order: Order = request::parse_json(response, &url, "an order object")?;
+        let order: Order = reply.json("an order object")?;
         let waiting = order.status == OrderStatus::Processing
             || (order.status == OrderStatus::Pending && self.order_not_ready);
         if order.status == OrderStatus::Ready {
             self.order_not_ready = false;
         }
         if waiting {
+            let retry_after = reply.response.retry_after(ctx.now);
             self.order_poll
-                .schedule(ctx.now, response.retry_after(ctx.now), ctx.policy, || {
+                .schedule(ctx.now, retry_after, ctx.policy, || {
                     format!("order {url} to be issued")
                 })?;
         }
@@ -404,12 +407,13 @@ impl OrderFlow {
     }
 
     /// Takes a downloaded chain; finishes or downloads the next alternate.
-    fn take_chain(&mut self, response: HttpResponse, url: &str) -> Result<Step, Error> {
-        let pem = String::from_utf8(response.body.clone())
+    fn take_chain(&mut self, reply: Reply) -> Result<Step, Error> {
+        let url = reply.url.as_str();
+        let pem = String::from_utf8(reply.response.body.clone())
             .map_err(|_| Error::invalid_response(url, "a UTF-8 PEM certificate chain"))?;
         let top_issuer = self.check_chain(&pem, url)?;
         if self.expect == Expect::Chain {
-            self.alternates = response.links("alternate");
+            self.alternates = reply.response.links("alternate");
         }
         let preferred = self.plan.preferred_issuer.as_deref();
         let matches = preferred.is_none() || top_issuer.as_deref() == preferred;
@@ -456,9 +460,8 @@ impl OrderFlow {
     }
 
     /// Handles the newOrder response.
-    fn on_new_order(&mut self, ctx: &mut Ctx<'_>, response: HttpResponse) -> Result<Step, Error> {
-        let url = ctx.directory.new_order.clone();
-        if let Some(problem) = request::problem_of(&response) {
+    fn on_new_order(&mut self, ctx: &mut Ctx<'_>, reply: Reply) -> Result<Step, Error> {
+        if let Some(problem) = &reply.problem {
             let replaces_refused = problem.problem_kind() == ProblemKind::AlreadyReplaced
                 || (problem.problem_kind() == ProblemKind::Malformed
                     && problem
@@ -471,9 +474,9 @@ impl OrderFlow {
                 return Ok(self.send(Expect::NewOrder, spec));
             }
         }
-        let response = request::expect_success(response, &url, ctx.now)?;
-        self.order_url = Some(request::location(&response, &url)?);
-        self.take_order(ctx, &response)?;
+        let reply = reply.problem_error(ctx.now)?;
+        self.order_url = Some(reply.location()?);
+        self.take_order(ctx, &reply)?;
         let snapshot = Snapshot::new(
             ctx.directory_url,
             ctx.account_url,
@@ -486,23 +489,13 @@ impl OrderFlow {
     }
 
     /// Handles a fetched authorization.
-    fn on_authz(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        response: &HttpResponse,
-        i: usize,
-    ) -> Result<(), Error> {
-        let url = self
-            .order()?
-            .authorizations
-            .get(i)
-            .cloned()
-            .unwrap_or_default();
-        let authz: Authorization = request::parse_json(response, &url, "an authorization object")?;
+    fn on_authz(&mut self, ctx: &mut Ctx<'_>, reply: &Reply, i: usize) -> Result<(), Error> {
+        let url = &reply.url;
+        let authz: Authorization = reply.json("an authorization object")?;
         self.authz_fetched = i + 1;
         match authz.status {
             AuthorizationStatus::Valid => Ok(()),
-            AuthorizationStatus::Pending => self.activate(ctx, &authz, &url),
+            AuthorizationStatus::Pending => self.activate(ctx, &authz, url),
             _ => {
                 let identifier = authz.identifier.clone();
                 Err(Self::authorization_failed(identifier, "", &authz))
@@ -511,15 +504,9 @@ impl OrderFlow {
     }
 
     /// Handles the answer to a challenge.
-    fn on_answer(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        response: &HttpResponse,
-        i: usize,
-    ) -> Result<(), Error> {
+    fn on_answer(&mut self, ctx: &mut Ctx<'_>, reply: &Reply, i: usize) -> Result<(), Error> {
         let active = &mut self.challenges[i];
-        let challenge: Challenge =
-            request::parse_json(response, &active.challenge_url, "a challenge object")?;
+        let challenge: Challenge = reply.json("a challenge object")?;
         if challenge.status == ChallengeStatus::Invalid {
             return Err(Error::AuthorizationFailed {
                 identifier: active.task.identifier.clone(),
@@ -530,22 +517,17 @@ impl OrderFlow {
         active.answered = true;
         // A valid challenge makes its authorization valid (RFC 8555 §7.1.6): no poll needed.
         active.valid = challenge.status == ChallengeStatus::Valid;
-        active.poll.next_at = response
+        active.poll.next_at = reply
+            .response
             .retry_after(ctx.now)
             .unwrap_or_else(|| ctx.now.plus_millis(ctx.policy.poll_initial_ms));
         Ok(())
     }
 
     /// Handles a poll of an authorization.
-    fn on_authz_poll(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        response: &HttpResponse,
-        i: usize,
-    ) -> Result<(), Error> {
+    fn on_authz_poll(&mut self, ctx: &mut Ctx<'_>, reply: &Reply, i: usize) -> Result<(), Error> {
         let active = &mut self.challenges[i];
-        let authz: Authorization =
-            request::parse_json(response, &active.authz_url, "an authorization object")?;
+        let authz: Authorization = reply.json("an authorization object")?;
         match authz.status {
             AuthorizationStatus::Valid => {
                 active.valid = true;
@@ -553,11 +535,12 @@ impl OrderFlow {
             }
             AuthorizationStatus::Pending => {
                 let identifier = active.task.identifier.clone();
-                active
-                    .poll
-                    .schedule(ctx.now, response.retry_after(ctx.now), ctx.policy, || {
-                        format!("the authorization of {identifier} to become valid")
-                    })
+                active.poll.schedule(
+                    ctx.now,
+                    reply.response.retry_after(ctx.now),
+                    ctx.policy,
+                    || format!("the authorization of {identifier} to become valid"),
+                )
             }
             _ => Err(Self::authorization_failed(
                 active.task.identifier.clone(),
@@ -648,67 +631,37 @@ impl Flow for OrderFlow {
         Ok(self.send(Expect::NewOrder, spec))
     }
 
-    fn on_response(&mut self, ctx: &mut Ctx<'_>, response: HttpResponse) -> Result<Step, Error> {
+    fn on_response(&mut self, ctx: &mut Ctx<'_>, reply: Reply) -> Result<Step, Error> {
         let expect = self.expect;
         self.expect = Expect::Nothing;
         match expect {
-            Expect::NewOrder => return self.on_new_order(ctx, response),
+            Expect::NewOrder => return self.on_new_order(ctx, reply),
             Expect::Nothing => {
                 return Err(Error::InvalidState {
                     reason: "the order expected no response".to_owned(),
                 });
             }
-            Expect::Order => {
-                let url = self.order_url()?.to_owned();
-                let response = request::expect_success(response, &url, ctx.now)?;
-                self.take_order(ctx, &response)?;
-            }
-            Expect::Authz(i) => {
-                let url = self
-                    .order()?
-                    .authorizations
-                    .get(i)
-                    .cloned()
-                    .unwrap_or_default();
-                let response = request::expect_success(response, &url, ctx.now)?;
-                self.on_authz(ctx, &response, i)?;
-            }
-            Expect::Answer(i) => {
-                let url = self.challenges[i].challenge_url.clone();
-                let response = request::expect_success(response, &url, ctx.now)?;
-                self.on_answer(ctx, &response, i)?;
-            }
-            Expect::PollAuthz(i) => {
-                let url = self.challenges[i].authz_url.clone();
-                let response = request::expect_success(response, &url, ctx.now)?;
-                self.on_authz_poll(ctx, &response, i)?;
-            }
-            Expect::Finalize => {
-                let url = self.order()?.finalize.clone();
-                if request::problem_of(&response)
-                    .is_some_and(|p| p.problem_kind() == ProblemKind::OrderNotReady)
-                {
+            Expect::Order => self.take_order(ctx, &reply)?,
+            Expect::Authz(i) => self.on_authz(ctx, &reply, i)?,
+            Expect::Answer(i) => self.on_answer(ctx, &reply, i)?,
+            Expect::PollAuthz(i) => self.on_authz_poll(ctx, &reply, i)?,
+            Expect::Finalize => match &reply.problem {
+                // The only problem finalize tolerates: poll the order until it is ready.
+                Some(_) => {
                     self.order_not_ready = true;
                     let order_url = self.order_url()?.to_owned();
                     self.order_poll.schedule(
                         ctx.now,
-                        response.retry_after(ctx.now),
+                        reply.response.retry_after(ctx.now),
                         ctx.policy,
                         || format!("order {order_url} to become ready"),
                     )?;
-                } else {
-                    let response = request::expect_success(response, &url, ctx.now)?;
-                    self.take_order(ctx, &response)?;
                 }
-            }
+                None => self.take_order(ctx, &reply)?,
+            },
             Expect::Chain | Expect::Alternate(_) => {
                 self.expect = expect;
-                let url = match expect {
-                    Expect::Alternate(i) => self.alternates.get(i).cloned().unwrap_or_default(),
-                    _ => self.order()?.certificate.clone().unwrap_or_default(),
-                };
-                let response = request::expect_success(response, &url, ctx.now)?;
-                return self.take_chain(response, &url);
+                return self.take_chain(reply);
             }
         }
         self.next_step()

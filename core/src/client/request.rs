@@ -6,7 +6,7 @@ use crate::jose::{self, KeyId};
 use crate::json::{self, FromJson};
 use crate::keys::PrivateKey;
 use crate::timestamp::Timestamp;
-use crate::wire::Problem;
+use crate::wire::{Problem, ProblemKind};
 
 /// The media type of every JWS body.
 const JOSE_JSON: &str = "application/jose+json";
@@ -38,6 +38,42 @@ pub(crate) struct RequestSpec {
     pub payload: Option<Vec<u8>>,
     /// The `Accept` header, if not JSON.
     pub accept: Option<&'static str>,
+    /// The CA problems the operation wants to see itself instead of failing at once.
+    pub tolerated: &'static [ProblemKind],
+}
+
+/// A response to an operation's own request, read once by the client: the URL the request
+/// went to, the CA's problem (only one the request tolerates: every other one already
+/// ended the operation), and the response.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    /// The request URL.
+    pub url: String,
+    /// The tolerated problem the CA answered with, if it did.
+    pub problem: Option<Problem>,
+    /// The response.
+    pub response: HttpResponse,
+}
+
+impl Reply {
+    /// The body as `T`, or an error naming the URL and what was expected.
+    pub fn json<T: FromJson>(&self, what: &str) -> Result<T, Error> {
+        parse_json(&self.response, &self.url, what)
+    }
+
+    /// The `Location` header, required on created resources.
+    pub fn location(&self) -> Result<String, Error> {
+        location(&self.response, &self.url)
+    }
+
+    /// The tolerated problem as the operation's error, when the operation does not act on
+    /// it after all.
+    pub fn problem_error(self, now: Timestamp) -> Result<Self, Error> {
+        match self.problem {
+            None => Ok(self),
+            Some(problem) => Err(acme_error(&self.url, &self.response, problem, now)),
+        }
+    }
 }
 
 impl RequestSpec {
@@ -49,6 +85,7 @@ impl RequestSpec {
             signer: None,
             payload: None,
             accept: None,
+            tolerated: &[],
         }
     }
 
@@ -60,6 +97,7 @@ impl RequestSpec {
             signer: Some(Signer::AccountKid),
             payload: None,
             accept: None,
+            tolerated: &[],
         }
     }
 
@@ -74,6 +112,13 @@ impl RequestSpec {
     /// The same request signed by `signer`.
     pub fn signed_by(mut self, signer: Signer) -> Self {
         self.signer = Some(signer);
+        self
+    }
+
+    /// The same request, with these CA problems handed to the operation instead of ending
+    /// it.
+    pub fn tolerating(mut self, kinds: &'static [ProblemKind]) -> Self {
+        self.tolerated = kinds;
         self
     }
 
@@ -146,20 +191,18 @@ pub(crate) fn problem_of(response: &HttpResponse) -> Option<Problem> {
     }))
 }
 
-/// The response if it is a success, else the CA's problem as an [`Error::Acme`].
-pub(crate) fn expect_success(
-    response: HttpResponse,
+/// The CA's `problem` in `response` to a request to `url`, as an [`Error::Acme`].
+pub(crate) fn acme_error(
     url: &str,
+    response: &HttpResponse,
+    problem: Problem,
     now: Timestamp,
-) -> Result<HttpResponse, Error> {
-    match problem_of(&response) {
-        None => Ok(response),
-        Some(problem) => Err(Error::Acme {
-            url: url.to_owned(),
-            status: response.status,
-            retry_after: response.retry_after(now),
-            problem: Box::new(problem),
-        }),
+) -> Error {
+    Error::Acme {
+        url: url.to_owned(),
+        status: response.status,
+        retry_after: response.retry_after(now),
+        problem: Box::new(problem),
     }
 }
 
