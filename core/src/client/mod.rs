@@ -421,17 +421,16 @@ impl Client {
         let account_pending = self.account_pending();
         let Client { shared, ops, .. } = self;
         let op = ops.get_mut(&id)?;
+        match readiness(shared, op, account_pending) {
+            Readiness::Blocked => return None,
+            Readiness::At(at) if at > now => return None,
+            Readiness::Ready | Readiness::At(_) => {}
+        }
         if let Some(action) = op.outbox.pop_front() {
             return Some(action);
         }
-        if op.finished || op.in_flight.is_some() || op.wake_at > now {
-            return None;
-        }
         if !op.started {
             if shared.directory.is_none() {
-                if shared.directory_in_flight {
-                    return None;
-                }
                 shared.directory_in_flight = true;
                 op.in_flight = Some((InFlight::Directory, shared.directory_url.clone()));
                 let request = HttpRequest {
@@ -443,9 +442,7 @@ impl Client {
                 return Some(shared.send(request));
             }
             if op.flow.needs_account() && shared.account_url.is_none() {
-                if account_pending {
-                    return None;
-                }
+                // No account, and none being created (readiness waits while one is).
                 op.end(Action::Failed(Error::NoAccount));
                 return op.outbox.pop_front();
             }
@@ -637,25 +634,12 @@ impl Client {
     /// for a response or the host; a time at or before now means "poll again now".
     pub fn next_wakeup(&self) -> Option<Timestamp> {
         let account_pending = self.account_pending();
-        let shared = &self.shared;
         self.ops
             .values()
-            .filter_map(|op| {
-                if !op.outbox.is_empty() || op.has_host_input() {
-                    return Some(Timestamp::default());
-                }
-                if op.finished || op.in_flight.is_some() {
-                    return None;
-                }
-                if !op.started {
-                    let blocked = (shared.directory.is_none() && shared.directory_in_flight)
-                        || (shared.directory.is_some()
-                            && op.flow.needs_account()
-                            && shared.account_url.is_none()
-                            && account_pending);
-                    return (!blocked).then_some(op.wake_at);
-                }
-                op.pending.as_ref().map(|_| op.wake_at)
+            .filter_map(|op| match readiness(&self.shared, op, account_pending) {
+                Readiness::Ready => Some(Timestamp::default()),
+                Readiness::At(at) => Some(at),
+                Readiness::Blocked => None,
             })
             .min()
     }
@@ -692,6 +676,44 @@ fn renewal_info_flow(certificate_der: &[u8]) -> Result<Box<dyn Flow>, Error> {
         cert_id,
         u64::from_le_bytes(random),
     )))
+}
+
+/// When an operation can make progress without new input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Readiness {
+    /// Now: it has an action queued or host input to act on.
+    Ready,
+    /// At this time (its next request, a retry or a poll); now if it is in the past.
+    At(Timestamp),
+    /// Only after input: a response, a challenge report, the directory or the account
+    /// another operation is fetching or creating.
+    Blocked,
+}
+
+/// The one rule behind both `poll` (what it may do now) and `next_wakeup` (when to call it
+/// again): an operation's readiness.
+fn readiness(shared: &Shared, op: &Operation, account_pending: bool) -> Readiness {
+    if !op.outbox.is_empty() || op.has_host_input() {
+        return Readiness::Ready;
+    }
+    if op.finished || op.in_flight.is_some() {
+        return Readiness::Blocked;
+    }
+    if !op.started {
+        let waits_for_directory = shared.directory.is_none() && shared.directory_in_flight;
+        let waits_for_account = shared.directory.is_some()
+            && op.flow.needs_account()
+            && shared.account_url.is_none()
+            && account_pending;
+        if waits_for_directory || waits_for_account {
+            return Readiness::Blocked;
+        }
+        return Readiness::At(op.wake_at);
+    }
+    match op.pending {
+        Some(_) => Readiness::At(op.wake_at),
+        None => Readiness::Blocked,
+    }
 }
 
 /// The error for an unknown operation id.

@@ -132,7 +132,16 @@ impl Harness {
                     }
                 }
                 None => match self.client.next_wakeup() {
-                    Some(at) => self.now = self.now.max(at),
+                    // One readiness rule: when poll has nothing now, the next wake-up is
+                    // later (a host sleeping until it never spins).
+                    Some(at) => {
+                        assert!(
+                            at > self.now,
+                            "poll had nothing at {} but next_wakeup said {at}",
+                            self.now
+                        );
+                        self.now = at;
+                    }
                     None => return,
                 },
             }
