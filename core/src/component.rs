@@ -134,6 +134,7 @@ fn config_in(c: wit::ClientConfig) -> core_api::ClientConfig {
             poll_timeout_ms: r.poll_timeout_ms,
             max_inline_wait_ms: r.max_inline_wait_ms,
         }),
+        user_agent: c.user_agent,
     }
 }
 

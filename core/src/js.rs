@@ -686,13 +686,15 @@ impl JsClient {
     /// A client for the CA at `directoryUrl` signing with `accountKeyPem` (PKCS#8 PEM);
     /// `accountUrl` if the account is already known; `retry` overrides retry and polling
     /// bounds (`maxBadNonceRetries`, `maxServerRetries`, `pollInitialMs`, `pollMaxMs`,
-    /// `pollTimeoutMs`, `maxInlineWaitMs`).
+    /// `pollTimeoutMs`, `maxInlineWaitMs`); `userAgent` is the host's product token
+    /// (`myapp/1.0`), sent before the engine's own in every request's `User-Agent`.
     #[wasm_bindgen(constructor)]
     pub fn new(
         #[wasm_bindgen(js_name = directoryUrl)] directory_url: String,
         #[wasm_bindgen(js_name = accountKeyPem)] account_key_pem: &str,
         #[wasm_bindgen(js_name = accountUrl)] account_url: Option<String>,
         retry: Option<Object>,
+        #[wasm_bindgen(js_name = userAgent)] user_agent: Option<String>,
     ) -> Result<JsClient, JsValue> {
         let key = PrivateKey::from_pem(account_key_pem).map_err(js_error)?;
         let retry = retry.map_or(JsValue::UNDEFINED, JsValue::from);
@@ -701,6 +703,7 @@ impl JsClient {
             directory_url,
             account_url,
             retry: retry.into(),
+            user_agent,
         };
         Ok(JsClient(crate::Client::new(config, key)))
     }

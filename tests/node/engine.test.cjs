@@ -123,8 +123,12 @@ test('the JS Client: actions as plain objects, responses in, typed errors out', 
   const directory = client.poll(1000);
   assert.strictEqual(directory.op, op);
   assert.strictEqual(directory.kind, 'send');
-  assert.deepStrictEqual({ ...directory.request, body: undefined },
-    { method: 'GET', url: 'https://ca.test/dir', headers: [], body: undefined });
+  assert.deepStrictEqual({ ...directory.request, headers: undefined, body: undefined },
+    { method: 'GET', url: 'https://ca.test/dir', headers: undefined, body: undefined });
+  // The engine names itself in every request (RFC 8555 6.1).
+  assert.strictEqual(directory.request.headers.length, 1);
+  assert.strictEqual(directory.request.headers[0][0], 'User-Agent');
+  assert.match(directory.request.headers[0][1], /^certsmith-core\/\d/);
   assert.ok(directory.request.body instanceof Uint8Array);
   assert.strictEqual(client.poll(1000), undefined);
   assert.strictEqual(client.nextWakeup(), undefined, 'waits for the response');
@@ -158,4 +162,26 @@ test('the JS Client: actions as plain objects, responses in, typed errors out', 
   assert.strictEqual(gaveUp.error.kind, 'transport');
   assert.match(gaveUp.error.message, /https:\/\/ca\.test\/nonce: connection refused/);
   assert.strictEqual(known.requestsSent, 3);
+});
+
+// A host token before the engine's own; and a host that drops every response header is
+// told so, instead of only hearing that Replay-Nonce is missing (what jco users hit when
+// fetch's Headers object became an empty list).
+test('the User-Agent names the host first, and a response without headers is named', () => {
+  const dir = { newNonce: 'https://ca.test/nonce', newAccount: 'https://ca.test/acct', newOrder: 'https://ca.test/order',
+    revokeCert: 'https://ca.test/revoke', keyChange: 'https://ca.test/key-change' };
+  const client = new engine.Client('https://ca.test/dir', engine.generateKey('p256'), 'https://ca.test/acct/1',
+    undefined, 'node-test/1.0');
+  const op = client.start({ kind: 'fetch-account' });
+  const get = client.poll(0);
+  assert.match(get.request.headers[0][1], /^node-test\/1\.0 certsmith-core\//);
+  client.handle(0, op, { kind: 'response', status: 200, headers: [['Content-Type', 'application/json']],
+    body: JSON.stringify(dir) });
+  const head = client.poll(0);
+  assert.strictEqual(head.request.method, 'HEAD');
+  client.handle(0, op, { kind: 'response', status: 200, headers: [] });
+  const failed = client.poll(0);
+  assert.strictEqual(failed.kind, 'failed');
+  assert.strictEqual(failed.error.kind, 'invalid-response');
+  assert.match(failed.error.message, /no headers at all/);
 });

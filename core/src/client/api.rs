@@ -435,6 +435,9 @@ pub struct ClientConfig {
     pub account_url: Option<String>,
     /// Retry and polling bounds.
     pub retry: RetryPolicy,
+    /// The host's product token (`certsmith/0.1.0`), sent before the engine's own in every
+    /// request's `User-Agent` (RFC 8555 §6.1 requires one).
+    pub user_agent: Option<String>,
 }
 
 impl ClientConfig {
@@ -444,6 +447,7 @@ impl ClientConfig {
             directory_url: directory_url.into(),
             account_url: None,
             retry: RetryPolicy::default(),
+            user_agent: None,
         }
     }
 }

@@ -28,6 +28,9 @@ use flow::{Ctx, Flow, Step, backoff_ms};
 use order::OrderFlow;
 use snapshot::{OrderKey, OrderPlan};
 
+/// The engine's product token in every request's `User-Agent`.
+const ENGINE_PRODUCT: &str = concat!("certsmith-core/", env!("CARGO_PKG_VERSION"));
+
 /// Nonces kept for later requests; older ones are dropped first.
 const NONCE_POOL_MAX: usize = 16;
 /// First delay before retrying a request the CA failed with a 5xx, ms.
@@ -64,12 +67,17 @@ struct Shared {
     nonces: VecDeque<String>,
     /// Requests handed to the host.
     requests_sent: u64,
+    /// The `User-Agent` of every request: the host's token, then the engine's.
+    user_agent: String,
 }
 
 impl Shared {
-    /// Counts and wraps a request for the host.
-    fn send(&mut self, request: HttpRequest) -> Action {
+    /// Counts and wraps a request for the host, naming the client in its `User-Agent`.
+    fn send(&mut self, mut request: HttpRequest) -> Action {
         self.requests_sent += 1;
+        request
+            .headers
+            .push(("User-Agent".to_owned(), self.user_agent.clone()));
         Action::Send(request)
     }
 
@@ -274,6 +282,10 @@ impl Client {
                 account_url: config.account_url,
                 nonces: VecDeque::new(),
                 requests_sent: 0,
+                user_agent: match config.user_agent {
+                    Some(host) => format!("{host} {ENGINE_PRODUCT}"),
+                    None => ENGINE_PRODUCT.to_owned(),
+                },
             },
             ops: BTreeMap::new(),
             next_op: 1,
@@ -551,7 +563,14 @@ impl Client {
                 let error = match problem {
                     Some(problem) => Some(request::acme_error(&url, &response, problem, now)),
                     None if response.header("replay-nonce").is_none() => {
-                        Some(Error::invalid_response(&url, "a Replay-Nonce header"))
+                        Some(Error::invalid_response(
+                            &url,
+                            if response.headers.is_empty() {
+                                "a Replay-Nonce header (the response has no headers at all: does the host pass the response's headers on?)"
+                            } else {
+                                "a Replay-Nonce header"
+                            },
+                        ))
                     }
                     None => None,
                 };

@@ -102,6 +102,15 @@ impl Harness {
                     let op = output.op;
                     match output.action {
                         Action::Send(request) => {
+                            let user_agent = request
+                                .headers
+                                .iter()
+                                .find(|(name, _)| name.eq_ignore_ascii_case("user-agent"));
+                            assert!(
+                                user_agent.is_some_and(|(_, v)| v.contains("certsmith-core/")),
+                                "every request names the engine (RFC 8555 6.1): {:?}",
+                                request.headers
+                            );
                             let mut response = self.ca.handle(&request, self.now);
                             if let Some((n, replacement)) = &self.tamper
                                 && *n == self.sent

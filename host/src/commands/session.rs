@@ -75,6 +75,7 @@ impl Session {
             .map(|meta| meta.url);
         let config = ClientConfig {
             account_url: account_url.clone(),
+            user_agent: Some(concat!("certsmith/", env!("CARGO_PKG_VERSION")).to_owned()),
             ..ClientConfig::new(directory.clone())
         };
         let cache_dir = state_dir.join("cache");

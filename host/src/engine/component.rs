@@ -190,6 +190,7 @@ fn config_out(c: ClientConfig) -> wit::ClientConfig {
             poll_timeout_ms: r.poll_timeout_ms,
             max_inline_wait_ms: r.max_inline_wait_ms,
         }),
+        user_agent: c.user_agent,
     }
 }
 
