@@ -484,6 +484,14 @@ pub fn key_matches_certificate(key: &PrivateKey, der: &[u8]) -> Result<bool, Err
     Ok(cert.spki.raw == key.public_key_der())
 }
 
+/// The first certificate of a PEM bundle (the leaf of a chain), DER.
+pub fn leaf_der(pem: &str) -> Result<Vec<u8>, Error> {
+    split_pem_chain(pem)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::invalid_input("certificate PEM", "a certificate"))
+}
+
 /// Whether the PEM private key `key_pem` is the key of certificate `der`, compared by the
 /// public key the key file declares (no scalar multiplication, so reading thousands of
 /// stored pairs stays cheap); a key that declares none is read in full. A key whose

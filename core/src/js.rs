@@ -143,14 +143,6 @@ fn op_in(op: f64) -> OpId {
     OpId(op as u64)
 }
 
-/// The first certificate of a PEM bundle, DER.
-fn leaf_der(pem: &str) -> Result<Vec<u8>, Error> {
-    cert::split_pem_chain(pem)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| Error::invalid_input("certificate PEM", "a certificate"))
-}
-
 // ---- views: what JS sees ----
 
 /// An error's typed fields.
@@ -444,14 +436,7 @@ impl OrderIn {
         if let Some(types) = self.challenge_types {
             request.challenge_types = types
                 .iter()
-                .map(|name| {
-                    ChallengeType::from_name(name).ok_or_else(|| {
-                        Error::invalid_input(
-                            format!("challenge type {name:?}"),
-                            "http-01, dns-01 or tls-alpn-01",
-                        )
-                    })
-                })
+                .map(|name| name.parse::<ChallengeType>())
                 .collect::<Result<_, _>>()?;
         }
         request.certificate_key = match (self.csr_pem, self.certificate_key_pem, self.key_type) {
@@ -615,7 +600,7 @@ fn command_in(value: &JsValue) -> Result<Command, Error> {
                 None => crate::RevocationSigner::Account,
             };
             Command::Revoke(crate::RevocationRequest {
-                certificate_der: leaf_der(&options.certificate_pem)?,
+                certificate_der: cert::leaf_der(&options.certificate_pem)?,
                 reason: options.reason,
                 signer,
             })
@@ -624,7 +609,7 @@ fn command_in(value: &JsValue) -> Result<Command, Error> {
             let what = "renewal-info command";
             only_fields(value, what, &["certificatePem"])?;
             Command::RenewalInfo {
-                certificate_der: leaf_der(&string_field(value, what, "certificatePem")?)?,
+                certificate_der: cert::leaf_der(&string_field(value, what, "certificatePem")?)?,
             }
         }
         Some(kind @ ("resume" | "abandon")) => {

@@ -13,6 +13,7 @@ pub mod client;
 #[cfg(feature = "component")]
 pub mod component;
 pub mod csr;
+pub mod directories;
 mod dn;
 pub mod error;
 pub mod http;

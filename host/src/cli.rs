@@ -361,12 +361,7 @@ fn parse_reason(text: &str) -> Result<u8, String> {
     Ok(code)
 }
 
-/// The directory URL for a `--server` value.
+/// The directory URL for a `--server` value: a well-known CA's short name, or a URL.
 pub fn directory_url(server: &str) -> &str {
-    match server {
-        "letsencrypt" => "https://acme-v02.api.letsencrypt.org/directory",
-        "letsencrypt-staging" => "https://acme-staging-v02.api.letsencrypt.org/directory",
-        "zerossl" => "https://acme.zerossl.com/v2/DV90",
-        url => url,
-    }
+    certsmith_core::directories::named(server).unwrap_or(server)
 }

@@ -133,14 +133,21 @@ impl ChallengeType {
             ChallengeType::TlsAlpn01 => "tls-alpn-01",
         }
     }
+}
 
-    /// The type named `name` (as the CA spells it), if the engine supports it.
-    pub fn from_name(name: &str) -> Option<Self> {
+impl core::str::FromStr for ChallengeType {
+    type Err = Error;
+
+    /// The type named as the CA spells it (`http-01`, `dns-01`, `tls-alpn-01`).
+    fn from_str(name: &str) -> Result<Self, Error> {
         match name {
-            "http-01" => Some(ChallengeType::Http01),
-            "dns-01" => Some(ChallengeType::Dns01),
-            "tls-alpn-01" => Some(ChallengeType::TlsAlpn01),
-            _ => None,
+            "http-01" => Ok(ChallengeType::Http01),
+            "dns-01" => Ok(ChallengeType::Dns01),
+            "tls-alpn-01" => Ok(ChallengeType::TlsAlpn01),
+            _ => Err(Error::invalid_input(
+                format!("challenge type {name:?}"),
+                "http-01, dns-01 or tls-alpn-01",
+            )),
         }
     }
 }

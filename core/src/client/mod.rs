@@ -31,6 +31,9 @@ use snapshot::{OrderKey, OrderPlan};
 /// The engine's product token in every request's `User-Agent`.
 const ENGINE_PRODUCT: &str = concat!("certsmith-core/", env!("CARGO_PKG_VERSION"));
 
+/// The longest `Replay-Nonce` kept.
+const MAX_NONCE_LEN: usize = 512;
+
 /// Nonces kept for later requests; older ones are dropped first.
 const NONCE_POOL_MAX: usize = 16;
 /// First delay before retrying a request the CA failed with a 5xx, ms.
@@ -86,11 +89,7 @@ impl Shared {
         let Some(nonce) = response.header("replay-nonce") else {
             return;
         };
-        let valid = (1..=512).contains(&nonce.len())
-            && nonce
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if valid {
+        if crate::jose::is_base64url(nonce, MAX_NONCE_LEN) {
             if self.nonces.len() == NONCE_POOL_MAX {
                 self.nonces.pop_front();
             }

@@ -563,7 +563,7 @@ fn challenge_task(
     let token = offered
         .token
         .clone()
-        .filter(|t| is_base64url_token(t))
+        .filter(|t| jose::is_base64url(t, jose::MAX_TOKEN_LEN))
         .ok_or_else(|| {
             Error::invalid_response(
                 authz_url,
@@ -594,14 +594,6 @@ fn challenge_task(
         key_authorization,
         solution,
     })
-}
-
-/// Whether `token` is a non-empty base64url string of sane length (safe in paths and names).
-fn is_base64url_token(token: &str) -> bool {
-    (1..=256).contains(&token.len())
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 impl Flow for OrderFlow {

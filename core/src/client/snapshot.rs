@@ -181,14 +181,7 @@ impl Snapshot {
         };
         let challenge_types = challenge_names
             .iter()
-            .map(|name| {
-                ChallengeType::from_name(name).ok_or_else(|| {
-                    Error::invalid_input(
-                        format!("snapshot challenge type {name:?}"),
-                        "http-01, dns-01 or tls-alpn-01",
-                    )
-                })
-            })
+            .map(|name| name.parse::<ChallengeType>())
             .collect::<Result<_, _>>()?;
         Ok(Self(Box::new(Checkpoint {
             directory_url,

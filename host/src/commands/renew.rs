@@ -9,7 +9,7 @@
 use std::path::Path;
 
 use certsmith_core::Timestamp;
-use certsmith_core::cert::{CertificateInfo, split_pem_chain};
+use certsmith_core::cert::{CertificateInfo, leaf_der};
 
 use super::recipe::Recipe;
 use super::renewal_time::{RenewalTime, renewal_time};
@@ -51,13 +51,10 @@ async fn stored(store: &Store, ca: &str, name: &str) -> Result<Stored, Failure> 
     let meta: serde_json::Value = serde_json::from_slice(&lineage.meta_json).unwrap_or_default();
     let directory = meta["directory"].as_str().map(str::to_owned);
     let recipe = Recipe::from_meta(&meta);
-    let whole = lineage.check(None).ok().and_then(|info| {
-        let der = split_pem_chain(&lineage.cert_pem)
-            .ok()?
-            .into_iter()
-            .next()?;
-        Some((info, der))
-    });
+    let whole = lineage
+        .check(None)
+        .ok()
+        .and_then(|info| Some((info, leaf_der(&lineage.cert_pem).ok()?)));
     let mut names: Vec<String> = match &whole {
         Some((info, _)) => info.sans.iter().map(|s| s.value.clone()).collect(),
         None => serde_json::from_value(meta["domains"].clone()).unwrap_or_default(),

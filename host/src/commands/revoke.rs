@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use certsmith_core::cert::{inspect, split_pem_chain};
+use certsmith_core::cert::{self, inspect};
 use certsmith_core::{Command, Outcome, PrivateKey, RevocationRequest, RevocationSigner};
 
 use super::session::{Session, lock};
@@ -16,8 +16,7 @@ use crate::storage::{StorageSpec, Store};
 /// The first certificate of PEM text, DER; `what` names the source in errors.
 fn leaf_der(pem: &[u8], what: &str) -> Result<Vec<u8>, Failure> {
     let bad = |e: certsmith_core::Error| Failure::new(exit::LOCAL, format!("{what}: {e}"));
-    let text = String::from_utf8_lossy(pem);
-    Ok(split_pem_chain(&text).map_err(bad)?.remove(0))
+    cert::leaf_der(&String::from_utf8_lossy(pem)).map_err(bad)
 }
 
 /// Runs `certsmith revoke`.

@@ -122,11 +122,7 @@ pub(crate) fn http01_of(task: &ChallengeTask) -> Result<(&str, &str), SolverErro
 
 /// The token, if it is base64url (safe as a file name, a store key and a URL path segment).
 pub(crate) fn checked_token(token: &str) -> Result<&str, SolverError> {
-    let base64url = (1..=256).contains(&token.len())
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if base64url {
+    if certsmith_core::jose::is_base64url(token, certsmith_core::jose::MAX_TOKEN_LEN) {
         Ok(token)
     } else {
         Err(SolverError(format!(
