@@ -752,3 +752,67 @@ fn csr_orders_return_no_key() {
     let leaf = split_pem_chain(&cert.chain_pem).expect("chain").remove(0);
     assert!(key_matches_certificate(&key, &leaf).expect("match"));
 }
+
+#[test]
+fn update_account_replaces_the_contacts() {
+    let mut h = registered(Knobs::default());
+    let op = h
+        .client
+        .start(Command::UpdateAccount {
+            contact: vec!["mailto:new@example.com".into()],
+        })
+        .expect("starts");
+    match h.finish(op) {
+        Ok(Outcome::Account(info)) => {
+            assert_eq!(info.account.contact, ["mailto:new@example.com"]);
+        }
+        other => panic!("update: {other:?}"),
+    }
+}
+
+#[test]
+fn an_abandoned_order_has_its_pending_authorizations_deactivated() {
+    let mut h = registered(Knobs::default());
+    let account_url = h.client.account_url().expect("url").to_owned();
+    let key = h.client.account_key().clone();
+    // An order whose challenges are never published: its authorizations stay pending.
+    h.deploy = DeployMode::Silent;
+    let order = h
+        .client
+        .start(Command::Order(OrderRequest::new(dns(&[
+            "left.example",
+            "right.example",
+        ]))))
+        .expect("valid order");
+    h.run();
+    let snapshot = h
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::Save(o, s) if *o == order => Some(s.to_json()),
+            _ => None,
+        })
+        .expect("a snapshot after newOrder");
+
+    // The next run gives it up instead.
+    let config = ClientConfig {
+        account_url: Some(account_url),
+        ..ClientConfig::new(DIRECTORY)
+    };
+    h.restart(config, key);
+    let snapshot = Snapshot::from_json(&snapshot).expect("snapshot");
+    // Twice: the second time nothing is pending any more.
+    for expected in [2, 0] {
+        let op = h
+            .client
+            .start(Command::Abandon(snapshot.clone()))
+            .expect("abandon starts");
+        match h.finish(op) {
+            Ok(Outcome::OrderAbandoned {
+                authorizations_deactivated,
+            }) => assert_eq!(authorizations_deactivated, expected),
+            other => panic!("abandon: {other:?}"),
+        }
+    }
+    assert_eq!(h.ca.count("new-order"), 1, "no order made");
+}

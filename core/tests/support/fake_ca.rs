@@ -500,7 +500,13 @@ impl FakeCa {
                 let i: usize = n
                     .parse()
                     .map_err(|_| problem(404, "malformed", "no such authz"))?;
-                self.verify_post(req)?;
+                let signed = self.verify_post(req)?;
+                // Deactivation by the account holder (RFC 8555 7.5.2).
+                let payload: Value = serde_json::from_slice(&signed.payload).unwrap_or_default();
+                if payload.get("status") == Some(&json!("deactivated")) {
+                    self.authzs[i].status = "deactivated";
+                    return json_ok(200, self.authz_json(i));
+                }
                 let answered = self.authzs[i]
                     .challenges
                     .iter()
