@@ -628,6 +628,24 @@ fn malformed_identifiers_are_refused_before_anything_is_sent() {
     assert_eq!(h.client.requests_sent(), sent);
 }
 
+/// Starts an order for `names` whose challenges the host never publishes, runs it until
+/// it waits for the host, and returns the snapshot it saved (JSON).
+fn interrupted_order(h: &mut Harness, names: &[&str]) -> String {
+    h.deploy = DeployMode::Silent;
+    let op = h
+        .client
+        .start(Command::Order(OrderRequest::new(dns(names))))
+        .expect("valid order");
+    h.run();
+    h.events
+        .iter()
+        .find_map(|e| match e {
+            Event::Save(o, s) if *o == op => Some(s.to_json()),
+            _ => None,
+        })
+        .expect("a snapshot after newOrder")
+}
+
 #[test]
 fn a_crash_after_new_order_resumes_the_same_order() {
     let mut h = registered(Knobs {
@@ -637,23 +655,7 @@ fn a_crash_after_new_order_resumes_the_same_order() {
     let account_url = h.client.account_url().expect("url").to_owned();
     let key = h.client.account_key().clone();
     h.crash_after_save = true;
-    h.deploy = DeployMode::Silent;
-    let op = h
-        .client
-        .start(Command::Order(OrderRequest::new(dns(&[
-            "crash.example",
-            "crash2.example",
-        ]))))
-        .expect("order");
-    h.run();
-    let json = h
-        .events
-        .iter()
-        .find_map(|e| match e {
-            Event::Save(o, s) if *o == op => Some(s.to_json()),
-            _ => None,
-        })
-        .expect("a snapshot after newOrder");
+    let json = interrupted_order(&mut h, &["crash.example", "crash2.example"]);
     assert!(
         json.contains("PRIVATE KEY"),
         "the certificate key is in the snapshot"
@@ -754,45 +756,12 @@ fn csr_orders_return_no_key() {
 }
 
 #[test]
-fn update_account_replaces_the_contacts() {
-    let mut h = registered(Knobs::default());
-    let op = h
-        .client
-        .start(Command::UpdateAccount {
-            contact: vec!["mailto:new@example.com".into()],
-        })
-        .expect("starts");
-    match h.finish(op) {
-        Ok(Outcome::Account(info)) => {
-            assert_eq!(info.account.contact, ["mailto:new@example.com"]);
-        }
-        other => panic!("update: {other:?}"),
-    }
-}
-
-#[test]
 fn an_abandoned_order_has_its_pending_authorizations_deactivated() {
     let mut h = registered(Knobs::default());
     let account_url = h.client.account_url().expect("url").to_owned();
     let key = h.client.account_key().clone();
     // An order whose challenges are never published: its authorizations stay pending.
-    h.deploy = DeployMode::Silent;
-    let order = h
-        .client
-        .start(Command::Order(OrderRequest::new(dns(&[
-            "left.example",
-            "right.example",
-        ]))))
-        .expect("valid order");
-    h.run();
-    let snapshot = h
-        .events
-        .iter()
-        .find_map(|e| match e {
-            Event::Save(o, s) if *o == order => Some(s.to_json()),
-            _ => None,
-        })
-        .expect("a snapshot after newOrder");
+    let snapshot = interrupted_order(&mut h, &["left.example", "right.example"]);
 
     // The next run gives it up instead.
     let config = ClientConfig {
