@@ -10,9 +10,9 @@ mod support;
 use certsmith_core::cert::{inspect, key_matches_certificate, split_pem_chain};
 use certsmith_core::wire::{AccountStatus, ProblemKind};
 use certsmith_core::{
-    ChallengeType, ClientConfig, Command, Error, ExternalAccountKey, Identifier, KeyType,
-    NewAccountRequest, OrderRequest, Outcome, PrivateKey, RevocationRequest, RevocationSigner,
-    Snapshot, Solution,
+    Action, ChallengeType, Client, ClientConfig, Command, Error, ExternalAccountKey, Identifier,
+    Input, KeyType, NewAccountRequest, OrderRequest, Outcome, PrivateKey, RetryPolicy,
+    RevocationRequest, RevocationSigner, Snapshot, Solution, Timestamp,
 };
 use support::fake_ca::{ALTERNATE_ISSUER, DEFAULT_ISSUER};
 use support::{DIRECTORY, DeployMode, Event, Harness, Knobs, dns};
@@ -784,4 +784,44 @@ fn an_abandoned_order_has_its_pending_authorizations_deactivated() {
         }
     }
     assert_eq!(h.ca.count("new-order"), 1, "no order made");
+}
+
+#[test]
+fn a_request_without_a_response_is_retried_then_fails_naming_its_url() {
+    let config = ClientConfig {
+        account_url: Some("https://ca.test/acct/1".into()),
+        retry: RetryPolicy {
+            max_server_retries: 1,
+            ..RetryPolicy::default()
+        },
+        ..ClientConfig::new(DIRECTORY)
+    };
+    let key = PrivateKey::generate(KeyType::P256).expect("key");
+    let mut client = Client::new(config, key);
+    let op = client.start(Command::FetchAccount).expect("starts");
+    let mut now = Timestamp::from_unix_secs(1_000);
+    let refused = || Input::TransportError("connection refused".into());
+    // The directory request gets no response, twice: one retry after a backoff, then the
+    // operation fails with the transport's reason and the URL.
+    let first = client.poll(now).expect("the directory request");
+    assert!(matches!(first.action, Action::Send(_)));
+    client.handle(now, op, refused()).expect("fits");
+    assert!(client.poll(now).is_none(), "nothing before the backoff");
+    now = client.next_wakeup().expect("a retry is scheduled");
+    let again = client.poll(now).expect("the retry");
+    assert!(matches!(again.action, Action::Send(_)));
+    client.handle(now, op, refused()).expect("fits");
+    let ended = client.poll(now).expect("the end");
+    match ended.action {
+        Action::Failed(Error::Transport { url, reason }) => {
+            assert_eq!(url, DIRECTORY);
+            assert_eq!(reason, "connection refused");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A report for an operation that has ended does not fit.
+    assert!(matches!(
+        client.handle(now, op, refused()),
+        Err(Error::InvalidState { .. })
+    ));
 }
