@@ -79,8 +79,12 @@ pub fn https_client(
     let tls = rustls::ClientConfig::builder()
         .with_root_certificates(roots)
         .with_no_client_auth();
+    // ACME needs no redirect, and following one would re-send a signed request to an
+    // address the CA never named, perhaps in cleartext: a 3xx reaches the engine as the
+    // CA's unusable answer instead.
     reqwest::Client::builder()
         .use_preconfigured_tls(tls)
+        .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("certsmith/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(10).min(timeout))
         .timeout(timeout)

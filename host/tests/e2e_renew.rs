@@ -319,3 +319,36 @@ fn a_profile_the_ca_does_not_offer_is_refused_before_any_order() {
         "no order: {stderr}"
     );
 }
+
+#[test]
+fn a_redirect_is_never_followed_so_no_signed_request_leaves_for_another_address() {
+    let ca = Pebble::start(&[("PEBBLE_WFE_NONCEREJECT", "0")]);
+    // Where a redirect-following client would re-send its signed newOrder, in cleartext.
+    let trap = std::net::TcpListener::bind("127.0.0.1:0").expect("trap");
+    trap.set_nonblocking(true).expect("nonblocking");
+    let location = format!(
+        "http://127.0.0.1:{}/stolen",
+        trap.local_addr().expect("addr").port()
+    );
+    let proxy = CaProxy::redirecting_new_order(&ca, location);
+    let state = tempfile::tempdir().expect("state");
+    let http = format!("127.0.0.1:{}", ca.http_port);
+    let output = certsmith(state.path())
+        .args(["issue", "--server", &proxy.directory, "--accept-tos"])
+        .args(["--http", &http, "-d", "redirect.example.test"])
+        .arg("--ca-cert")
+        .arg(ca.tls_root())
+        .output()
+        .expect("issue runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "the CA's answer is refused: {stderr}"
+    );
+    assert!(stderr.contains("307"), "{stderr}");
+    assert!(
+        trap.accept().is_err(),
+        "nothing connected to the redirect's target"
+    );
+}

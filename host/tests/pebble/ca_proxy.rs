@@ -1,8 +1,9 @@
 //! A CA in front of Pebble: an HTTPS proxy on its own loopback port that passes every
 //! request through to the real Pebble (with the client's `Host`, so Pebble's URLs and its
 //! JWS `url` checks name the proxy) and adds what Debian's Pebble 2.4.0 lacks: ACME Renewal
-//! Information (RFC 9773), a `renewalInfo` endpoint answering a scripted window. It records
-//! every request, with the JWS payload decoded, for the test to check.
+//! Information (RFC 9773), a `renewalInfo` endpoint answering a scripted window; and, when
+//! asked, a hostile twist: newOrder answered with a redirect. It records every request,
+//! with the JWS payload decoded, for the test to check.
 
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
@@ -55,6 +56,24 @@ pub struct CaProxy {
 impl CaProxy {
     /// Starts a proxy for `ca` that offers ARI as `ari` says.
     pub fn start(ca: &Pebble, ari: AriScript) -> Self {
+        Self::scripted(ca, ari, None)
+    }
+
+    /// Starts a proxy for `ca` that answers every newOrder with a 307 redirect to
+    /// `location` (a hostile or broken CA front).
+    pub fn redirecting_new_order(ca: &Pebble, location: String) -> Self {
+        let ari = AriScript {
+            start_secs: 86_400,
+            end_secs: 2 * 86_400,
+            explanation: None,
+            retry_after_secs: 3600,
+        };
+        Self::scripted(ca, ari, Some(location))
+    }
+
+    /// Starts a proxy for `ca` with ARI as `ari` says and newOrder redirected to
+    /// `redirect_new_order`, if given.
+    fn scripted(ca: &Pebble, ari: AriScript, redirect_new_order: Option<String>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("proxy port");
         listener.set_nonblocking(true).expect("nonblocking");
         let port = listener.local_addr().expect("address").port();
@@ -71,6 +90,7 @@ impl CaProxy {
             host: upstream,
             client,
             ari,
+            redirect_new_order,
             seen: seen.clone(),
         });
         let thread = std::thread::spawn(move || serve(listener, tls, shared, stopped));
@@ -109,6 +129,8 @@ struct Upstream {
     host: String,
     client: reqwest::Client,
     ari: AriScript,
+    /// Where newOrder requests are redirected, if anywhere.
+    redirect_new_order: Option<String>,
     seen: Arc<Mutex<Vec<Seen>>>,
 }
 
@@ -201,11 +223,22 @@ impl Upstream {
             .and_then(|h| h.to_str().ok())
             .unwrap_or_default()
             .to_owned();
+        let payload = jws_payload(&body);
+        let new_order = payload
+            .as_ref()
+            .is_some_and(|p| p.get("identifiers").is_some());
         self.seen.lock().expect("seen").push(Seen {
             method: parts.method.to_string(),
             path: path.clone(),
-            payload: jws_payload(&body),
+            payload,
         });
+        if let (true, Some(location)) = (new_order, &self.redirect_new_order) {
+            return Ok(Response::builder()
+                .status(307)
+                .header("location", location)
+                .body(Full::new(Bytes::new()))
+                .expect("response"));
+        }
         if path.starts_with("/ari/") {
             return Ok(self.renewal_info());
         }
