@@ -127,9 +127,10 @@ pub struct ObtainArgs {
     #[arg(long, env = "CERTSMITH_KEY_TYPE", value_parser = parse_key_type)]
     pub key_type: Option<KeyType>,
     /// External account binding key id, for CAs that require it (ZeroSSL, many private CAs).
-    #[arg(long, env = "CERTSMITH_EAB_KID", requires = "eab_hmac")]
+    #[arg(long, env = "CERTSMITH_EAB_KID")]
     pub eab_kid: Option<String>,
-    /// External account binding HMAC key, base64url as the CA gives it.
+    /// External account binding HMAC key, base64url as the CA gives it (prefer
+    /// --eab-hmac-file: a command line is visible to every user of the machine).
     #[arg(
         long,
         env = "CERTSMITH_EAB_HMAC",
@@ -137,6 +138,14 @@ pub struct ObtainArgs {
         hide_env_values = true
     )]
     pub eab_hmac: Option<String>,
+    /// A file holding the external account binding HMAC key.
+    #[arg(
+        long = "eab-hmac-file",
+        env = "CERTSMITH_EAB_HMAC_FILE",
+        requires = "eab_kid",
+        conflicts_with = "eab_hmac"
+    )]
+    pub eab_hmac_file: Option<PathBuf>,
     /// Answer HTTP-01 with a built-in server on ADDR:PORT (port 80 for a public CA).
     #[arg(long, env = "CERTSMITH_HTTP", group = "solver")]
     pub http: Option<SocketAddr>,
@@ -168,12 +177,7 @@ pub struct ObtainArgs {
     pub http_kv: bool,
     /// Answer HTTP-01 through the edge plugin's admin API at this base URL (PUT/DELETE
     /// /.well-known/certsmith/http01/<token>), for hosts that cannot reach its store.
-    #[arg(
-        long = "http-edge",
-        env = "CERTSMITH_HTTP_EDGE",
-        group = "solver",
-        requires = "edge_secret"
-    )]
+    #[arg(long = "http-edge", env = "CERTSMITH_HTTP_EDGE", group = "solver")]
     pub http_edge: Option<String>,
     /// The plugin's admin secret (its `admin_secret` variable), sent as a bearer token.
     /// `renew` needs it again for a certificate issued with `--http-edge` (it is never
@@ -184,6 +188,13 @@ pub struct ObtainArgs {
         hide_env_values = true
     )]
     pub edge_secret: Option<String>,
+    /// A file holding the plugin's admin secret (keeps it out of `ps` and the environment).
+    #[arg(
+        long = "edge-secret-file",
+        env = "CERTSMITH_EDGE_SECRET_FILE",
+        conflicts_with = "edge_secret"
+    )]
+    pub edge_secret_file: Option<PathBuf>,
     /// Run this command (by `sh -c`) after a certificate is stored; the paths are in
     /// CERTSMITH_CERT_PATH, CERTSMITH_KEY_PATH, CERTSMITH_CHAIN_PATH,
     /// CERTSMITH_FULLCHAIN_PATH, CERTSMITH_CERT_DIR and the names in CERTSMITH_DOMAINS.

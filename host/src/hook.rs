@@ -26,6 +26,9 @@ impl Hook {
             .arg("certsmith-hook")
             .args(args)
             .envs(env.iter().copied())
+            // A hook is not given certsmith's secrets.
+            .env_remove("CERTSMITH_EAB_HMAC")
+            .env_remove("CERTSMITH_EDGE_SECRET")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -352,3 +352,64 @@ fn a_redirect_is_never_followed_so_no_signed_request_leaves_for_another_address(
         "nothing connected to the redirect's target"
     );
 }
+
+#[test]
+fn secrets_come_from_files_and_no_hook_inherits_one() {
+    let ca = Pebble::start_eab();
+    let state = tempfile::tempdir().expect("state");
+    let files = tempfile::tempdir().expect("files");
+    let http = format!("127.0.0.1:{}", ca.http_port);
+
+    // Secrets in the environment reach certsmith, never its hooks.
+    let seen = files.path().join("hook-env");
+    let deploy = format!("env > '{}'", seen.display());
+    let output = issue_command(&ca, state.path(), &["env.example.test"], &["--http", &http])
+        .args(["--eab-kid", "kid-1", "--deploy-hook", &deploy])
+        .env("CERTSMITH_EAB_HMAC", EAB_HMAC)
+        .env("CERTSMITH_EDGE_SECRET", "edge-secret-in-env")
+        .output()
+        .expect("issue runs");
+    check_issued(&ca, &output, &["env.example.test"]);
+    let env = std::fs::read_to_string(&seen).expect("the hook ran");
+    assert!(env.contains("CERTSMITH_DOMAINS="), "{env}");
+    assert!(
+        !env.contains(EAB_HMAC) && !env.contains("edge-secret-in-env"),
+        "a hook saw a secret: {env}"
+    );
+
+    // The HMAC key from a file (never on the command line): a second account binds with it.
+    let hmac_file = files.path().join("eab-hmac");
+    std::fs::write(&hmac_file, format!("{EAB_HMAC}\n")).expect("hmac file");
+    let second = tempfile::tempdir().expect("second state");
+    let output = issue_command(
+        &ca,
+        second.path(),
+        &["file.example.test"],
+        &["--http", &http],
+    )
+    .args(["--eab-kid", "kid-1", "--eab-hmac-file"])
+    .arg(&hmac_file)
+    .output()
+    .expect("issue runs");
+    check_issued(&ca, &output, &["file.example.test"]);
+
+    // A file that cannot be read is named, before anything is sent.
+    let missing = files.path().join("none");
+    let third = tempfile::tempdir().expect("third state");
+    let output = issue_command(
+        &ca,
+        third.path(),
+        &["other.example.test"],
+        &["--http", &http],
+    )
+    .args(["--eab-kid", "kid-1", "--eab-hmac-file"])
+    .arg(&missing)
+    .output()
+    .expect("issue runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(6), "{stderr}");
+    assert!(
+        stderr.contains("--eab-hmac-file") && stderr.contains(&missing.display().to_string()),
+        "{stderr}"
+    );
+}

@@ -106,17 +106,18 @@ async fn solver(args: &ObtainArgs, store: &Store) -> Result<AnySolver, Failure> 
         return Ok(AnySolver::HttpKv(HttpKv::new(store.clone())));
     }
     if let Some(base) = &args.http_edge {
-        let secret = args.edge_secret.as_ref().ok_or_else(|| {
-            Failure::new(
-                exit::LOCAL,
-                format!(
-                    "--http-edge {base} needs the plugin's admin secret: set CERTSMITH_EDGE_SECRET or pass --edge-secret"
-                ),
-            )
-        })?;
+        let secret = secret(&args.edge_secret, &args.edge_secret_file, "--edge-secret")?
+            .ok_or_else(|| {
+                Failure::new(
+                    exit::LOCAL,
+                    format!(
+                        "--http-edge {base} needs the plugin's admin secret: pass --edge-secret-file (or --edge-secret, CERTSMITH_EDGE_SECRET)"
+                    ),
+                )
+            })?;
         let roots: Vec<&Path> = args.ca.ca_cert.iter().map(|p| p.as_path()).collect();
         let roots = trust_roots(&roots).map_err(|e| Failure::new(exit::LOCAL, e.to_string()))?;
-        return HttpEdge::new(base, Zeroizing::new(secret.clone()), roots)
+        return HttpEdge::new(base, secret, roots)
             .map(AnySolver::HttpEdge)
             .map_err(|e| Failure::new(exit::LOCAL, e.to_string()));
     }
@@ -163,10 +164,47 @@ async fn deploy_hook(command: &str, stored: &Stored, domains: &[String]) -> Resu
     })
 }
 
-/// The external account binding of `--eab-kid` / `--eab-hmac`, if given.
-fn external_account(args: &ObtainArgs) -> Result<Option<ExternalAccountKey>, Failure> {
-    let (Some(kid), Some(hmac)) = (&args.eab_kid, &args.eab_hmac) else {
+/// A secret given on the command line (`value`) or in a file: its text, trimmed; an error
+/// names the file and the flag.
+fn secret(
+    value: &Option<String>,
+    file: &Option<PathBuf>,
+    flag: &str,
+) -> Result<Option<Zeroizing<String>>, Failure> {
+    if let Some(value) = value {
+        return Ok(Some(Zeroizing::new(value.clone())));
+    }
+    let Some(path) = file else {
         return Ok(None);
+    };
+    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
+        Failure::new(
+            exit::LOCAL,
+            format!("cannot read {flag}-file {}: {e}", path.display()),
+        )
+    })?);
+    if text.trim().is_empty() {
+        return Err(Failure::new(
+            exit::LOCAL,
+            format!("{flag}-file {} is empty", path.display()),
+        ));
+    }
+    Ok(Some(Zeroizing::new(text.trim().to_owned())))
+}
+
+/// The external account binding of `--eab-kid` and `--eab-hmac` (or `--eab-hmac-file`),
+/// if given.
+fn external_account(args: &ObtainArgs) -> Result<Option<ExternalAccountKey>, Failure> {
+    let hmac = secret(&args.eab_hmac, &args.eab_hmac_file, "--eab-hmac")?;
+    let (kid, hmac) = match (&args.eab_kid, hmac) {
+        (Some(kid), Some(hmac)) => (kid, hmac),
+        (None, _) => return Ok(None),
+        (Some(_), None) => {
+            return Err(Failure::new(
+                exit::LOCAL,
+                "--eab-kid needs the HMAC key: pass --eab-hmac-file (or --eab-hmac)",
+            ));
+        }
     };
     let key = certsmith_core::jose::b64url_decode(hmac.trim().trim_end_matches('='), "--eab-hmac")
         .map_err(|e| Failure::new(exit::LOCAL, e.to_string()))?;

@@ -70,10 +70,13 @@ pub enum SolverRecipe {
     },
     /// `--http-kv`.
     HttpKv,
-    /// `--http-edge URL` (the secret is not kept).
+    /// `--http-edge URL` (the secret is not kept; the file it was read from is).
     HttpEdge {
         /// The edge plugin's base URL.
         url: String,
+        /// `--edge-secret-file`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        secret_file: Option<PathBuf>,
     },
 }
 
@@ -99,9 +102,10 @@ impl SolverRecipe {
         if args.http_kv {
             return Some(Self::HttpKv);
         }
-        args.http_edge
-            .as_ref()
-            .map(|url| Self::HttpEdge { url: url.clone() })
+        args.http_edge.as_ref().map(|url| Self::HttpEdge {
+            url: url.clone(),
+            secret_file: args.edge_secret_file.clone(),
+        })
     }
 
     /// Sets these solver flags on `args`.
@@ -120,7 +124,10 @@ impl SolverRecipe {
                 args.dns_timeout = args.dns_timeout.or(timeout_secs);
             }
             Self::HttpKv => args.http_kv = true,
-            Self::HttpEdge { url } => args.http_edge = Some(url),
+            Self::HttpEdge { url, secret_file } => {
+                args.http_edge = Some(url);
+                args.edge_secret_file = args.edge_secret_file.take().or(secret_file);
+            }
         }
     }
 
@@ -132,7 +139,7 @@ impl SolverRecipe {
             Self::TlsAlpn { listen } => format!("--tls-alpn {listen}"),
             Self::DnsHook { command, .. } => format!("--dns-hook {command:?}"),
             Self::HttpKv => "--http-kv".to_owned(),
-            Self::HttpEdge { url } => format!("--http-edge {url}"),
+            Self::HttpEdge { url, .. } => format!("--http-edge {url}"),
         }
     }
 }
