@@ -218,49 +218,45 @@ impl Operation {
 ///
 /// ```no_run
 /// use certsmith_core::{
-///     Action, Client, ClientConfig, Command, HttpRequest, HttpResponse, Input, KeyType,
+///     Action, Client, ClientConfig, Command, Error, HttpRequest, HttpResponse, Input, KeyType,
 ///     NewAccountRequest, Output, PrivateKey, Timestamp,
 /// };
 ///
-/// fn send(request: &HttpRequest) -> Result<HttpResponse, String> {
-///     unimplemented!("the host's HTTPS client")
-/// }
-/// fn now() -> Timestamp {
-///     unimplemented!("the host's clock")
-/// }
-/// fn sleep_until(at: Option<Timestamp>) {
-///     unimplemented!("the host's timer")
-/// }
-///
-/// # fn main() -> Result<(), certsmith_core::Error> {
-/// let key = PrivateKey::generate(KeyType::P256)?;
-/// let mut client = Client::new(ClientConfig::new("https://acme.example/directory"), key);
-/// client.start(Command::NewAccount(NewAccountRequest {
-///     contact: vec!["mailto:ops@example.com".into()],
-///     terms_of_service_agreed: true,
-///     ..NewAccountRequest::default()
-/// }))?;
-/// loop {
-///     while let Some(Output { op, action }) = client.poll(now()) {
-///         match action {
-///             Action::Send(request) => {
-///                 let input = match send(&request) {
-///                     Ok(response) => Input::Response(response),
-///                     Err(reason) => Input::TransportError(reason),
-///                 };
-///                 client.handle(now(), op, input)?;
+/// /// Creates an account, with the host's HTTPS client (`send`), clock (`now`) and timer
+/// /// (`sleep_until`).
+/// fn create_account(
+///     send: impl Fn(&HttpRequest) -> Result<HttpResponse, String>,
+///     now: impl Fn() -> Timestamp,
+///     sleep_until: impl Fn(Option<Timestamp>),
+/// ) -> Result<(), Error> {
+///     let key = PrivateKey::generate(KeyType::P256)?;
+///     let mut client = Client::new(ClientConfig::new("https://acme.example/directory"), key);
+///     client.start(Command::NewAccount(NewAccountRequest {
+///         contact: vec!["mailto:ops@example.com".into()],
+///         terms_of_service_agreed: true,
+///         ..NewAccountRequest::default()
+///     }))?;
+///     loop {
+///         while let Some(Output { op, action }) = client.poll(now()) {
+///             match action {
+///                 Action::Send(request) => {
+///                     let input = match send(&request) {
+///                         Ok(response) => Input::Response(response),
+///                         Err(reason) => Input::TransportError(reason),
+///                     };
+///                     client.handle(now(), op, input)?;
+///                 }
+///                 Action::Done(outcome) => {
+///                     println!("{op} done: {outcome:?}");
+///                     return Ok(());
+///                 }
+///                 Action::Failed(error) => return Err(error),
+///                 Action::Deploy(_) | Action::Cleanup(_) | Action::Save(_) => {}
 ///             }
-///             Action::Done(outcome) => {
-///                 println!("{op} done: {outcome:?}");
-///                 return Ok(());
-///             }
-///             Action::Failed(error) => return Err(error),
-///             Action::Deploy(_) | Action::Cleanup(_) | Action::Save(_) => {}
 ///         }
+///         sleep_until(client.next_wakeup());
 ///     }
-///     sleep_until(client.next_wakeup());
 /// }
-/// # }
 /// ```
 pub struct Client {
     shared: Shared,
