@@ -65,6 +65,16 @@ pub enum Command {
     /// Run the edge plugin (a Spin HTTP component) on this machine.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Keep the certificates of a config file valid and serve them over HTTPS (the daemon).
+    Run(RunArgs),
+}
+
+/// `certsmith run`.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The config file (TOML; see README "certsmith run").
+    #[arg(long, short = 'c', env = "CERTSMITH_CONFIG")]
+    pub config: PathBuf,
 }
 
 /// `certsmith plugin …`.
@@ -97,7 +107,7 @@ pub struct PluginServeArgs {
 }
 
 /// Which CA, how to reach it, and which account: shared by the commands that talk to a CA.
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Debug, Clone, Default)]
 pub struct CaArgs {
     /// The CA: a directory URL, or letsencrypt, letsencrypt-staging, zerossl.
     #[arg(long, env = "CERTSMITH_SERVER", default_value = "letsencrypt-staging")]
@@ -114,7 +124,7 @@ pub struct CaArgs {
 }
 
 /// How to obtain a certificate: shared by `issue` and `renew`.
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Debug, Clone, Default)]
 pub struct ObtainArgs {
     /// The CA and account.
     #[command(flatten)]

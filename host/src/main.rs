@@ -3,6 +3,7 @@
 
 mod cli;
 mod commands;
+mod daemon;
 mod driver;
 mod engine;
 mod hook;
@@ -79,6 +80,7 @@ fn main() -> ExitCode {
             commands::account::run(command, &state_dir, &storage, cli.json),
             false,
         ),
+        Command::Run(args) => block_on(daemon::run(&args.config, &state_dir), true),
         Command::Plugin(PluginCommand::Serve(args)) => {
             block_on(commands::plugin::serve(args, &state_dir, &storage), true)
         }

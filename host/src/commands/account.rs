@@ -80,7 +80,7 @@ pub async fn run(
     match command {
         AccountCommand::Show(ca) => {
             let mut session = registered(&ca, state_dir, storage).await?;
-            let op = session.engine.start(Command::FetchAccount)?;
+            let op = session.start(Command::FetchAccount).await?;
             if let Outcome::Account(info) =
                 finish(&mut session, op, json, "fetching the account").await?
             {
@@ -91,7 +91,7 @@ pub async fn run(
             let mut session = registered(&ca, state_dir, storage).await?;
             let lease = account_lease(&session, json).await?;
             let contact = contacts.iter().map(|c| format!("mailto:{c}")).collect();
-            let op = session.engine.start(Command::UpdateAccount { contact })?;
+            let op = session.start(Command::UpdateAccount { contact }).await?;
             let outcome = finish(&mut session, op, json, "updating the contacts").await;
             lease.release().await?;
             if let Outcome::Account(info) = outcome? {
@@ -101,7 +101,7 @@ pub async fn run(
         AccountCommand::Deactivate(ca) => {
             let mut session = registered(&ca, state_dir, storage).await?;
             let lease = account_lease(&session, json).await?;
-            let op = session.engine.start(Command::DeactivateAccount)?;
+            let op = session.start(Command::DeactivateAccount).await?;
             let outcome = finish(&mut session, op, json, "deactivating the account").await;
             lease.release().await?;
             if let Outcome::Account(info) = outcome? {

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use std::path::PathBuf;
+use std::rc::Rc;
 
 use certsmith_core::cert::CertificateInfo;
 use certsmith_core::{
@@ -21,6 +22,7 @@ use super::session::{Session, lock};
 use super::{Failure, exit};
 use crate::cli::{IssueArgs, ObtainArgs};
 use crate::clock::now;
+use crate::driver::OpIo;
 use crate::hook::Hook;
 use crate::layout;
 use crate::progress::Progress;
@@ -73,7 +75,7 @@ fn identifiers(domains: &[String]) -> Vec<Identifier> {
 }
 
 /// The solver the flags ask for; binds its port now, before anything is sent to the CA.
-async fn solver(args: &ObtainArgs, store: &Store) -> Result<AnySolver, Failure> {
+pub async fn solver(args: &ObtainArgs, store: &Store) -> Result<AnySolver, Failure> {
     if let Some(addr) = args.http {
         return Http01Standalone::bind(addr)
             .await
@@ -215,12 +217,13 @@ fn external_account(args: &ObtainArgs) -> Result<Option<ExternalAccountKey>, Fai
 }
 
 /// Where a stored certificate is and what it is.
-struct Stored {
+pub struct Stored {
     /// Its directory, when the store is files (the lineage's stable path).
     dir: Option<PathBuf>,
     /// Its key in the store.
     lineage: String,
-    serial: String,
+    /// The leaf's serial number (hex).
+    pub serial: String,
     not_after: String,
     issuer: String,
 }
@@ -338,22 +341,60 @@ pub struct Wanted<'a> {
     pub started: Timestamp,
 }
 
-/// Obtains and stores the certificate `wanted` (resuming an interrupted order for it),
-/// holding the certificate's lock. A process that had to wait for the lock while another
-/// obtained the certificate reports that one instead of ordering again.
+/// Who answers an order's challenges.
+pub enum Solving {
+    /// The solver the flags ask for, set up for this order and stopped after it.
+    FromFlags,
+    /// A solver that outlives the order (the daemon's own listeners).
+    With(Rc<AnySolver>),
+}
+
+/// A certificate obtained and stored, and how: ordered now (the certificate and the ACME
+/// requests sent), or `None` when another process stored it meanwhile.
+pub struct Obtained {
+    /// Where it is stored and what it is.
+    pub stored: Stored,
+    /// The order's certificate and requests, when this process ordered it.
+    pub ordered: Option<(IssuedCertificate, u64)>,
+}
+
+/// Obtains and stores the certificate `wanted`, then reports it on stdout.
 pub async fn obtain(
     session: &mut Session,
     wanted: &Wanted<'_>,
     args: &ObtainArgs,
     json: bool,
 ) -> Result<(), Failure> {
+    let mut progress = Progress::new(json);
+    let obtained = obtain_quietly(session, wanted, args, Solving::FromFlags, &mut progress).await?;
+    progress.finish_current();
+    let name = layout::cert_name(&wanted.domains[0]);
+    report(
+        &obtained.stored,
+        &name,
+        wanted.domains,
+        obtained.ordered.as_ref(),
+        json,
+    );
+    Ok(())
+}
+
+/// Obtains and stores the certificate `wanted` (resuming an interrupted order for it),
+/// holding the certificate's lock, and runs the deploy hook. A process that had to wait for
+/// the lock while another obtained the certificate uses that one instead of ordering again.
+pub async fn obtain_quietly(
+    session: &mut Session,
+    wanted: &Wanted<'_>,
+    args: &ObtainArgs,
+    solving: Solving,
+    progress: &mut Progress,
+) -> Result<Obtained, Failure> {
     let domains = wanted.domains;
     let name = layout::cert_name(&domains[0]);
     let store = session.store.clone();
     let store = &store;
     let ca = session.ca.clone();
-    let mut progress = Progress::new(json);
-    let lease = lock(store, &layout::cert_lock(&ca, &name), &mut progress).await?;
+    let lease = lock(store, &layout::cert_lock(&ca, &name), progress).await?;
     let meanwhile = stored_since(store, (&ca, &name), domains, wanted.started).await?;
     let obtained = match meanwhile {
         Some(info) => {
@@ -367,8 +408,8 @@ pub async fn obtain(
             session,
             &lease,
             (domains, wanted.replaces.clone()),
-            args,
-            &mut progress,
+            (args, solving),
+            progress,
         )
         .await
         .map(|(stored, cert, requests)| (stored, Some((cert, requests)))),
@@ -380,24 +421,30 @@ pub async fn obtain(
         progress.step("running the deploy hook");
         deploy_hook(command, &stored, domains).await?;
     }
-    progress.finish_current();
-    report(&stored, &name, domains, ordered.as_ref(), json);
-    Ok(())
+    Ok(Obtained { stored, ordered })
 }
 
-/// [`order`] with the solver the flags ask for. The solver (and its port) is set up only
-/// once the lock is ours, since a process that waited for another's issuance never needs
-/// it, and it is stopped whatever the order's outcome.
+/// [`order`] with the solver of `solving`. A solver the flags ask for (and its port) is set
+/// up only once the lock is ours, since a process that waited for another's issuance never
+/// needs it, and it is stopped whatever the order's outcome.
 async fn solve_and_order(
     session: &mut Session,
     lease: &Lease,
     wanted: (&[String], Option<String>),
-    args: &ObtainArgs,
+    (args, solving): (&ObtainArgs, Solving),
     progress: &mut Progress,
 ) -> Result<(Stored, IssuedCertificate, u64), Failure> {
-    let mut solver = solver(args, &session.store).await?;
+    let mut solver = match solving {
+        Solving::With(solver) => {
+            return order(session, lease, &solver, wanted, args, progress).await;
+        }
+        Solving::FromFlags => Rc::new(solver(args, &session.store).await?),
+    };
     let ordered = order(session, lease, &solver, wanted, args, progress).await;
-    solver.stop().await;
+    // The engine has let go of the solver once the order's cleanups are done.
+    if let Some(solver) = Rc::get_mut(&mut solver) {
+        solver.stop().await;
+    }
     ordered
 }
 
@@ -407,7 +454,7 @@ async fn solve_and_order(
 async fn order(
     session: &mut Session,
     lease: &Lease,
-    solver: &AnySolver,
+    solver: &Rc<AnySolver>,
     (domains, replaces): (&[String], Option<String>),
     args: &ObtainArgs,
     progress: &mut Progress,
@@ -427,6 +474,10 @@ async fn order(
     .await?;
     // Both operations start now, so a malformed name is refused before anything is sent;
     // the engine holds the order until the account exists.
+    let io = OpIo {
+        solver: Some(Rc::clone(solver)),
+        snapshots: Some(lease.fenced(&snapshot_key)),
+    };
     let account_op = match &session.account_url {
         Some(_) => None,
         None if !args.accept_tos => {
@@ -439,7 +490,6 @@ async fn order(
         }
         None => Some(
             session
-                .engine
                 .start(Command::NewAccount(NewAccountRequest {
                     contact: args
                         .ca
@@ -450,7 +500,8 @@ async fn order(
                     terms_of_service_agreed: true,
                     only_return_existing: false,
                     external_account: external_account(args)?,
-                }))?,
+                }))
+                .await?,
         ),
     };
     let new_order = OrderRequest {
@@ -472,17 +523,19 @@ async fn order(
             ));
             session
                 .engine
-                .start(Command::Resume(Snapshot::from_json(&snapshot)?))?
+                .start(Command::Resume(Snapshot::from_json(&snapshot)?), io.clone())
+                .await?
         }
         None => {
             progress.step(format!("order for {} at {directory}", domains.join(", ")));
-            session.engine.start(Command::Order(new_order.clone()))?
+            session
+                .engine
+                .start(Command::Order(new_order.clone()), io.clone())
+                .await?
         }
     };
     let ops: Vec<OpId> = account_op.into_iter().chain([order_op]).collect();
-    let mut results = session
-        .run(&ops, Some(solver), Some((lease, &snapshot_key)), progress)
-        .await?;
+    let mut results = session.run(&ops, progress).await?;
     if let Some(op) = account_op {
         match results.remove(&op) {
             Some(Ok(Outcome::Account(info))) => session.save_account(info.url).await?,
@@ -508,17 +561,24 @@ async fn order(
             "the interrupted order can no longer be finished ({failure}); ordering anew"
         ));
         lease.delete(&snapshot_key).await?;
-        let op = session.engine.start(Command::Order(OrderRequest {
-            certificate_key: saved_key.map_or(new_order.certificate_key, CertificateKey::Key),
-            ..new_order
-        }))?;
+        let op = session
+            .engine
+            .start(
+                Command::Order(OrderRequest {
+                    certificate_key: saved_key
+                        .map_or(new_order.certificate_key, CertificateKey::Key),
+                    ..new_order
+                }),
+                io,
+            )
+            .await?;
         result = session
-            .run(&[op], Some(solver), Some((lease, &snapshot_key)), progress)
+            .run(&[op], progress)
             .await?
             .remove(&op)
             .ok_or_else(|| Failure::new(exit::OTHER, "the engine did not end the order"))?;
     }
-    let requests = session.engine.requests_sent()?;
+    let requests = session.engine.requests_sent().await?;
     let cert = match result {
         Ok(Outcome::Certificate(cert)) => cert,
         Ok(other) => {
@@ -604,13 +664,10 @@ async fn abandon(
 ) -> Result<u32, String> {
     let snapshot = Snapshot::from_json(snapshot).map_err(|e| e.to_string())?;
     let op = session
-        .engine
         .start(Command::Abandon(snapshot))
-        .map_err(|e| e.to_string())?;
-    let mut results = session
-        .run(&[op], None, None, progress)
         .await
-        .map_err(|f| f.message)?;
+        .map_err(|e| e.to_string())?;
+    let mut results = session.run(&[op], progress).await.map_err(|f| f.message)?;
     match results.remove(&op) {
         Some(Ok(Outcome::OrderAbandoned {
             authorizations_deactivated,

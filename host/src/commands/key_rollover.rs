@@ -33,8 +33,8 @@ pub async fn roll_over(
         session.directory
     ));
     let op = session
-        .engine
-        .start(Command::ChangeKey(PrivateKey::from_pem(new_key_pem)?))?;
+        .start(Command::ChangeKey(PrivateKey::from_pem(new_key_pem)?))
+        .await?;
     match run_one(session, op, progress).await {
         Ok(_) => {
             crate::crash_point::hit("rollover-ca-switched");
@@ -89,11 +89,11 @@ async fn settle_under(
     let current = read_key(session, &session.account_key.clone()).await?;
     let Some(pending) = session.store.get(&pending_name).await? else {
         // Another process settled it while this one waited: use the key it left.
-        session.engine = reopen(&current)?;
+        session.replace_engine(reopen(&current)?);
         return Ok(());
     };
     let pending = pem_text(pending, &pending_name)?;
-    session.engine = reopen(&current)?;
+    session.replace_engine(reopen(&current)?);
     if holds_key(session, progress).await? {
         lease.delete(&pending_name).await?;
         progress.notice(
@@ -101,7 +101,7 @@ async fn settle_under(
         );
         return Ok(());
     }
-    session.engine = reopen(&pending)?;
+    session.replace_engine(reopen(&pending)?);
     if holds_key(session, progress).await? {
         lease
             .put(&session.account_key, pending.as_bytes(), Secrecy::Secret)
@@ -122,7 +122,7 @@ async fn settle_under(
 /// Whether the CA accepts the session engine's key for the account: the account fetched
 /// (POST-as-GET) with it. A CA that cannot be reached is an error: nothing can be decided.
 async fn holds_key(session: &mut Session, progress: &mut Progress) -> Result<bool, Failure> {
-    let op = session.engine.start(Command::FetchAccount)?;
+    let op = session.start(Command::FetchAccount).await?;
     match run_one(session, op, progress).await {
         Ok(_) => Ok(true),
         Err(failure) if failure.code == exit::CA_REFUSED => Ok(false),
@@ -141,7 +141,7 @@ pub async fn run_one(
     op: OpId,
     progress: &mut Progress,
 ) -> Result<Outcome, Failure> {
-    let mut results = session.run(&[op], None, None, progress).await?;
+    let mut results = session.run(&[op], progress).await?;
     match results.remove(&op) {
         Some(Ok(outcome)) => Ok(outcome),
         Some(Err(failure)) => Err(failure.into()),

@@ -8,10 +8,10 @@ pub mod list;
 pub mod plugin;
 mod recipe;
 pub mod renew;
-mod renewal_time;
+pub mod renewal_time;
 pub mod revoke;
 pub mod rollback;
-mod session;
+pub mod session;
 
 use std::process::ExitCode;
 

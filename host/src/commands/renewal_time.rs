@@ -104,10 +104,12 @@ async fn ask(
     der: &[u8],
     progress: &mut Progress,
 ) -> Result<Option<RenewalAdvice>, Failure> {
-    let op = session.engine.start(Command::RenewalInfo {
-        certificate_der: der.to_vec(),
-    })?;
-    let mut results = session.run(&[op], None, None, progress).await?;
+    let op = session
+        .start(Command::RenewalInfo {
+            certificate_der: der.to_vec(),
+        })
+        .await?;
+    let mut results = session.run(&[op], progress).await?;
     match results.remove(&op) {
         Some(Ok(Outcome::RenewalInfo(advice))) => Ok(Some(advice)),
         // The CA's directory names no renewalInfo: it offers no ARI.

@@ -107,12 +107,14 @@ async fn revoke(
         "revoking certificate {serial} at {}",
         session.directory
     ));
-    let op = session.engine.start(Command::Revoke(RevocationRequest {
-        certificate_der: der,
-        reason: args.reason,
-        signer,
-    }))?;
-    let mut results = session.run(&[op], None, None, progress).await?;
+    let op = session
+        .start(Command::Revoke(RevocationRequest {
+            certificate_der: der,
+            reason: args.reason,
+            signer,
+        }))
+        .await?;
+    let mut results = session.run(&[op], progress).await?;
     match results.remove(&op) {
         Some(Ok(Outcome::Revoked)) => {
             progress.finish_current();

@@ -2,21 +2,19 @@
 //! transport, the account key and URL, and the engine; and running operations to their end.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::path::Path;
-use std::pin::Pin;
+use std::rc::Rc;
 use std::time::Duration;
 
-use certsmith_core::{ClientConfig, KeyType, OpId, PrivateKey};
+use certsmith_core::{ClientConfig, Command, KeyType, OpId, PrivateKey};
 use serde::{Deserialize, Serialize};
 
 use super::{Failure, exit, key_rollover};
 use crate::cli::{CaArgs, directory_url};
-use crate::driver::{Driver, Event, OpResult, SnapshotSink};
-use crate::engine::{self, AcmeEngine};
+use crate::driver::{Engine, Event, Hub, OpIo, OpResult};
+use crate::engine::{self, AcmeEngine, EngineError};
 use crate::layout;
 use crate::progress::Progress;
-use crate::solvers::AnySolver;
 use crate::storage::{Holder, Lease, Secrecy, Store};
 use crate::transport::Transport;
 
@@ -43,9 +41,9 @@ pub struct Session {
     /// The CA's name in the store.
     pub ca: String,
     /// The HTTPS client.
-    pub transport: Transport,
+    pub transport: Rc<Transport>,
     /// The engine, with the account key.
-    pub engine: Box<dyn AcmeEngine>,
+    pub engine: Engine,
     /// The account URL, if the account is registered.
     pub account_url: Option<String>,
     /// Where the account URL is kept.
@@ -63,8 +61,10 @@ impl Session {
         let ca = layout::ca_slug(&directory);
         let account = args.email.as_deref().unwrap_or("default");
         let roots: Vec<&Path> = args.ca_cert.iter().map(|p| p.as_path()).collect();
-        let transport = Transport::new(&roots, REQUEST_TIMEOUT)
-            .map_err(|e| Failure::new(exit::LOCAL, e.to_string()))?;
+        let transport = Rc::new(
+            Transport::new(&roots, REQUEST_TIMEOUT)
+                .map_err(|e| Failure::new(exit::LOCAL, e.to_string()))?,
+        );
         let account_key_name = layout::account_key(&ca, account);
         let key_pem = account_key(&store, &account_key_name).await?;
         let account_meta = layout::account_meta(&ca, account);
@@ -87,7 +87,7 @@ impl Session {
                 Some(&cache_dir),
             )
         };
-        let engine = reopen(&key_pem)?;
+        let engine = Engine::Local(Hub::new(reopen(&key_pem)?, Rc::clone(&transport)));
         let registered = account_url.is_some();
         let mut session = Self {
             store,
@@ -115,24 +115,62 @@ impl Session {
             .await?)
     }
 
-    /// Runs `ops` to their end, showing progress; how each ended. Snapshots go to the
-    /// key of `snapshots` (as secrets: they hold the certificate key), written under its lease.
+    /// Hands this session's engine to a hub that serves many sessions at once: returns the
+    /// future that runs it (to spawn on this thread); [`Session::fork`] makes the sessions.
+    pub fn share(
+        &mut self,
+        observe: Box<dyn FnMut(&Event<'_>)>,
+    ) -> Option<impl std::future::Future<Output = ()> + use<>> {
+        let placeholder = Engine::Shared(crate::driver::HubClient::closed());
+        match std::mem::replace(&mut self.engine, placeholder) {
+            Engine::Local(hub) => {
+                let (client, serve) = hub.share(observe);
+                self.engine = Engine::Shared(client);
+                Some(serve)
+            }
+            shared => {
+                self.engine = shared;
+                None
+            }
+        }
+    }
+
+    /// Another session on the same shared engine, store, CA and account.
+    pub fn fork(&self) -> Option<Self> {
+        let Engine::Shared(client) = &self.engine else {
+            return None;
+        };
+        Some(Self {
+            store: self.store.clone(),
+            directory: self.directory.clone(),
+            ca: self.ca.clone(),
+            transport: Rc::clone(&self.transport),
+            engine: Engine::Shared(client.clone()),
+            account_url: self.account_url.clone(),
+            account_meta: self.account_meta.clone(),
+            account_key: self.account_key.clone(),
+            account: self.account.clone(),
+        })
+    }
+
+    /// Uses `engine` (signing with another account key) from now on.
+    pub fn replace_engine(&mut self, engine: Box<dyn AcmeEngine>) {
+        self.engine = Engine::Local(Hub::new(engine, Rc::clone(&self.transport)));
+    }
+
+    /// Starts an operation that publishes no challenge and keeps no snapshot.
+    pub async fn start(&mut self, command: Command) -> Result<OpId, EngineError> {
+        self.engine.start(command, OpIo::default()).await
+    }
+
+    /// Runs `ops` to their end, showing progress; how each ended.
     pub async fn run(
         &mut self,
         ops: &[OpId],
-        solver: Option<&AnySolver>,
-        snapshots: Option<(&Lease, &str)>,
         progress: &mut Progress,
     ) -> Result<BTreeMap<OpId, OpResult>, Failure> {
-        let mut sink = LeaseSink { snapshots };
         let mut events = |event: Event<'_>| progress.event(event);
-        let mut driver = Driver {
-            transport: &self.transport,
-            solver,
-            snapshots: &mut sink,
-            events: &mut events,
-        };
-        Ok(driver.run(self.engine.as_mut(), ops).await?)
+        Ok(self.engine.run(ops, &mut events).await?)
     }
 }
 
@@ -143,29 +181,6 @@ pub async fn lock(store: &Store, name: &str, progress: &mut Progress) -> Result<
         progress.notice(format!("waiting for the lock on {name} held by {holder}"));
     };
     Ok(store.lock(name, LOCK_WAIT, &mut waiting).await?)
-}
-
-/// Order snapshots go to the store as secrets, written under the lease of the certificate.
-struct LeaseSink<'a> {
-    snapshots: Option<(&'a Lease, &'a str)>,
-}
-
-impl SnapshotSink for LeaseSink<'_> {
-    fn save<'a>(
-        &'a mut self,
-        _op: OpId,
-        snapshot_json: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + 'a>> {
-        Box::pin(async move {
-            let (lease, key) = self
-                .snapshots
-                .ok_or("this command keeps no order snapshots")?;
-            lease
-                .put(key, snapshot_json.as_bytes(), Secrecy::Secret)
-                .await
-                .map_err(|e| e.to_string())
-        })
-    }
 }
 
 /// The account key PEM, generated and stored on first use. Processes that race to create

@@ -33,6 +33,8 @@ pub enum AnySolver {
     Webroot(webroot::Webroot),
     /// `--tls-alpn ADDR:PORT`.
     TlsAlpn(tls_alpn::TlsAlpnStandalone),
+    /// The daemon's HTTPS listener.
+    TlsAlpnResolver(tls_alpn::TlsAlpnResolver),
     /// `--dns-hook CMD` (boxed: the resolver is large).
     Dns(Box<dns_hook::DnsHook>),
     /// `--http-kv`.
@@ -49,7 +51,7 @@ impl AnySolver {
             | AnySolver::Webroot(_)
             | AnySolver::HttpKv(_)
             | AnySolver::HttpEdge(_) => ChallengeType::Http01,
-            AnySolver::TlsAlpn(_) => ChallengeType::TlsAlpn01,
+            AnySolver::TlsAlpn(_) | AnySolver::TlsAlpnResolver(_) => ChallengeType::TlsAlpn01,
             AnySolver::Dns(_) => ChallengeType::Dns01,
         }
     }
@@ -73,6 +75,7 @@ impl Solver for AnySolver {
             AnySolver::Http(s) => s.deploy(task).await,
             AnySolver::Webroot(s) => s.deploy(task).await,
             AnySolver::TlsAlpn(s) => s.deploy(task).await,
+            AnySolver::TlsAlpnResolver(s) => s.deploy(task).await,
             AnySolver::Dns(s) => s.deploy(task).await,
             AnySolver::HttpKv(s) => s.deploy(task).await,
             AnySolver::HttpEdge(s) => s.deploy(task).await,
@@ -84,6 +87,7 @@ impl Solver for AnySolver {
             AnySolver::Http(s) => s.cleanup(task).await,
             AnySolver::Webroot(s) => s.cleanup(task).await,
             AnySolver::TlsAlpn(s) => s.cleanup(task).await,
+            AnySolver::TlsAlpnResolver(s) => s.cleanup(task).await,
             AnySolver::Dns(s) => s.cleanup(task).await,
             AnySolver::HttpKv(s) => s.cleanup(task).await,
             AnySolver::HttpEdge(s) => s.cleanup(task).await,

@@ -2,12 +2,12 @@
 //! only for a client offering ALPN `acme-tls/1` and naming (SNI) an identifier whose challenge
 //! is deployed, with that challenge's self-signed certificate; every other handshake fails.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use certsmith::tls::{ACME_TLS_1, CertResolver, ChallengeCerts};
 use certsmith_core::{ChallengeTask, Identifier, Solution};
-use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::server::ResolvesServerCert;
 use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -16,26 +16,6 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use super::{Solver, SolverError, bind_error};
-
-/// The ALPN protocol of TLS-ALPN-01.
-const ACME_TLS_1: &[u8] = b"acme-tls/1";
-
-/// SNI name → challenge certificate of the deployed challenges.
-#[derive(Debug, Default)]
-struct ChallengeCerts(Mutex<HashMap<String, Arc<CertifiedKey>>>);
-
-impl ResolvesServerCert for ChallengeCerts {
-    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        let offers_acme = hello
-            .alpn()
-            .is_some_and(|mut protocols| protocols.any(|p| p == ACME_TLS_1));
-        if !offers_acme {
-            return None;
-        }
-        let name = hello.server_name()?.to_ascii_lowercase();
-        self.0.lock().ok()?.get(&name).cloned()
-    }
-}
 
 /// The TLS-ALPN-01 server; stops when dropped.
 pub struct TlsAlpnStandalone {
@@ -141,21 +121,36 @@ fn certified_key(task: &ChallengeTask) -> Result<CertifiedKey, SolverError> {
     Ok(CertifiedKey::new(vec![cert], signing_key))
 }
 
+/// Answers `task` from `certs`.
+fn deploy_into(certs: &ChallengeCerts, task: &ChallengeTask) -> Result<(), SolverError> {
+    let key = Arc::new(certified_key(task)?);
+    certs
+        .insert(sni_name(&task.identifier), key)
+        .map_err(SolverError)
+}
+
 impl Solver for TlsAlpnStandalone {
     async fn deploy(&self, task: &ChallengeTask) -> Result<(), SolverError> {
-        let key = Arc::new(certified_key(task)?);
-        self.certs
-            .0
-            .lock()
-            .map_err(|_| SolverError("the tls-alpn-01 certificate table is poisoned".into()))?
-            .insert(sni_name(&task.identifier), key);
-        Ok(())
+        deploy_into(&self.certs, task)
     }
 
     async fn cleanup(&self, task: &ChallengeTask) -> Result<(), SolverError> {
-        if let Ok(mut certs) = self.certs.0.lock() {
-            certs.remove(&sni_name(&task.identifier));
-        }
+        self.certs.remove(&sni_name(&task.identifier));
+        Ok(())
+    }
+}
+
+/// TLS-ALPN-01 answered by a server that also serves the managed certificates (the
+/// daemon's HTTPS listener): challenges go into its resolver.
+pub struct TlsAlpnResolver(pub Arc<CertResolver>);
+
+impl Solver for TlsAlpnResolver {
+    async fn deploy(&self, task: &ChallengeTask) -> Result<(), SolverError> {
+        deploy_into(self.0.challenges(), task)
+    }
+
+    async fn cleanup(&self, task: &ChallengeTask) -> Result<(), SolverError> {
+        self.0.challenges().remove(&sni_name(&task.identifier));
         Ok(())
     }
 }

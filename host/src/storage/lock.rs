@@ -129,6 +129,16 @@ impl Lease {
         &self.fence
     }
 
+    /// A handle that writes `key` under this lease's fence, for a writer that outlives a
+    /// borrow of the lease (an operation running in the engine's hub).
+    pub fn fenced(&self, key: &str) -> FencedKey {
+        FencedKey {
+            store: self.store.clone(),
+            fence: self.fence.clone(),
+            key: key.to_owned(),
+        }
+    }
+
     /// Stores `bytes` at `key`, unless a newer holder has taken the lock over.
     pub async fn put(&self, key: &str, bytes: &[u8], secrecy: Secrecy) -> Result<(), StorageError> {
         self.store
@@ -147,6 +157,23 @@ impl Lease {
             renewer.abort();
         }
         self.store.unlock(&self.fence.name, &self.holder).await
+    }
+}
+
+/// One key written under a lock's fence: refused once a newer holder has taken the lock.
+#[derive(Clone)]
+pub struct FencedKey {
+    store: Store,
+    fence: Fence,
+    key: String,
+}
+
+impl FencedKey {
+    /// Stores `bytes` as a secret (mode 0600 on files).
+    pub async fn put_secret(&self, bytes: &[u8]) -> Result<(), StorageError> {
+        self.store
+            .put_fenced(&self.key, bytes, Secrecy::Secret, Some(&self.fence))
+            .await
     }
 }
 

@@ -18,7 +18,7 @@ mod redis;
 use std::path::Path;
 use std::time::Duration;
 
-pub use lock::{Holder, Lease};
+pub use lock::{FencedKey, Holder, Lease};
 
 /// Whether a value is secret (private keys, snapshots holding keys).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,0 +1,614 @@
+//! The certificate manager: one task per managed certificate, all on one thread, sharing one
+//! engine (one account, one nonce pool) with at most `concurrency` orders at once. Each task
+//! serves what the store holds, renews when due (ARI's window when the CA offers it, else a
+//! share of the lifetime), backs off after failures on Let's Encrypt's schedule while the old
+//! certificate keeps being served, and warns as expiry nears. A rescan picks up certificates
+//! another process stored (a fleet on the same store, files replaced on disk).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use certsmith::tls::CertResolver;
+use certsmith_core::cert::{CertificateInfo, leaf_der};
+use certsmith_core::{ChallengeType, Command, NewAccountRequest, Outcome, Timestamp};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinHandle;
+
+use super::config::{Certificate, Config};
+use super::sites::AdminRequest;
+use super::state::{MethodLabel, NameLabel, ResultLabel, State};
+use crate::cli::{CaArgs, ObtainArgs, directory_url};
+use crate::clock::now;
+use crate::commands::Failure;
+use crate::commands::issue::{self, Solving, Wanted};
+use crate::commands::renewal_time::{RenewalTime, renewal_time};
+use crate::commands::session::Session;
+use crate::driver::Event;
+use crate::layout;
+use crate::progress::Progress;
+use crate::solvers::AnySolver;
+use crate::solvers::tls_alpn::TlsAlpnResolver;
+use crate::storage::Store;
+
+/// How long after an order a due certificate waits before the next (a CA that issues
+/// certificates already due must not get an order a second).
+const MIN_ORDER_GAP_MS: u64 = 10 * 60 * 1000;
+
+/// The longest a task sleeps before looking again (ARI is asked at most this often).
+const MAX_SLEEP_MS: u64 = 6 * 60 * 60 * 1000;
+
+/// How long a stop waits for orders in flight to finish and clean up.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// What the process asks of the manager.
+pub enum Control {
+    /// A new config (SIGHUP), already checked.
+    Reload(Box<Config>),
+    /// Stop (SIGTERM, SIGINT).
+    Stop,
+}
+
+/// What every certificate task shares.
+struct Shared {
+    store: Store,
+    ca: String,
+    resolver: Arc<CertResolver>,
+    state: Arc<State>,
+    /// Orders running at once.
+    orders: Semaphore,
+    /// The options every order gets ([acme]).
+    base: ObtainArgs,
+    /// Days before expiry to warn while renewal fails.
+    warn_days: u32,
+}
+
+/// A running certificate task.
+struct Task {
+    certificate: Certificate,
+    renew_now: mpsc::UnboundedSender<()>,
+    handle: JoinHandle<()>,
+}
+
+/// The `CaArgs` of `[acme]`.
+fn ca_args(config: &Config) -> CaArgs {
+    CaArgs {
+        server: config.acme.server.clone(),
+        ca_cert: config.acme.ca_cert.iter().cloned().collect(),
+        email: config.acme.email.clone(),
+        engine: None,
+    }
+}
+
+/// Opens the session of `[acme]`, creating the account if there is none yet.
+async fn open_session(
+    config: &Config,
+    store: Store,
+    state_dir: &std::path::Path,
+) -> Result<Session, Failure> {
+    let mut session = Session::open(&ca_args(config), store, state_dir).await?;
+    if session.account_url.is_some() {
+        return Ok(session);
+    }
+    if !config.acme.accept_tos {
+        return Err(Failure::new(
+            crate::commands::exit::LOCAL,
+            format!(
+                "no account at {} yet: set accept_tos = true in [acme] to agree to the CA's terms of service and create one",
+                session.directory
+            ),
+        ));
+    }
+    let contact = config
+        .acme
+        .email
+        .iter()
+        .map(|e| format!("mailto:{e}"))
+        .collect();
+    let op = session
+        .start(Command::NewAccount(NewAccountRequest {
+            contact,
+            terms_of_service_agreed: true,
+            only_return_existing: false,
+            external_account: None,
+        }))
+        .await?;
+    let mut progress = Progress::new(true);
+    match session.run(&[op], &mut progress).await?.remove(&op) {
+        Some(Ok(Outcome::Account(info))) => {
+            session.account_url = Some(info.url.clone());
+            session.save_account(info.url).await?;
+            Ok(session)
+        }
+        Some(Err(e)) => Err(e.into()),
+        other => Err(Failure::new(
+            crate::commands::exit::OTHER,
+            format!("unexpected account outcome {other:?}"),
+        )),
+    }
+}
+
+/// Runs the manager until [`Control::Stop`]: serves what the store holds at once, then keeps
+/// every certificate of `config` valid.
+pub async fn manage(
+    config: Config,
+    state_dir: PathBuf,
+    store: Store,
+    (resolver, state): (Arc<CertResolver>, Arc<State>),
+    mut control: mpsc::UnboundedReceiver<Control>,
+    mut admin: mpsc::UnboundedReceiver<AdminRequest>,
+) -> Result<(), Failure> {
+    let shared = Rc::new(Shared {
+        store: store.clone(),
+        ca: layout::ca_slug(directory_url(&config.acme.server)),
+        resolver,
+        state,
+        orders: Semaphore::new(config.renewal.concurrency.max(1)),
+        base: ObtainArgs {
+            ca: ca_args(&config),
+            accept_tos: config.acme.accept_tos,
+            profile: config.acme.profile.clone(),
+            ..ObtainArgs::default()
+        },
+        warn_days: config.renewal.warn_days,
+    });
+    // Serve what is stored before the CA is asked anything: a restart serves at once, even
+    // while the CA is down.
+    let managed: Vec<Certificate> = config
+        .certificates
+        .iter()
+        .map(|c| c.get_ref().clone())
+        .collect();
+    load_all(&shared, &managed).await;
+    let mut session = loop {
+        match open_session(&config, store.clone(), &state_dir).await {
+            Ok(session) => break session,
+            Err(failure) if failure.code == crate::commands::exit::LOCAL => return Err(failure),
+            Err(failure) => {
+                tracing::error!(
+                    "cannot reach the CA, trying again in a minute: {}",
+                    failure.message
+                );
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(60)) => {}
+                    request = control.recv() => if matches!(request, Some(Control::Stop) | None) {
+                        return Ok(());
+                    },
+                }
+            }
+        }
+    };
+    let metrics_state = Arc::clone(&shared.state);
+    let observe = Box::new(move |event: &Event<'_>| {
+        if let Event::Request { method, .. } = event {
+            metrics_state
+                .metrics
+                .acme_requests
+                .get_or_create(&MethodLabel { method })
+                .inc();
+        }
+    });
+    let Some(hub) = session.share(observe) else {
+        return Err(Failure::new(
+            crate::commands::exit::OTHER,
+            "the engine is already shared",
+        ));
+    };
+    let hub = tokio::task::spawn_local(hub);
+    let mut tasks: HashMap<String, Task> = HashMap::new();
+    apply(&shared, &session, &mut tasks, &config);
+    let mut rescan = tokio::time::interval(config.renewal.rescan());
+    rescan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            request = control.recv() => match request {
+                Some(Control::Reload(config)) => {
+                    apply(&shared, &session, &mut tasks, &config);
+                    tracing::info!("configuration reloaded: {} certificates managed", tasks.len());
+                }
+                Some(Control::Stop) | None => break,
+            },
+            Some(AdminRequest::RenewNow(name, answer)) = admin.recv() => {
+                let task = tasks.get(&name);
+                let _ = answer.send(task.is_some_and(|t| t.renew_now.send(()).is_ok()));
+            }
+            _ = rescan.tick() => {
+                let managed: Vec<Certificate> = tasks.values().map(|t| t.certificate.clone()).collect();
+                load_all(&shared, &managed).await;
+            }
+        }
+    }
+    // Tasks end at their next wait; orders in flight get a while to finish and clean up.
+    let mut handles: Vec<JoinHandle<()>> = tasks.into_values().map(|task| task.handle).collect();
+    let finished = futures_util::future::join_all(handles.iter_mut());
+    if tokio::time::timeout(STOP_GRACE, finished).await.is_err() {
+        tracing::warn!("orders still running after {STOP_GRACE:?} were stopped");
+        for handle in &handles {
+            handle.abort();
+        }
+    }
+    drop(session);
+    // The hub ends once every operation still running has ended and cleaned up.
+    if tokio::time::timeout(STOP_GRACE, hub).await.is_err() {
+        tracing::warn!("operations still running after {STOP_GRACE:?} were dropped");
+    }
+    Ok(())
+}
+
+/// Starts the tasks of certificates new in `config`, stops those no longer in it, and
+/// restarts those whose entry changed.
+fn apply(
+    shared: &Rc<Shared>,
+    session: &Session,
+    tasks: &mut HashMap<String, Task>,
+    config: &Config,
+) {
+    let wanted: HashMap<String, Certificate> = config
+        .certificates
+        .iter()
+        .map(|c| {
+            (
+                layout::cert_name(&c.get_ref().names[0]),
+                c.get_ref().clone(),
+            )
+        })
+        .collect();
+    // A task whose entry is gone or changed ends at its next wait (an order in flight
+    // finishes, so no lock or challenge is left behind); a changed entry's new task waits
+    // for the certificate's lock meanwhile.
+    tasks.retain(|name, task| {
+        if !wanted.contains_key(name) {
+            tracing::info!("{name} is no longer managed");
+            shared.resolver.remove(&task.certificate.names);
+            shared.state.forget(name);
+        }
+        wanted.get(name) == Some(&task.certificate)
+    });
+    for (name, certificate) in wanted {
+        if tasks.contains_key(&name) {
+            continue;
+        }
+        let Some(session) = session.fork() else {
+            continue;
+        };
+        let (renew_now, requests) = mpsc::unbounded_channel();
+        let handle = tokio::task::spawn_local(keep(
+            Rc::clone(shared),
+            certificate.clone(),
+            session,
+            requests,
+        ));
+        tasks.insert(
+            name,
+            Task {
+                certificate,
+                renew_now,
+                handle,
+            },
+        );
+    }
+}
+
+/// Reads the lineages of `certificates` at once and serves every whole one whose serial is
+/// not served yet; a lineage that does not check out is reported and the last good one kept.
+async fn load_all(shared: &Shared, certificates: &[Certificate]) {
+    let keys: Vec<(String, String)> = certificates
+        .iter()
+        .map(|c| (shared.ca.clone(), layout::cert_name(&c.names[0])))
+        .collect();
+    let read = match shared.store.read_lineages(&keys).await {
+        Ok(read) => read,
+        Err(e) => {
+            tracing::error!("cannot read the stored certificates: {e}");
+            return;
+        }
+    };
+    let mut fresh = Vec::new();
+    for ((certificate, (_, name)), lineage) in certificates.iter().zip(&keys).zip(read) {
+        let lineage = match lineage {
+            Ok(Some(lineage)) => lineage,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::error!(
+                    "{name}: the stored certificate is unusable, the served one is kept: {e}"
+                );
+                continue;
+            }
+        };
+        let served = shared.resolver.get(&certificate.names[0]);
+        match lineage.check(Some(&certificate.names)) {
+            Ok(info) if served.as_ref().is_some_and(|s| s.serial == info.serial_hex) => {}
+            Ok(_) => match certsmith::tls::Served::from_lineage(&lineage) {
+                Ok(new) => {
+                    if served.is_some() {
+                        tracing::info!(
+                            "{name}: serving certificate {} found in the store",
+                            new.serial
+                        );
+                    }
+                    record_served(shared, name, &new);
+                    fresh.push(Arc::new(new));
+                }
+                Err(e) => tracing::error!(
+                    "{name}: the stored certificate is unusable, the served one is kept: {e}"
+                ),
+            },
+            Err(e) => tracing::error!(
+                "{name}: the stored certificate is unusable, the served one is kept: {e}"
+            ),
+        }
+    }
+    shared.resolver.install_all(fresh);
+}
+
+/// Records a served certificate in the status and metrics.
+fn record_served(shared: &Shared, name: &str, served: &certsmith::tls::Served) {
+    let not_after = i64::try_from(served.not_after).unwrap_or(i64::MAX);
+    shared
+        .state
+        .metrics
+        .expiry
+        .get_or_create(&NameLabel {
+            name: name.to_owned(),
+        })
+        .set(not_after);
+    shared.state.update(name, |status| {
+        status.serial = Some(served.serial.clone());
+        status.not_after = Some(Timestamp::from_unix_secs(served.not_after).to_rfc3339());
+    });
+}
+
+/// The order options of one certificate.
+fn obtain_args(shared: &Shared, certificate: &Certificate) -> ObtainArgs {
+    let mut args = shared.base.clone();
+    args.key_type = certificate.key_type().ok();
+    args.deploy_hook = certificate.deploy_hook.clone();
+    match certificate.challenge_type() {
+        Ok(ChallengeType::Dns01) => {
+            args.dns_hook = certificate.dns_hook.clone();
+            args.dns_resolver = certificate.dns_resolver;
+        }
+        Ok(ChallengeType::Http01) => args.http_kv = true,
+        _ => {}
+    }
+    args
+}
+
+/// The solver of one certificate: HTTP-01 through the store (answered by the HTTP listener of
+/// every daemon on it), TLS-ALPN-01 by the HTTPS listener's resolver, DNS-01 by its hook.
+async fn solver(
+    shared: &Shared,
+    certificate: &Certificate,
+    args: &ObtainArgs,
+) -> Result<Rc<AnySolver>, Failure> {
+    if certificate.challenge_type().ok() == Some(ChallengeType::TlsAlpn01) {
+        return Ok(Rc::new(AnySolver::TlsAlpnResolver(TlsAlpnResolver(
+            Arc::clone(&shared.resolver),
+        ))));
+    }
+    Ok(Rc::new(issue::solver(args, &shared.store).await?))
+}
+
+/// The wait before retrying after `failures` failed renewals in a row: about 1 minute, 10
+/// minutes, 100 minutes, then daily (Let's Encrypt's advice), ±10 % so a fleet spreads out.
+fn backoff_ms(failures: u32) -> u64 {
+    let base: u64 = match failures {
+        0 | 1 => 60_000,
+        2 => 600_000,
+        3 => 6_000_000,
+        _ => 86_400_000,
+    };
+    let mut byte = [0u8; 1];
+    let jitter = if getrandom::fill(&mut byte).is_ok() {
+        u64::from(byte[0])
+    } else {
+        128
+    };
+    // 0.9 … 1.1 of the base.
+    base / 10 * 9 + base / 10 * 2 * jitter / 255
+}
+
+/// The served certificate of `name` and its DER, when the stored lineage is whole and names
+/// every name.
+async fn current(
+    shared: &Shared,
+    name: &str,
+    names: &[String],
+) -> Option<(CertificateInfo, Vec<u8>)> {
+    let lineage = shared.store.read_lineage(&shared.ca, name).await.ok()??;
+    let info = lineage.check(Some(names)).ok()?;
+    let der = leaf_der(&lineage.cert_pem).ok()?;
+    let served = shared.resolver.get(&names[0]);
+    if served.is_none_or(|s| s.serial != info.serial_hex) {
+        match shared.resolver.install(&lineage) {
+            Ok(new) => record_served(shared, name, &new),
+            Err(e) => tracing::error!("{name}: cannot serve the stored certificate: {e}"),
+        }
+    }
+    Some((info, der))
+}
+
+/// Keeps one certificate valid and served until aborted.
+async fn keep(
+    shared: Rc<Shared>,
+    certificate: Certificate,
+    mut session: Session,
+    mut renew_now: mpsc::UnboundedReceiver<()>,
+) {
+    let name = layout::cert_name(&certificate.names[0]);
+    let args = obtain_args(&shared, &certificate);
+    let solver = match solver(&shared, &certificate, &args).await {
+        Ok(solver) => solver,
+        Err(e) => {
+            tracing::error!("{name}: cannot set up its challenge solver: {}", e.message);
+            shared
+                .state
+                .update(&name, |s| s.last_error = Some(e.message));
+            return;
+        }
+    };
+    shared
+        .state
+        .update(&name, |s| s.names = certificate.names.clone());
+    let mut failures = 0u32;
+    let mut forced = false;
+    let mut last_order: Option<Timestamp> = None;
+    // Until the manager drops the sender: the certificate is no longer managed as it was.
+    while !renew_now.is_closed() {
+        let mut progress = Progress::new(true);
+        let held = current(&shared, &name, &certificate.names).await;
+        let due = match &held {
+            Some((info, der)) => renewal_time(&mut session, &name, (info, der), &mut progress)
+                .await
+                .ok(),
+            None => None,
+        };
+        let started = now();
+        let rested = last_order.is_none_or(|at| started.millis_since(at) >= MIN_ORDER_GAP_MS);
+        let due_now = held.is_none() || due.is_some_and(|d| d.at <= started);
+        if let Some(due) = due {
+            shared
+                .state
+                .update(&name, |s| s.renew_at = Some(due.at.to_rfc3339()));
+        }
+        let next = if forced || (due_now && rested && failures == 0) || (due_now && failures > 0) {
+            forced = false;
+            last_order = Some(started);
+            match obtain(
+                &shared,
+                &mut session,
+                (&certificate, &args),
+                (&held, due),
+                &solver,
+            )
+            .await
+            {
+                Ok(()) => {
+                    failures = 0;
+                    continue;
+                }
+                Err(message) => {
+                    failures += 1;
+                    tracing::error!("{name}: renewal failed (attempt {failures}): {message}");
+                    shared.state.update(&name, |s| {
+                        s.failures = failures;
+                        s.last_error = Some(message);
+                    });
+                    warn_of_expiry(&shared, &name, held.as_ref().map(|(info, _)| info));
+                    started.plus_millis(backoff_ms(failures))
+                }
+            }
+        } else if due_now {
+            last_order.map_or(started, |at| at.plus_millis(MIN_ORDER_GAP_MS))
+        } else {
+            due.map_or(started, |d| d.at)
+                .min(started.plus_millis(MAX_SLEEP_MS))
+        };
+        shared
+            .state
+            .update(&name, |s| s.next_check = Some(next.to_rfc3339()));
+        let wait = Duration::from_millis(next.millis_since(now()));
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            request = renew_now.recv() => match request {
+                Some(()) => forced = true,
+                None => return,
+            },
+        }
+    }
+}
+
+/// One order for `certificate` under the order limit, recorded in the metrics.
+async fn obtain(
+    shared: &Shared,
+    session: &mut Session,
+    (certificate, args): (&Certificate, &ObtainArgs),
+    (held, due): (&Option<(CertificateInfo, Vec<u8>)>, Option<RenewalTime>),
+    solver: &Rc<AnySolver>,
+) -> Result<(), String> {
+    let Ok(_permit) = shared.orders.acquire().await else {
+        return Err("the manager is stopping".into());
+    };
+    let replaces = match (due, held) {
+        (Some(RenewalTime { from_ari: true, .. }), Some((info, _))) => info.ari_id.clone(),
+        _ => None,
+    };
+    let wanted = Wanted {
+        domains: &certificate.names,
+        replaces,
+        started: now(),
+    };
+    let mut progress = Progress::new(true);
+    let result = issue::obtain_quietly(
+        session,
+        &wanted,
+        args,
+        Solving::With(Rc::clone(solver)),
+        &mut progress,
+    )
+    .await;
+    let label = if result.is_ok() { "success" } else { "failure" };
+    shared
+        .state
+        .metrics
+        .renewals
+        .get_or_create(&ResultLabel { result: label })
+        .inc();
+    match result {
+        Ok(obtained) => {
+            tracing::info!(
+                "{}: certificate {} stored",
+                layout::cert_name(&certificate.names[0]),
+                obtained.stored.serial
+            );
+            Ok(())
+        }
+        Err(failure) => Err(failure.message),
+    }
+}
+
+/// A warning when the served certificate of `name` expires within the warning period while
+/// renewal fails; an error once it has expired.
+fn warn_of_expiry(shared: &Shared, name: &str, info: Option<&CertificateInfo>) {
+    let Some(info) = info else {
+        return;
+    };
+    let now = now();
+    if info.not_after <= now {
+        tracing::error!(
+            "{name}: the served certificate expired at {}",
+            info.not_after.to_rfc3339()
+        );
+    } else if info.not_after.millis_since(now) < u64::from(shared.warn_days) * 86_400_000 {
+        tracing::warn!(
+            "{name}: the served certificate expires at {} and renewal keeps failing",
+            info.not_after.to_rfc3339()
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_follows_lets_encrypts_schedule_with_jitter() {
+        for (failures, base) in [
+            (1, 60_000u64),
+            (2, 600_000),
+            (3, 6_000_000),
+            (4, 86_400_000),
+            (9, 86_400_000),
+        ] {
+            for _ in 0..50 {
+                let wait = backoff_ms(failures);
+                assert!(
+                    wait >= base / 10 * 9 && wait <= base / 10 * 11,
+                    "{failures}: {wait}"
+                );
+            }
+        }
+    }
+}

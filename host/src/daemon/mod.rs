@@ -1,0 +1,178 @@
+//! `certsmith run`: the daemon. It keeps the certificates of `certsmith.toml` valid forever
+//! (the manager, on a thread of its own with the engine), serves them over HTTPS with hot
+//! swaps (the resolver), answers HTTP-01 and TLS-ALPN-01 itself, and reports on an admin
+//! listener. SIGHUP reloads the config (a bad one is refused and the old one kept);
+//! SIGTERM and SIGINT let requests in flight finish and stop.
+
+pub mod config;
+mod listen;
+mod manager;
+mod sites;
+mod state;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use certsmith::tls::{ACME_TLS_1, CertResolver};
+use hyper::body::Bytes;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{mpsc, watch};
+
+use crate::commands::{Failure, exit};
+use crate::storage::Store;
+use config::Config;
+use manager::Control;
+use sites::{AdminSite, HttpSite, HttpsSite};
+use state::State;
+
+/// The TLS configuration of the HTTPS listener: certificates from `resolver`, HTTP/2 and
+/// HTTP/1.1, and `acme-tls/1` for the CA's TLS-ALPN-01 validation.
+fn tls_config(resolver: Arc<CertResolver>) -> Result<rustls::ServerConfig, Failure> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| Failure::new(exit::OTHER, format!("cannot set up TLS: {e}")))?
+        .with_no_client_auth()
+        .with_cert_resolver(resolver);
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec(), ACME_TLS_1.to_vec()];
+    Ok(config)
+}
+
+/// Runs the manager on a thread of its own (the engine and the orders are single-threaded;
+/// the listeners use every core); its result when it stops.
+fn spawn_manager(
+    config: Config,
+    state_dir: PathBuf,
+    store: Store,
+    shared: (Arc<CertResolver>, Arc<State>),
+    channels: (
+        mpsc::UnboundedReceiver<Control>,
+        mpsc::UnboundedReceiver<sites::AdminRequest>,
+    ),
+) -> std::thread::JoinHandle<Result<(), Failure>> {
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Failure::new(exit::OTHER, format!("cannot start the manager: {e}")))?;
+        let local = tokio::task::LocalSet::new();
+        local.block_on(
+            &runtime,
+            manager::manage(config, state_dir, store, shared, channels.0, channels.1),
+        )
+    })
+}
+
+/// Runs `certsmith run --config FILE`; `state_dir` is used unless the config names one.
+pub async fn run(config_path: &Path, state_dir: &Path) -> Result<(), Failure> {
+    let config = Config::load(config_path).map_err(|e| Failure::new(exit::LOCAL, e.0))?;
+    let state_dir = config
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| state_dir.to_owned());
+    let store = Store::open(&config.storage(), &state_dir).await?;
+    let resolver = Arc::new(CertResolver::new());
+    let state = Arc::new(State::new());
+    let (stop, stopping) = watch::channel(false);
+    let (admin_requests, admin_inbox) = mpsc::unbounded_channel();
+    let mut servers = Vec::new();
+    if let Some(https) = &config.https {
+        let listener = listen::bind(https.listen, "[https] listen")
+            .await
+            .map_err(|e| Failure::new(exit::LOCAL, e))?;
+        let acceptor =
+            tokio_rustls::TlsAcceptor::from(Arc::new(tls_config(Arc::clone(&resolver))?));
+        let site = HttpsSite {
+            static_body: https.static_body.clone().map(Bytes::from),
+        };
+        servers.push(tokio::spawn(listen::serve(
+            listener,
+            Some(acceptor),
+            site,
+            Arc::clone(&state),
+            stopping.clone(),
+        )));
+        if let Some(addr) = https.http_listen {
+            let listener = listen::bind(addr, "[https] http_listen")
+                .await
+                .map_err(|e| Failure::new(exit::LOCAL, e))?;
+            let site = HttpSite {
+                store: store.clone(),
+                https_port: Some(https.listen.port()),
+            };
+            servers.push(tokio::spawn(listen::serve(
+                listener,
+                None,
+                site,
+                Arc::clone(&state),
+                stopping.clone(),
+            )));
+        }
+    }
+    if let Some(admin) = &config.admin {
+        let listener = listen::bind(admin.listen, "[admin] listen")
+            .await
+            .map_err(|e| Failure::new(exit::LOCAL, e))?;
+        let site = AdminSite {
+            state: Arc::clone(&state),
+            manager: admin_requests,
+        };
+        servers.push(tokio::spawn(listen::serve(
+            listener,
+            None,
+            site,
+            Arc::clone(&state),
+            stopping.clone(),
+        )));
+    }
+    let (control, control_inbox) = mpsc::unbounded_channel();
+    let mut manager = spawn_manager(
+        config,
+        state_dir,
+        store,
+        (resolver, state),
+        (control_inbox, admin_inbox),
+    );
+    let signal_error =
+        |e: std::io::Error| Failure::new(exit::OTHER, format!("cannot watch signals: {e}"));
+    let mut hangup = signal(SignalKind::hangup()).map_err(signal_error)?;
+    let mut terminate = signal(SignalKind::terminate()).map_err(signal_error)?;
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(signal_error)?;
+    tracing::info!(
+        "certsmith run: managing the certificates of {}",
+        config_path.display()
+    );
+    loop {
+        tokio::select! {
+            _ = hangup.recv() => match Config::load(config_path) {
+                Ok(config) => {
+                    let _ = control.send(Control::Reload(Box::new(config)));
+                }
+                Err(e) => tracing::error!("the new configuration is refused, the old one stays: {}", e.0),
+            },
+            _ = terminate.recv() => break,
+            _ = interrupt.recv() => break,
+            () = wait_for_thread(&mut manager) => break,
+        }
+    }
+    tracing::info!("stopping");
+    let _ = control.send(Control::Stop);
+    let _ = stop.send(true);
+    for server in servers {
+        let _ = server.await;
+    }
+    match tokio::task::spawn_blocking(move || manager.join()).await {
+        Ok(Ok(result)) => result,
+        _ => Err(Failure::new(
+            exit::OTHER,
+            "the certificate manager panicked",
+        )),
+    }
+}
+
+/// Returns once the thread has finished (checked twice a second).
+async fn wait_for_thread<T>(thread: &mut std::thread::JoinHandle<T>) {
+    while !thread.is_finished() {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}

@@ -1,0 +1,155 @@
+//! What the daemon knows about itself, shared between the certificate manager and the
+//! listeners: Prometheus metrics (`/metrics`) and each certificate's status (`/status`).
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use serde::Serialize;
+
+/// A label set naming one certificate.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NameLabel {
+    /// The certificate's lineage name.
+    pub name: String,
+}
+
+/// A label set naming an outcome.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabel {
+    /// `success` or `failure` (renewals), `ok` or `failed` (handshakes).
+    pub result: &'static str,
+}
+
+/// A label set naming an HTTP method.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MethodLabel {
+    /// `GET`, `HEAD` or `POST`.
+    pub method: &'static str,
+}
+
+/// The daemon's metrics, named as Prometheus recommends.
+pub struct Metrics {
+    registry: Registry,
+    /// `certsmith_certificate_expiry_timestamp_seconds{name}`.
+    pub expiry: Family<NameLabel, Gauge>,
+    /// `certsmith_certificate_renewals_total{result}`: orders that ended.
+    pub renewals: Family<ResultLabel, Counter>,
+    /// `certsmith_acme_requests_total{method}`: requests sent to the CA.
+    pub acme_requests: Family<MethodLabel, Counter>,
+    /// `certsmith_tls_handshakes_total{result}`.
+    pub handshakes: Family<ResultLabel, Counter>,
+}
+
+impl Metrics {
+    /// Every metric registered, at zero.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("certsmith");
+        let expiry = Family::<NameLabel, Gauge>::default();
+        registry.register(
+            "certificate_expiry_timestamp_seconds",
+            "When the served certificate expires (Unix time)",
+            expiry.clone(),
+        );
+        let renewals = Family::<ResultLabel, Counter>::default();
+        registry.register(
+            "certificate_renewals",
+            "Certificate orders that ended, by result",
+            renewals.clone(),
+        );
+        let acme_requests = Family::<MethodLabel, Counter>::default();
+        registry.register(
+            "acme_requests",
+            "Requests sent to the ACME server",
+            acme_requests.clone(),
+        );
+        let handshakes = Family::<ResultLabel, Counter>::default();
+        registry.register(
+            "tls_handshakes",
+            "TLS handshakes on the HTTPS listener, by result",
+            handshakes.clone(),
+        );
+        Self {
+            registry,
+            expiry,
+            renewals,
+            acme_requests,
+            handshakes,
+        }
+    }
+
+    /// The text exposition format.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut text, &self.registry) {
+            tracing::error!("cannot encode the metrics: {e}");
+        }
+        text
+    }
+}
+
+/// One certificate as `/status` shows it.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CertStatus {
+    /// Its names.
+    pub names: Vec<String>,
+    /// The served certificate's serial (hex), if one is served.
+    pub serial: Option<String>,
+    /// When the served certificate expires (RFC 3339).
+    pub not_after: Option<String>,
+    /// When it is due for renewal (RFC 3339).
+    pub renew_at: Option<String>,
+    /// When the manager looks at it next (RFC 3339).
+    pub next_check: Option<String>,
+    /// Renewals that failed in a row.
+    pub failures: u32,
+    /// The last failure's message.
+    pub last_error: Option<String>,
+}
+
+/// Everything shared.
+pub struct State {
+    /// The metrics.
+    pub metrics: Metrics,
+    /// Lineage name → status.
+    pub status: Mutex<BTreeMap<String, CertStatus>>,
+}
+
+impl State {
+    /// Fresh state.
+    pub fn new() -> Self {
+        Self {
+            metrics: Metrics::new(),
+            status: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Changes the status of `name` with `change`.
+    pub fn update(&self, name: &str, change: impl FnOnce(&mut CertStatus)) {
+        if let Ok(mut all) = self.status.lock() {
+            change(all.entry(name.to_owned()).or_default());
+        }
+    }
+
+    /// Forgets `name` (no longer managed).
+    pub fn forget(&self, name: &str) {
+        if let Ok(mut all) = self.status.lock() {
+            all.remove(name);
+        }
+        self.metrics.expiry.remove(&NameLabel {
+            name: name.to_owned(),
+        });
+    }
+
+    /// `/status` as JSON.
+    pub fn status_json(&self) -> String {
+        let all = self.status.lock().map(|s| s.clone()).unwrap_or_default();
+        serde_json::to_string_pretty(&serde_json::json!({ "certificates": all }))
+            .unwrap_or_default()
+    }
+}

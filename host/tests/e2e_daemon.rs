@@ -1,0 +1,465 @@
+//! `certsmith run` against Pebble: certificates obtained and served by SNI to a real TLS
+//! client verifying against Pebble's root, hot swaps under continuous handshakes, renewals by
+//! another process picked up from the store, a corrupt pair refused, SIGHUP and SIGTERM.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod pebble;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use pebble::{Pebble, Running, certsmith, free_port, run};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
+
+/// A running daemon and where it listens.
+struct Daemon {
+    process: Running,
+    config: PathBuf,
+    log: PathBuf,
+    https: u16,
+    http: u16,
+    admin: u16,
+}
+
+/// The config of a daemon against `ca` managing `certificates` (TOML `[[certificate]]`
+/// bodies), with a one-second rescan.
+fn config_text(ca: &Pebble, state: &Path, admin: u16, certificates: &[&str]) -> String {
+    let mut text = format!(
+        r#"state_dir = "{state}"
+[acme]
+server = "{directory}"
+ca_cert = "{root}"
+email = "ops@example.test"
+accept_tos = true
+[https]
+listen = "127.0.0.1:{https}"
+http_listen = "127.0.0.1:{http}"
+static_body = "hello from certsmith"
+[admin]
+listen = "127.0.0.1:{admin}"
+[renewal]
+rescan_secs = 1
+"#,
+        state = state.display(),
+        directory = ca.directory,
+        root = ca.tls_root().display(),
+        https = ca.tls_port,
+        http = ca.http_port,
+    );
+    for certificate in certificates {
+        text.push_str(&format!("[[certificate]]\n{certificate}\n"));
+    }
+    text
+}
+
+impl Daemon {
+    /// Starts `certsmith run` with `config`, waits until its admin listener answers.
+    fn start(ca: &Pebble, state: &Path, admin: u16, certificates: &[&str]) -> Self {
+        let dir = state.parent().expect("parent");
+        let config = dir.join("certsmith.toml");
+        std::fs::write(&config, config_text(ca, state, admin, certificates)).expect("config");
+        let log = dir.join("daemon.log");
+        let child = certsmith(state)
+            .args(["run", "--config"])
+            .arg(&config)
+            .env("RUST_LOG", "certsmith=info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log"))
+            .spawn()
+            .expect("certsmith run starts");
+        let daemon = Self {
+            process: Running(child),
+            config,
+            log,
+            https: ca.tls_port,
+            http: ca.http_port,
+            admin,
+        };
+        ca.wait_for(admin);
+        daemon
+    }
+
+    /// `/status` as JSON.
+    fn status(&self) -> serde_json::Value {
+        serde_json::from_str(&self.get("/status")).expect("status JSON")
+    }
+
+    /// The body of an admin GET.
+    fn get(&self, path: &str) -> String {
+        let out = run(Command::new("curl")
+            .args(["-fsS", "--max-time", "10"])
+            .arg(format!("http://127.0.0.1:{}{path}", self.admin)));
+        String::from_utf8(out.stdout).expect("utf-8")
+    }
+
+    /// Waits (at most 60 s) until `/status` shows a served serial for every one of `names`
+    /// other than the serial in `not`; the serials.
+    fn wait_served(&self, names: &[&str], not: Option<&str>) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let status = self.status();
+            let serials: Vec<Option<String>> = names
+                .iter()
+                .map(|n| {
+                    status["certificates"][n]["serial"]
+                        .as_str()
+                        .filter(|s| Some(*s) != not)
+                        .map(str::to_owned)
+                })
+                .collect();
+            if serials.iter().all(Option::is_some) {
+                return serials.into_iter().flatten().collect();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "not served within 60 s: {status:#}\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The daemon's log so far.
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends `signal` to the daemon.
+    fn signal(&self, signal: &str) {
+        run(Command::new("kill")
+            .args(["-s", signal])
+            .arg(self.process.0.id().to_string()));
+    }
+
+    /// Sends SIGTERM and waits (at most 30 s) for the exit; whether it exited 0.
+    fn stop(mut self) -> bool {
+        self.signal("TERM");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.process.0.try_wait().expect("wait") {
+                return status.success();
+            }
+            assert!(Instant::now() < deadline, "no exit 30 s after SIGTERM");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// A TLS client trusting only Pebble's issuing root, with no session resumption: every
+/// connection is a full handshake.
+fn tls_client(ca: &Pebble) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    let root = CertificateDer::from_pem_file(ca.issuing_root()).expect("issuing root");
+    roots.add(root).expect("root");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.resumption = rustls::client::Resumption::disabled();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Arc::new(config)
+}
+
+/// A full handshake with `name` on `port` and a GET /: the leaf's serial and the body.
+fn fetch(
+    config: &Arc<rustls::ClientConfig>,
+    port: u16,
+    name: &str,
+) -> Result<(String, String), String> {
+    let server = ServerName::try_from(name.to_owned()).map_err(|e| e.to_string())?;
+    let mut connection =
+        rustls::ClientConnection::new(Arc::clone(config), server).map_err(|e| e.to_string())?;
+    let mut socket = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    let mut tls = rustls::Stream::new(&mut connection, &mut socket);
+    write!(
+        tls,
+        "GET / HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| e.to_string())?;
+    let mut response = String::new();
+    // A peer that closes without close_notify still delivered the body.
+    let _ = tls.read_to_string(&mut response);
+    let leaf = connection
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .ok_or("no certificate")?;
+    let serial = certsmith_core::cert::inspect(leaf)
+        .map_err(|e| e.to_string())?
+        .serial_hex;
+    let body = response
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    Ok((serial, body))
+}
+
+/// curl's status code and redirect target for a plain-HTTP GET of `url` with `host`.
+fn http_get(url: &str, host: &str) -> (String, String) {
+    let out = run(Command::new("curl")
+        .args(["-sS", "--max-time", "10", "-o", "/dev/null"])
+        .args(["-w", "%{http_code} %{redirect_url}", "-H"])
+        .arg(format!("Host: {host}"))
+        .arg(url));
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let (code, location) = text.split_once(' ').unwrap_or((&text, ""));
+    (code.to_owned(), location.to_owned())
+}
+
+#[test]
+fn a_daemon_obtains_serves_and_hot_swaps_without_a_failed_handshake() {
+    let ca = Pebble::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let daemon = Daemon::start(
+        &ca,
+        &state,
+        free_port(),
+        &[
+            r#"names = ["a.example.test", "www.a.example.test"]"#,
+            r#"names = ["b.example.test"]"#,
+            r#"names = ["c.example.test"]
+challenge = "tls-alpn-01"
+key_type = "p384""#,
+        ],
+    );
+    let names = ["a.example.test", "b.example.test", "c.example.test"];
+    let serials = daemon.wait_served(&names, None);
+
+    // Each name is served by SNI with its own certificate, verified against Pebble's root.
+    let client = tls_client(&ca);
+    for (name, serial) in names.iter().zip(&serials) {
+        let (served, body) = fetch(&client, daemon.https, name).expect("TLS to the daemon");
+        assert_eq!(&served, serial, "{name}");
+        assert_eq!(body, "hello from certsmith");
+    }
+    let (www, _) = fetch(&client, daemon.https, "www.a.example.test").unwrap();
+    assert_eq!(
+        www, serials[0],
+        "the second name of a certificate is served too"
+    );
+    assert!(
+        fetch(&client, daemon.https, "unknown.example.test").is_err(),
+        "an unmanaged name gets no certificate"
+    );
+
+    // Plain HTTP redirects to HTTPS, keeping the path.
+    let (code, location) = http_get(
+        &format!("http://127.0.0.1:{}/x?y=1", daemon.http),
+        "a.example.test",
+    );
+    assert_eq!(code, "308");
+    assert_eq!(
+        location,
+        format!("https://a.example.test:{}/x?y=1", daemon.https)
+    );
+
+    // Metrics name every certificate's expiry; requests to the CA are counted.
+    let metrics = daemon.get("/metrics");
+    for name in names {
+        assert!(
+            metrics.contains(&format!(
+                "certsmith_certificate_expiry_timestamp_seconds{{name=\"{name}\"}}"
+            )),
+            "{metrics}"
+        );
+    }
+    assert!(
+        metrics.contains("certsmith_acme_requests_total{method=\"POST\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("certsmith_certificate_renewals_total{result=\"success\"} 3"),
+        "{metrics}"
+    );
+
+    // A forced renewal while two clients do full handshakes without pause: none fails, and
+    // the new certificate is served.
+    let stop = Arc::new(AtomicBool::new(false));
+    let handshakes = Arc::new(AtomicUsize::new(0));
+    let clients: Vec<_> = (0..2)
+        .map(|_| {
+            let (stop, handshakes, client) = (
+                Arc::clone(&stop),
+                Arc::clone(&handshakes),
+                Arc::clone(&client),
+            );
+            let port = daemon.https;
+            std::thread::spawn(move || {
+                let mut failures = Vec::new();
+                let mut serials = Vec::new();
+                let deadline = Instant::now() + Duration::from_secs(120);
+                while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                    match fetch(&client, port, "b.example.test") {
+                        Ok((serial, _)) => serials.push(serial),
+                        Err(e) => failures.push(e),
+                    }
+                    handshakes.fetch_add(1, Ordering::Relaxed);
+                }
+                (failures, serials)
+            })
+        })
+        .collect();
+    let out = run(Command::new("curl")
+        .args(["-fsS", "-X", "POST"])
+        .arg(format!(
+            "http://127.0.0.1:{}/renew/b.example.test",
+            daemon.admin
+        )));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("renewing"));
+    let renewed = daemon.wait_served(&["b.example.test"], Some(&serials[1]));
+    // Keep handshaking a little after the swap.
+    let swapped_at = handshakes.load(Ordering::Relaxed);
+    while handshakes.load(Ordering::Relaxed) < swapped_at + 20 {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut seen_new = false;
+    for client in clients {
+        let (failures, serials) = client.join().unwrap();
+        assert!(
+            failures.is_empty(),
+            "failed handshakes during the swap: {failures:?}"
+        );
+        seen_new |= serials.contains(&renewed[0]);
+    }
+    assert!(seen_new, "the renewed certificate was never served");
+    assert!(handshakes.load(Ordering::Relaxed) > 20);
+
+    // SIGTERM: exit 0, no challenge left published, no temporary files.
+    assert!(daemon.stop(), "certsmith run exits 0 on SIGTERM");
+    let leftovers =
+        run(Command::new("find")
+            .arg(&state)
+            .args(["-name", "*.tmp*", "-o", "-path", "*http01/*"]));
+    assert!(
+        leftovers.stdout.is_empty(),
+        "left behind: {}",
+        String::from_utf8_lossy(&leftovers.stdout)
+    );
+}
+
+#[test]
+fn the_daemon_follows_the_store_and_its_config() {
+    let ca = Pebble::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let daemon = Daemon::start(&ca, &state, free_port(), &[r#"names = ["d.example.test"]"#]);
+    let first = daemon.wait_served(&["d.example.test"], None).remove(0);
+    let client = tls_client(&ca);
+
+    // Another process renews it on the same store (its tokens answered by the daemon's
+    // HTTP listener): the daemon serves the new one after its rescan.
+    let ca_dir = pebble::ca_dir(&ca);
+    let renewed = certsmith(&state)
+        .args([
+            "--json",
+            "renew",
+            "--force",
+            "-d",
+            "d.example.test",
+            "--server",
+            &ca.directory,
+        ])
+        .arg("--ca-cert")
+        .arg(ca.tls_root())
+        .args(["--email", "ops@example.test"])
+        .output()
+        .unwrap();
+    assert!(
+        renewed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&renewed.stderr)
+    );
+    let second = daemon
+        .wait_served(&["d.example.test"], Some(&first))
+        .remove(0);
+    assert_eq!(
+        fetch(&client, daemon.https, "d.example.test").unwrap().0,
+        second
+    );
+
+    // A pair that does not match on disk is refused: the last good one stays served.
+    let lineage = state.join("certs").join(&ca_dir).join("d.example.test");
+    let key = lineage.join("key.pem");
+    let other = run(Command::new("openssl").args([
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+    ]));
+    let real_key = std::fs::read(std::fs::canonicalize(&key).unwrap()).unwrap();
+    let key_file = std::fs::canonicalize(&key).unwrap();
+    std::fs::write(&key_file, &other.stdout).unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        fetch(&client, daemon.https, "d.example.test").unwrap().0,
+        second
+    );
+    assert!(
+        daemon.log_text().contains("the served one is kept"),
+        "{}",
+        daemon.log_text()
+    );
+    std::fs::write(&key_file, real_key).unwrap();
+
+    // SIGHUP with a broken config: refused, the old one stays.
+    let good = std::fs::read_to_string(&daemon.config).unwrap();
+    std::fs::write(
+        &daemon.config,
+        good.replace("[[certificate]]", "[[certificat]]"),
+    )
+    .unwrap();
+    daemon.signal("HUP");
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        daemon
+            .log_text()
+            .contains("the new configuration is refused"),
+        "{}",
+        daemon.log_text()
+    );
+    assert!(daemon.status()["certificates"]["d.example.test"]["serial"].is_string());
+
+    // SIGHUP adding a certificate: obtained and served.
+    std::fs::write(
+        &daemon.config,
+        format!("{good}[[certificate]]\nnames = [\"e.example.test\"]\n"),
+    )
+    .unwrap();
+    daemon.signal("HUP");
+    daemon.wait_served(&["e.example.test"], None);
+    assert!(fetch(&client, daemon.https, "e.example.test").is_ok());
+
+    // SIGHUP removing a certificate: no longer served (or renewed).
+    let only_e = good.replace(
+        "names = [\"d.example.test\"]",
+        "names = [\"e.example.test\"]",
+    );
+    std::fs::write(&daemon.config, only_e).unwrap();
+    daemon.signal("HUP");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while fetch(&client, daemon.https, "d.example.test").is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "d.example.test still served 10 s after its removal"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(daemon.status()["certificates"]["d.example.test"].is_null());
+    assert!(fetch(&client, daemon.https, "e.example.test").is_ok());
+    assert!(daemon.stop());
+}
