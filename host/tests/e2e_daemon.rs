@@ -28,9 +28,19 @@ struct Daemon {
     admin: u16,
 }
 
+/// What the HTTPS listener serves in most tests.
+const STATIC_SITE: &str = r#"static_body = "hello from certsmith""#;
+
 /// The config of a daemon against `ca` managing `certificates` (TOML `[[certificate]]`
-/// bodies), with a one-second rescan.
-fn config_text(ca: &Pebble, state: &Path, admin: u16, certificates: &[&str]) -> String {
+/// bodies), serving `site` (a line of `[https]`), with a one-second rescan; `extra` is
+/// appended.
+fn config_text(
+    ca: &Pebble,
+    state: &Path,
+    admin: u16,
+    (site, extra): (&str, &str),
+    certificates: &[&str],
+) -> String {
     let mut text = format!(
         r#"state_dir = "{state}"
 [acme]
@@ -41,7 +51,7 @@ accept_tos = true
 [https]
 listen = "127.0.0.1:{https}"
 http_listen = "127.0.0.1:{http}"
-static_body = "hello from certsmith"
+{site}
 [admin]
 listen = "127.0.0.1:{admin}"
 [renewal]
@@ -53,6 +63,7 @@ rescan_secs = 1
         https = ca.tls_port,
         http = ca.http_port,
     );
+    text.push_str(extra);
     for certificate in certificates {
         text.push_str(&format!("[[certificate]]\n{certificate}\n"));
     }
@@ -60,11 +71,24 @@ rescan_secs = 1
 }
 
 impl Daemon {
-    /// Starts `certsmith run` with `config`, waits until its admin listener answers.
+    /// Starts `certsmith run` with the static site and `certificates`, waits until its
+    /// admin listener answers.
     fn start(ca: &Pebble, state: &Path, admin: u16, certificates: &[&str]) -> Self {
+        Self::start_with(ca, state, admin, (STATIC_SITE, ""), certificates)
+    }
+
+    /// Starts `certsmith run` serving `site` with `extra` config, waits until its admin
+    /// listener answers.
+    fn start_with(
+        ca: &Pebble,
+        state: &Path,
+        admin: u16,
+        site: (&str, &str),
+        certificates: &[&str],
+    ) -> Self {
         let dir = state.parent().expect("parent");
         let config = dir.join("certsmith.toml");
-        std::fs::write(&config, config_text(ca, state, admin, certificates)).expect("config");
+        std::fs::write(&config, config_text(ca, state, admin, site, certificates)).expect("config");
         let log = dir.join("daemon.log");
         let child = certsmith(state)
             .args(["run", "--config"])
@@ -461,5 +485,139 @@ fn the_daemon_follows_the_store_and_its_config() {
     }
     assert!(daemon.status()["certificates"]["d.example.test"].is_null());
     assert!(fetch(&client, daemon.https, "e.example.test").is_ok());
+    assert!(daemon.stop());
+}
+
+/// A backend on a free port that answers every request with the request's head as its body.
+fn echo_backend() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(100) {
+            let Ok(mut stream) = stream else { continue };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            let body = String::from_utf8_lossy(&head).to_ascii_lowercase();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+/// The value of a counter in the Prometheus text, 0 when absent.
+fn counter(metrics: &str, series: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn on_demand_tls_obtains_during_the_handshake_within_its_budget_behind_a_proxy() {
+    let ca = Pebble::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let backend = echo_backend();
+    let daemon = Daemon::start_with(
+        &ca,
+        &state,
+        free_port(),
+        (
+            &format!("proxy_to = \"http://127.0.0.1:{backend}\""),
+            "[on_demand]\nallow = [\"*.dyn.example.test\"]\norders_per_minute = 3\n",
+        ),
+        &[],
+    );
+    let client = tls_client(&ca);
+    let orders = |daemon: &Daemon| {
+        counter(
+            &daemon.get("/metrics"),
+            "certsmith_certificate_renewals_total{result=\"success\"}",
+        )
+    };
+
+    // 20 handshakes at once for a new allowed name: every one gets the certificate, from one
+    // order; the request reaches the backend with the forwarding headers.
+    let handshakes: Vec<_> = (0..20)
+        .map(|_| {
+            let client = Arc::clone(&client);
+            let port = daemon.https;
+            std::thread::spawn(move || fetch(&client, port, "new.dyn.example.test"))
+        })
+        .collect();
+    let mut serials = Vec::new();
+    for handshake in handshakes {
+        let (serial, body) = handshake.join().unwrap().expect("an on-demand handshake");
+        assert!(body.contains("host: new.dyn.example.test"), "{body}");
+        assert!(body.contains("x-forwarded-proto: https"), "{body}");
+        assert!(body.contains("x-forwarded-for: 127.0.0.1"), "{body}");
+        assert!(body.starts_with("get / http/1.1"), "{body}");
+        serials.push(serial);
+    }
+    serials.dedup();
+    assert_eq!(serials.len(), 1, "one certificate for all 20 handshakes");
+    assert_eq!(orders(&daemon), 1, "one order for 20 handshakes");
+
+    // A name no pattern allows fails fast and never reaches the CA.
+    let started = Instant::now();
+    assert!(fetch(&client, daemon.https, "x.other.example.test").is_err());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(orders(&daemon), 1);
+
+    // The budget (3 new names a minute): two more are obtained, the fourth is refused.
+    assert!(fetch(&client, daemon.https, "two.dyn.example.test").is_ok());
+    assert!(fetch(&client, daemon.https, "three.dyn.example.test").is_ok());
+    assert!(fetch(&client, daemon.https, "four.dyn.example.test").is_err());
+    assert_eq!(orders(&daemon), 3);
+    let metrics = daemon.get("/metrics");
+    assert_eq!(
+        counter(
+            &metrics,
+            "certsmith_on_demand_certificates_total{result=\"obtained\"}"
+        ),
+        3,
+        "{metrics}"
+    );
+    assert_eq!(
+        counter(
+            &metrics,
+            "certsmith_on_demand_certificates_total{result=\"refused\"}"
+        ),
+        2,
+        "{metrics}"
+    );
+    assert!(
+        daemon.log_text().contains("orders_per_minute"),
+        "{}",
+        daemon.log_text()
+    );
+
+    // A certificate obtained on demand is served from the store after a restart (no order).
+    assert!(daemon.stop());
+    let daemon = Daemon::start_with(
+        &ca,
+        &state,
+        free_port(),
+        (
+            "static_body = \"again\"",
+            "[on_demand]\nallow = [\"*.dyn.example.test\"]\n",
+        ),
+        &[],
+    );
+    let (serial, body) = fetch(&client, daemon.https, "new.dyn.example.test").unwrap();
+    assert_eq!(serial, serials[0]);
+    assert_eq!(body, "again");
+    assert_eq!(orders(&daemon), 0);
     assert!(daemon.stop());
 }

@@ -31,6 +31,8 @@ pub struct Config {
     /// When to renew and warn.
     #[serde(default)]
     pub renewal: Renewal,
+    /// Certificates obtained during the first handshake for a name.
+    pub on_demand: Option<OnDemand>,
     /// The managed certificates.
     #[serde(default, rename = "certificate")]
     pub certificates: Vec<Spanned<Certificate>>,
@@ -61,7 +63,9 @@ pub struct Https {
     pub listen: SocketAddr,
     /// Where plain HTTP is served: HTTP-01 answers and a redirect to HTTPS.
     pub http_listen: Option<SocketAddr>,
-    /// A body to answer every HTTPS request with.
+    /// The backend HTTPS requests are forwarded to (`http://HOST:PORT`).
+    pub proxy_to: Option<String>,
+    /// A body to answer every HTTPS request with (instead of `proxy_to`).
     pub static_body: Option<String>,
 }
 
@@ -100,6 +104,105 @@ impl Renewal {
     /// The rescan period.
     pub fn rescan(&self) -> Duration {
         Duration::from_secs(self.rescan_secs.max(1))
+    }
+}
+
+/// `[on_demand]`.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct OnDemand {
+    /// Names allowed: exact, or `*.parent` for any one label under `parent`.
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// An `http://` URL asked `GET URL?domain=NAME` before ordering; only 200 allows.
+    pub ask: Option<String>,
+    /// `http-01` (default) or `tls-alpn-01`.
+    #[serde(default = "http01")]
+    pub challenge: String,
+    /// How long a handshake waits for its certificate, in seconds.
+    #[serde(default = "default_timeout_secs")]
+    pub timeout_secs: u64,
+    /// New names let through per minute, across all clients.
+    #[serde(default = "default_orders_per_minute")]
+    pub orders_per_minute: usize,
+    /// On-demand orders running at once.
+    #[serde(default = "default_max_pending")]
+    pub max_pending: usize,
+    /// How long a name that failed is refused, in seconds.
+    #[serde(default = "default_failure_backoff_secs")]
+    pub failure_backoff_secs: u64,
+}
+
+/// The default handshake wait.
+fn default_timeout_secs() -> u64 {
+    30
+}
+
+/// The default new names per minute.
+fn default_orders_per_minute() -> usize {
+    10
+}
+
+/// The default cap on on-demand orders running.
+fn default_max_pending() -> usize {
+    20
+}
+
+/// The default refusal after a failure.
+fn default_failure_backoff_secs() -> u64 {
+    300
+}
+
+impl OnDemand {
+    /// What is wrong with it, given the listeners.
+    fn check(&self, https: Option<&Https>) -> Result<(), String> {
+        let Some(https) = https else {
+            return Err("on-demand TLS needs [https] listen".into());
+        };
+        if self.allow.is_empty() && self.ask.is_none() {
+            return Err("say which names may get a certificate: allow = [\"*.example.com\"] and/or ask = \"http://127.0.0.1:8081/allowed\"".into());
+        }
+        if let Some(bad) = self
+            .allow
+            .iter()
+            .find(|p| p.trim_start_matches("*.").contains('*'))
+        {
+            return Err(format!("allow: {bad:?}: a pattern is a name or *.parent"));
+        }
+        if let Some(ask) = &self.ask
+            && !ask.starts_with("http://")
+        {
+            return Err(format!(
+                "ask = {ask:?}: expected an http:// URL (a local service)"
+            ));
+        }
+        let probe = Certificate {
+            names: vec!["on-demand.invalid".into()],
+            challenge: self.challenge.clone(),
+            dns_hook: None,
+            dns_resolver: None,
+            key_type: None,
+            deploy_hook: None,
+        };
+        if probe.challenge_type()? == ChallengeType::Dns01 {
+            return Err(
+                "challenge = \"dns-01\" cannot be used on demand: use http-01 or tls-alpn-01"
+                    .into(),
+            );
+        }
+        probe.check(Some(https))
+    }
+
+    /// The certificate entry of an on-demand name.
+    pub fn certificate(&self, name: String) -> Certificate {
+        Certificate {
+            names: vec![name],
+            challenge: self.challenge.clone(),
+            dns_hook: None,
+            dns_resolver: None,
+            key_type: None,
+            deploy_hook: None,
+        }
     }
 }
 
@@ -176,6 +279,16 @@ impl Config {
                 .parse::<StorageSpec>()
                 .map_err(|why| at(storage.span(), format!("storage: {why}")))?;
         }
+        if let Some(https) = &config.https {
+            https
+                .check()
+                .map_err(|why| ConfigError(format!("{}, [https]: {why}", path.display())))?;
+        }
+        if let Some(on_demand) = &config.on_demand {
+            on_demand
+                .check(config.https.as_ref())
+                .map_err(|why| ConfigError(format!("{}, [on_demand]: {why}", path.display())))?;
+        }
         let mut seen = std::collections::BTreeSet::new();
         for certificate in &config.certificates {
             let span = certificate.span();
@@ -203,6 +316,19 @@ impl Config {
             .and_then(|s| s.get_ref().parse().ok())
             .unwrap_or(StorageSpec::Files);
         spec.trusting(self.storage_ca_cert.clone())
+    }
+}
+
+impl Https {
+    /// What is wrong with the site settings.
+    fn check(&self) -> Result<(), String> {
+        if self.proxy_to.is_some() && self.static_body.is_some() {
+            return Err("set proxy_to or static_body, not both".into());
+        }
+        if let Some(backend) = &self.proxy_to {
+            super::proxy::Proxy::new(backend)?;
+        }
+        Ok(())
     }
 }
 
@@ -318,6 +444,36 @@ key_type = "p384"
 
         let wildcard = GOOD.replace("\"b.example.test\"", "\"*.b.example.test\"");
         assert!(parse(&wildcard).unwrap_err().contains("dns-01"));
+
+        let both = GOOD.replace(
+            "static_body",
+            "proxy_to = \"http://127.0.0.1:8080\"\nstatic_body",
+        );
+        assert!(parse(&both).unwrap_err().contains("not both"));
+        let https_backend = GOOD.replace("static_body = \"hello\"", "proxy_to = \"https://b:1\"");
+        let e = parse(&https_backend).unwrap_err();
+        assert!(
+            e.contains("[https]: proxy_to") && e.contains("http://HOST:PORT"),
+            "{e}"
+        );
+
+        let on_demand = format!("{GOOD}[on_demand]\nchallenge = \"http-01\"\n");
+        assert!(
+            parse(&on_demand)
+                .unwrap_err()
+                .contains("[on_demand]: say which names")
+        );
+        let on_demand = format!("{GOOD}[on_demand]\nallow = [\"*.d.test\"]\nask = \"https://x\"\n");
+        assert!(parse(&on_demand).unwrap_err().contains("http:// URL"));
+        let on_demand = format!("{GOOD}[on_demand]\nallow = [\"*.d.test\"]\n");
+        assert_eq!(
+            parse(&on_demand)
+                .unwrap()
+                .on_demand
+                .unwrap()
+                .orders_per_minute,
+            10
+        );
 
         let storage = format!("storage = \"postgres://x\"\n{GOOD}");
         let e = parse(&storage).unwrap_err();

@@ -8,18 +8,22 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http_body_util::Full;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, watch};
-use tokio_rustls::TlsAcceptor;
+use tokio_rustls::LazyConfigAcceptor;
+use tokio_rustls::server::TlsStream;
 
+use super::on_demand::Asker;
 use super::state::{ResultLabel, State};
-use certsmith::tls::ACME_TLS_1;
+use certsmith::tls::{ACME_TLS_1, CertResolver};
 
 /// How long a client may take to send a request head or finish a TLS handshake.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
@@ -33,8 +37,60 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// How long requests in flight may take to finish once a stop was asked for.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A response with a complete body.
-pub type Reply = Response<Full<Bytes>>;
+/// The error of a streamed body (a backend that broke off).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A response body: complete, or streamed from a backend.
+pub type Body = BoxBody<Bytes, BoxError>;
+
+/// A response.
+pub type Reply = Response<Body>;
+
+/// A complete body.
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
+}
+
+/// TLS on a listener: the configuration (its resolver holds the certificates), and who
+/// obtains a certificate for a name that has none (on-demand TLS), if anyone.
+#[derive(Clone)]
+pub struct Tls {
+    /// The server configuration.
+    pub config: Arc<rustls::ServerConfig>,
+    /// The resolver in `config`.
+    pub resolver: Arc<CertResolver>,
+    /// On-demand TLS.
+    pub on_demand: Option<Asker>,
+}
+
+impl Tls {
+    /// The handshake on `stream`: the ClientHello within [`HEAD_TIMEOUT`]; for a name with
+    /// no certificate, on-demand TLS gets one (within its own timeout); then the rest of the
+    /// handshake within [`HEAD_TIMEOUT`].
+    async fn accept(&self, stream: TcpStream) -> Result<TlsStream<TcpStream>, String> {
+        let lazy = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream);
+        let start = tokio::time::timeout(HEAD_TIMEOUT, lazy)
+            .await
+            .map_err(|_| "no ClientHello in time".to_owned())?
+            .map_err(|e| e.to_string())?;
+        let hello = start.client_hello();
+        let validating = hello
+            .alpn()
+            .is_some_and(|mut protocols| protocols.any(|p| p == ACME_TLS_1));
+        let name = hello.server_name().map(str::to_owned);
+        if let (Some(asker), Some(name), false) = (&self.on_demand, &name, validating)
+            && self.resolver.get(name).is_none()
+        {
+            asker.obtain(name).await;
+        }
+        tokio::time::timeout(HEAD_TIMEOUT, start.into_stream(Arc::clone(&self.config)))
+            .await
+            .map_err(|_| "the handshake did not finish in time".to_owned())?
+            .map_err(|e| e.to_string())
+    }
+}
 
 /// What a listener does with a request: given the request and whether it came over TLS.
 pub trait Handler: Clone + Send + Sync + 'static {
@@ -50,7 +106,7 @@ pub trait Handler: Clone + Send + Sync + 'static {
 /// the connections' requests in flight finish (at most [`DRAIN_TIMEOUT`]).
 pub async fn serve(
     listener: TcpListener,
-    tls: Option<TlsAcceptor>,
+    tls: Option<Tls>,
     handler: impl Handler,
     state: Arc<State>,
     mut stop: watch::Receiver<bool>,

@@ -14,10 +14,11 @@ use std::time::Duration;
 use certsmith::tls::CertResolver;
 use certsmith_core::cert::{CertificateInfo, leaf_der};
 use certsmith_core::{ChallengeType, Command, NewAccountRequest, Outcome, Timestamp};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::config::{Certificate, Config};
+use super::on_demand::{self, OnDemandManager, Settled};
 use super::sites::AdminRequest;
 use super::state::{MethodLabel, NameLabel, ResultLabel, State};
 use crate::cli::{CaArgs, ObtainArgs, directory_url};
@@ -51,6 +52,16 @@ pub enum Control {
     Stop,
 }
 
+/// Where the manager's requests arrive.
+pub struct Inboxes {
+    /// From the process: reload, stop.
+    pub control: mpsc::UnboundedReceiver<Control>,
+    /// From the admin listener.
+    pub admin: mpsc::UnboundedReceiver<AdminRequest>,
+    /// From handshakes for names without a certificate.
+    pub on_demand: mpsc::UnboundedReceiver<on_demand::Wanted>,
+}
+
 /// What every certificate task shares.
 struct Shared {
     store: Store,
@@ -68,8 +79,76 @@ struct Shared {
 /// A running certificate task.
 struct Task {
     certificate: Certificate,
+    /// Whether a handshake asked for it (it is not in the config, and a reload keeps it).
+    on_demand: bool,
     renew_now: mpsc::UnboundedSender<()>,
     handle: JoinHandle<()>,
+}
+
+/// The certificate tasks, and how to start more.
+pub struct Tasks {
+    shared: Rc<Shared>,
+    /// The session every task forks.
+    session: Session,
+    /// Lineage name → task.
+    running: HashMap<String, Task>,
+}
+
+impl Tasks {
+    /// Starts the task of `certificate`; `ready` hears whether it is served after its first
+    /// look (stored, or obtained) or failed.
+    pub fn spawn(
+        &mut self,
+        certificate: Certificate,
+        on_demand: bool,
+        ready: Option<oneshot::Sender<bool>>,
+    ) {
+        let Some(session) = self.session.fork() else {
+            return;
+        };
+        let name = layout::cert_name(&certificate.names[0]);
+        let (renew_now, requests) = mpsc::unbounded_channel();
+        let handle = tokio::task::spawn_local(keep(
+            Rc::clone(&self.shared),
+            certificate.clone(),
+            session,
+            (requests, ready),
+        ));
+        self.running.insert(
+            name,
+            Task {
+                certificate,
+                on_demand,
+                renew_now,
+                handle,
+            },
+        );
+    }
+
+    /// Stops the task of lineage `name` at its next wait.
+    pub fn stop(&mut self, name: &str) {
+        self.running.remove(name);
+    }
+
+    /// Whether a certificate is served for `name`.
+    pub fn serves(&self, name: &str) -> bool {
+        self.shared.resolver.get(name).is_some()
+    }
+
+    /// Whether lineage `name` has a task.
+    pub fn manages(&self, name: &str) -> bool {
+        self.running.contains_key(name)
+    }
+
+    /// Counts an on-demand request by its result.
+    pub fn count_on_demand(&self, result: &'static str) {
+        self.shared
+            .state
+            .metrics
+            .on_demand
+            .get_or_create(&ResultLabel { result })
+            .inc();
+    }
 }
 
 /// The `CaArgs` of `[acme]`.
@@ -137,8 +216,7 @@ pub async fn manage(
     state_dir: PathBuf,
     store: Store,
     (resolver, state): (Arc<CertResolver>, Arc<State>),
-    mut control: mpsc::UnboundedReceiver<Control>,
-    mut admin: mpsc::UnboundedReceiver<AdminRequest>,
+    mut inboxes: Inboxes,
 ) -> Result<(), Failure> {
     let shared = Rc::new(Shared {
         store: store.clone(),
@@ -173,7 +251,7 @@ pub async fn manage(
                 );
                 tokio::select! {
                     () = tokio::time::sleep(Duration::from_secs(60)) => {}
-                    request = control.recv() => if matches!(request, Some(Control::Stop) | None) {
+                    request = inboxes.control.recv() => if matches!(request, Some(Control::Stop) | None) {
                         return Ok(());
                     },
                 }
@@ -197,31 +275,49 @@ pub async fn manage(
         ));
     };
     let hub = tokio::task::spawn_local(hub);
-    let mut tasks: HashMap<String, Task> = HashMap::new();
-    apply(&shared, &session, &mut tasks, &config);
+    let mut tasks = Tasks {
+        shared: Rc::clone(&shared),
+        session,
+        running: HashMap::new(),
+    };
+    apply(&mut tasks, &config);
+    let mut on_demand = config.on_demand.clone().map(OnDemandManager::new);
     let mut rescan = tokio::time::interval(config.renewal.rescan());
     rescan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let (settled, mut settled_inbox) = mpsc::unbounded_channel::<Settled>();
     loop {
         tokio::select! {
-            request = control.recv() => match request {
+            request = inboxes.control.recv() => match request {
                 Some(Control::Reload(config)) => {
-                    apply(&shared, &session, &mut tasks, &config);
-                    tracing::info!("configuration reloaded: {} certificates managed", tasks.len());
+                    apply(&mut tasks, &config);
+                    tracing::info!("configuration reloaded: {} certificates managed", tasks.running.len());
                 }
                 Some(Control::Stop) | None => break,
             },
-            Some(AdminRequest::RenewNow(name, answer)) = admin.recv() => {
-                let task = tasks.get(&name);
+            Some(AdminRequest::RenewNow(name, answer)) = inboxes.admin.recv() => {
+                let task = tasks.running.get(&name);
                 let _ = answer.send(task.is_some_and(|t| t.renew_now.send(()).is_ok()));
             }
+            Some(wanted) = inboxes.on_demand.recv() => match &mut on_demand {
+                Some(on_demand) => on_demand.wanted(wanted, &mut tasks, &settled),
+                None => {
+                    let _ = wanted.reply.send(false);
+                }
+            },
+            Some(step) = settled_inbox.recv() => {
+                if let Some(on_demand) = &mut on_demand {
+                    on_demand.settled(step, &mut tasks, &settled);
+                }
+            }
             _ = rescan.tick() => {
-                let managed: Vec<Certificate> = tasks.values().map(|t| t.certificate.clone()).collect();
+                let managed: Vec<Certificate> = tasks.running.values().map(|t| t.certificate.clone()).collect();
                 load_all(&shared, &managed).await;
             }
         }
     }
     // Tasks end at their next wait; orders in flight get a while to finish and clean up.
-    let mut handles: Vec<JoinHandle<()>> = tasks.into_values().map(|task| task.handle).collect();
+    let mut handles: Vec<JoinHandle<()>> =
+        tasks.running.drain().map(|(_, task)| task.handle).collect();
     let finished = futures_util::future::join_all(handles.iter_mut());
     if tokio::time::timeout(STOP_GRACE, finished).await.is_err() {
         tracing::warn!("orders still running after {STOP_GRACE:?} were stopped");
@@ -229,7 +325,7 @@ pub async fn manage(
             handle.abort();
         }
     }
-    drop(session);
+    drop(tasks);
     // The hub ends once every operation still running has ended and cleaned up.
     if tokio::time::timeout(STOP_GRACE, hub).await.is_err() {
         tracing::warn!("operations still running after {STOP_GRACE:?} were dropped");
@@ -238,13 +334,8 @@ pub async fn manage(
 }
 
 /// Starts the tasks of certificates new in `config`, stops those no longer in it, and
-/// restarts those whose entry changed.
-fn apply(
-    shared: &Rc<Shared>,
-    session: &Session,
-    tasks: &mut HashMap<String, Task>,
-    config: &Config,
-) {
+/// restarts those whose entry changed. On-demand certificates stay.
+fn apply(tasks: &mut Tasks, config: &Config) {
     let wanted: HashMap<String, Certificate> = config
         .certificates
         .iter()
@@ -258,7 +349,11 @@ fn apply(
     // A task whose entry is gone or changed ends at its next wait (an order in flight
     // finishes, so no lock or challenge is left behind); a changed entry's new task waits
     // for the certificate's lock meanwhile.
-    tasks.retain(|name, task| {
+    let shared = Rc::clone(&tasks.shared);
+    tasks.running.retain(|name, task| {
+        if task.on_demand && !wanted.contains_key(name) {
+            return true;
+        }
         if !wanted.contains_key(name) {
             tracing::info!("{name} is no longer managed");
             shared.resolver.remove(&task.certificate.names);
@@ -267,27 +362,9 @@ fn apply(
         wanted.get(name) == Some(&task.certificate)
     });
     for (name, certificate) in wanted {
-        if tasks.contains_key(&name) {
-            continue;
+        if !tasks.running.contains_key(&name) {
+            tasks.spawn(certificate, false, None);
         }
-        let Some(session) = session.fork() else {
-            continue;
-        };
-        let (renew_now, requests) = mpsc::unbounded_channel();
-        let handle = tokio::task::spawn_local(keep(
-            Rc::clone(shared),
-            certificate.clone(),
-            session,
-            requests,
-        ));
-        tasks.insert(
-            name,
-            Task {
-                certificate,
-                renew_now,
-                handle,
-            },
-        );
     }
 }
 
@@ -435,7 +512,7 @@ async fn keep(
     shared: Rc<Shared>,
     certificate: Certificate,
     mut session: Session,
-    mut renew_now: mpsc::UnboundedReceiver<()>,
+    (mut renew_now, mut ready): (mpsc::UnboundedReceiver<()>, Option<oneshot::Sender<bool>>),
 ) {
     let name = layout::cert_name(&certificate.names[0]);
     let args = obtain_args(&shared, &certificate);
@@ -459,6 +536,11 @@ async fn keep(
     while !renew_now.is_closed() {
         let mut progress = Progress::new(true);
         let held = current(&shared, &name, &certificate.names).await;
+        if held.is_some()
+            && let Some(ready) = ready.take()
+        {
+            let _ = ready.send(true);
+        }
         let due = match &held {
             Some((info, der)) => renewal_time(&mut session, &name, (info, der), &mut progress)
                 .await
@@ -490,6 +572,9 @@ async fn keep(
                     continue;
                 }
                 Err(message) => {
+                    if let Some(ready) = ready.take() {
+                        let _ = ready.send(false);
+                    }
                     failures += 1;
                     tracing::error!("{name}: renewal failed (attempt {failures}): {message}");
                     shared.state.update(&name, |s| {

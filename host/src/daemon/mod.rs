@@ -7,11 +7,14 @@
 pub mod config;
 mod listen;
 mod manager;
+mod on_demand;
+mod proxy;
 mod sites;
 mod state;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use certsmith::tls::{ACME_TLS_1, CertResolver};
 use hyper::body::Bytes;
@@ -45,10 +48,7 @@ fn spawn_manager(
     state_dir: PathBuf,
     store: Store,
     shared: (Arc<CertResolver>, Arc<State>),
-    channels: (
-        mpsc::UnboundedReceiver<Control>,
-        mpsc::UnboundedReceiver<sites::AdminRequest>,
-    ),
+    inboxes: manager::Inboxes,
 ) -> std::thread::JoinHandle<Result<(), Failure>> {
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -58,7 +58,7 @@ fn spawn_manager(
         let local = tokio::task::LocalSet::new();
         local.block_on(
             &runtime,
-            manager::manage(config, state_dir, store, shared, channels.0, channels.1),
+            manager::manage(config, state_dir, store, shared, inboxes),
         )
     })
 }
@@ -75,19 +75,32 @@ pub async fn run(config_path: &Path, state_dir: &Path) -> Result<(), Failure> {
     let state = Arc::new(State::new());
     let (stop, stopping) = watch::channel(false);
     let (admin_requests, admin_inbox) = mpsc::unbounded_channel();
+    let (on_demand_requests, on_demand_inbox) = mpsc::unbounded_channel();
     let mut servers = Vec::new();
     if let Some(https) = &config.https {
         let listener = listen::bind(https.listen, "[https] listen")
             .await
             .map_err(|e| Failure::new(exit::LOCAL, e))?;
-        let acceptor =
-            tokio_rustls::TlsAcceptor::from(Arc::new(tls_config(Arc::clone(&resolver))?));
-        let site = HttpsSite {
-            static_body: https.static_body.clone().map(Bytes::from),
+        let tls = listen::Tls {
+            config: Arc::new(tls_config(Arc::clone(&resolver))?),
+            resolver: Arc::clone(&resolver),
+            on_demand: config.on_demand.as_ref().map(|od| {
+                on_demand::Asker::new(
+                    on_demand_requests.clone(),
+                    Duration::from_secs(od.timeout_secs),
+                )
+            }),
+        };
+        let site = match (&https.proxy_to, &https.static_body) {
+            (Some(backend), _) => HttpsSite::Proxy(Box::new(
+                proxy::Proxy::new(backend).map_err(|e| Failure::new(exit::LOCAL, e))?,
+            )),
+            (None, Some(body)) => HttpsSite::Static(Bytes::from(body.clone())),
+            (None, None) => HttpsSite::Nothing,
         };
         servers.push(tokio::spawn(listen::serve(
             listener,
-            Some(acceptor),
+            Some(tls),
             site,
             Arc::clone(&state),
             stopping.clone(),
@@ -131,7 +144,11 @@ pub async fn run(config_path: &Path, state_dir: &Path) -> Result<(), Failure> {
         state_dir,
         store,
         (resolver, state),
-        (control_inbox, admin_inbox),
+        manager::Inboxes {
+            control: control_inbox,
+            admin: admin_inbox,
+            on_demand: on_demand_inbox,
+        },
     );
     let signal_error =
         |e: std::io::Error| Failure::new(exit::OTHER, format!("cannot watch signals: {e}"));
@@ -173,6 +190,6 @@ pub async fn run(config_path: &Path, state_dir: &Path) -> Result<(), Failure> {
 /// Returns once the thread has finished (checked twice a second).
 async fn wait_for_thread<T>(thread: &mut std::thread::JoinHandle<T>) {
     while !thread.is_finished() {
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }

@@ -5,13 +5,13 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use tokio::sync::{mpsc, oneshot};
 
-use super::listen::{Handler, Reply};
+use super::listen::{Handler, Reply, full};
+use super::proxy::Proxy;
 use super::state::State;
 use crate::layout;
 use crate::storage::Store;
@@ -21,7 +21,7 @@ const CHALLENGE_PREFIX: &str = "/.well-known/acme-challenge/";
 
 /// A response with a body and a content type.
 fn reply(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Reply {
-    let mut response = Response::new(Full::new(body.into()));
+    let mut response = Response::new(full(body));
     *response.status_mut() = status;
     response
         .headers_mut()
@@ -30,7 +30,7 @@ fn reply(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>)
 }
 
 /// A plain-text response.
-fn text(status: StatusCode, body: impl Into<Bytes>) -> Reply {
+pub fn text(status: StatusCode, body: impl Into<Bytes>) -> Reply {
     reply(status, "text/plain; charset=utf-8", body)
 }
 
@@ -114,20 +114,25 @@ fn host_without_port(value: &str) -> &str {
     value.split(':').next().unwrap_or(value)
 }
 
-/// The HTTPS site.
+/// The HTTPS site: what is behind TLS.
 #[derive(Clone)]
-pub struct HttpsSite {
-    /// The body every request gets (`static_body`), if set.
-    pub static_body: Option<Bytes>,
+pub enum HttpsSite {
+    /// `proxy_to`: a backend.
+    Proxy(Box<Proxy>),
+    /// `static_body`: one body for every request.
+    Static(Bytes),
+    /// Neither: a 404 that says what to configure.
+    Nothing,
 }
 
 impl Handler for HttpsSite {
-    async fn handle(&self, _request: Request<Incoming>, _peer: SocketAddr) -> Reply {
-        match &self.static_body {
-            Some(body) => text(StatusCode::OK, body.clone()),
-            None => text(
+    async fn handle(&self, request: Request<Incoming>, peer: SocketAddr) -> Reply {
+        match self {
+            HttpsSite::Proxy(proxy) => proxy.forward(request, peer).await,
+            HttpsSite::Static(body) => text(StatusCode::OK, body.clone()),
+            HttpsSite::Nothing => text(
                 StatusCode::NOT_FOUND,
-                "nothing is served here: set static_body in [https]\n",
+                "nothing is served here: set proxy_to or static_body in [https]\n",
             ),
         }
     }

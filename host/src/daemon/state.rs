@@ -21,7 +21,8 @@ pub struct NameLabel {
 /// A label set naming an outcome.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabel {
-    /// `success` or `failure` (renewals), `ok` or `failed` (handshakes).
+    /// `success` or `failure` (renewals), `ok` or `failed` (handshakes), `obtained`,
+    /// `refused` or `failed` (on-demand).
     pub result: &'static str,
 }
 
@@ -43,6 +44,8 @@ pub struct Metrics {
     pub acme_requests: Family<MethodLabel, Counter>,
     /// `certsmith_tls_handshakes_total{result}`.
     pub handshakes: Family<ResultLabel, Counter>,
+    /// `certsmith_on_demand_certificates_total{result}`: `obtained`, `refused`, `failed`.
+    pub on_demand: Family<ResultLabel, Counter>,
 }
 
 impl Metrics {
@@ -73,8 +76,15 @@ impl Metrics {
             "TLS handshakes on the HTTPS listener, by result",
             handshakes.clone(),
         );
+        let on_demand = Family::<ResultLabel, Counter>::default();
+        registry.register(
+            "on_demand_certificates",
+            "Handshakes that asked for a certificate on demand, by result",
+            on_demand.clone(),
+        );
         Self {
             registry,
+            on_demand,
             expiry,
             renewals,
             acme_requests,
