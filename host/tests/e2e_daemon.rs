@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use pebble::ca_proxy::{AriScript, CaProxy, ari_id, issue_at, replaces};
 use pebble::{Pebble, Running, certsmith, free_port, run};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
@@ -28,21 +29,48 @@ struct Daemon {
     admin: u16,
 }
 
-/// What the HTTPS listener serves in most tests.
-const STATIC_SITE: &str = r#"static_body = "hello from certsmith""#;
+/// How a test's daemon differs from the plain one.
+struct Setup<'a> {
+    /// Top-level keys (before `[acme]`), e.g. `storage`.
+    top: &'a str,
+    /// The site line of `[https]`.
+    site: &'a str,
+    /// Appended after `[renewal]`, e.g. `[on_demand]`.
+    extra: &'a str,
+    /// The HTTPS and HTTP ports [default: Pebble's TLS-ALPN-01 and HTTP-01 ports].
+    ports: Option<(u16, u16)>,
+    /// `RUST_LOG` for the daemon.
+    log: &'a str,
+    /// The CA's directory URL [default: Pebble's].
+    directory: Option<&'a str>,
+}
+
+impl Default for Setup<'_> {
+    fn default() -> Self {
+        Self {
+            top: "",
+            site: r#"static_body = "hello from certsmith""#,
+            extra: "",
+            ports: None,
+            log: "certsmith=info",
+            directory: None,
+        }
+    }
+}
 
 /// The config of a daemon against `ca` managing `certificates` (TOML `[[certificate]]`
-/// bodies), serving `site` (a line of `[https]`), with a one-second rescan; `extra` is
-/// appended.
+/// bodies) as `setup` says, with a one-second rescan.
 fn config_text(
     ca: &Pebble,
     state: &Path,
     admin: u16,
-    (site, extra): (&str, &str),
+    setup: &Setup<'_>,
     certificates: &[&str],
 ) -> String {
+    let (https, http) = setup.ports.unwrap_or((ca.tls_port, ca.http_port));
     let mut text = format!(
         r#"state_dir = "{state}"
+{top}
 [acme]
 server = "{directory}"
 ca_cert = "{root}"
@@ -58,12 +86,12 @@ listen = "127.0.0.1:{admin}"
 rescan_secs = 1
 "#,
         state = state.display(),
-        directory = ca.directory,
+        top = setup.top,
+        site = setup.site,
+        directory = setup.directory.unwrap_or(&ca.directory),
         root = ca.tls_root().display(),
-        https = ca.tls_port,
-        http = ca.http_port,
     );
-    text.push_str(extra);
+    text.push_str(setup.extra);
     for certificate in certificates {
         text.push_str(&format!("[[certificate]]\n{certificate}\n"));
     }
@@ -71,39 +99,40 @@ rescan_secs = 1
 }
 
 impl Daemon {
-    /// Starts `certsmith run` with the static site and `certificates`, waits until its
+    /// Starts `certsmith run` with the plain setup and `certificates`, waits until its
     /// admin listener answers.
     fn start(ca: &Pebble, state: &Path, admin: u16, certificates: &[&str]) -> Self {
-        Self::start_with(ca, state, admin, (STATIC_SITE, ""), certificates)
+        Self::start_with(ca, state, admin, &Setup::default(), certificates)
     }
 
-    /// Starts `certsmith run` serving `site` with `extra` config, waits until its admin
-    /// listener answers.
+    /// Starts `certsmith run` as `setup` says, waits until its admin listener answers.
     fn start_with(
         ca: &Pebble,
         state: &Path,
         admin: u16,
-        site: (&str, &str),
+        setup: &Setup<'_>,
         certificates: &[&str],
     ) -> Self {
         let dir = state.parent().expect("parent");
-        let config = dir.join("certsmith.toml");
-        std::fs::write(&config, config_text(ca, state, admin, site, certificates)).expect("config");
-        let log = dir.join("daemon.log");
+        let config = dir.join(format!("certsmith-{admin}.toml"));
+        std::fs::write(&config, config_text(ca, state, admin, setup, certificates))
+            .expect("config");
+        let log = dir.join(format!("daemon-{admin}.log"));
         let child = certsmith(state)
             .args(["run", "--config"])
             .arg(&config)
-            .env("RUST_LOG", "certsmith=info")
+            .env("RUST_LOG", setup.log)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log"))
             .spawn()
             .expect("certsmith run starts");
+        let (https, http) = setup.ports.unwrap_or((ca.tls_port, ca.http_port));
         let daemon = Self {
             process: Running(child),
             config,
             log,
-            https: ca.tls_port,
-            http: ca.http_port,
+            https,
+            http,
             admin,
         };
         ca.wait_for(admin);
@@ -525,16 +554,13 @@ fn on_demand_tls_obtains_during_the_handshake_within_its_budget_behind_a_proxy()
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let backend = echo_backend();
-    let daemon = Daemon::start_with(
-        &ca,
-        &state,
-        free_port(),
-        (
-            &format!("proxy_to = \"http://127.0.0.1:{backend}\""),
-            "[on_demand]\nallow = [\"*.dyn.example.test\"]\norders_per_minute = 3\n",
-        ),
-        &[],
-    );
+    let site = format!("proxy_to = \"http://127.0.0.1:{backend}\"");
+    let setup = Setup {
+        site: &site,
+        extra: "[on_demand]\nallow = [\"*.dyn.example.test\"]\norders_per_minute = 3\n",
+        ..Setup::default()
+    };
+    let daemon = Daemon::start_with(&ca, &state, free_port(), &setup, &[]);
     let client = tls_client(&ca);
     let orders = |daemon: &Daemon| {
         counter(
@@ -605,19 +631,157 @@ fn on_demand_tls_obtains_during_the_handshake_within_its_budget_behind_a_proxy()
 
     // A certificate obtained on demand is served from the store after a restart (no order).
     assert!(daemon.stop());
-    let daemon = Daemon::start_with(
-        &ca,
-        &state,
-        free_port(),
-        (
-            "static_body = \"again\"",
-            "[on_demand]\nallow = [\"*.dyn.example.test\"]\n",
-        ),
-        &[],
-    );
+    let setup = Setup {
+        site: "static_body = \"again\"",
+        extra: "[on_demand]\nallow = [\"*.dyn.example.test\"]\n",
+        ..Setup::default()
+    };
+    let daemon = Daemon::start_with(&ca, &state, free_port(), &setup, &[]);
     let (serial, body) = fetch(&client, daemon.https, "new.dyn.example.test").unwrap();
     assert_eq!(serial, serials[0]);
     assert_eq!(body, "again");
     assert_eq!(orders(&daemon), 0);
+    assert!(daemon.stop());
+}
+
+/// How many newOrder requests a daemon's debug log shows.
+fn new_orders(daemon: &Daemon, ca: &Pebble) -> usize {
+    let new_order = ca.endpoint("newOrder");
+    daemon
+        .log_text()
+        .lines()
+        .filter(|line| line.contains("POST") && line.contains(&new_order))
+        .count()
+}
+
+#[test]
+fn a_fleet_on_one_redis_orders_each_certificate_once_and_survives_a_killed_member() {
+    // Every nonce accepted: each newOrder request in the logs is one order.
+    let ca = Pebble::start(&[("PEBBLE_WFE_NONCEREJECT", "0")]);
+    let (_redis, url) = pebble::redis();
+    let dir = tempfile::tempdir().unwrap();
+    let names: Vec<String> = (0..20).map(|i| format!("f{i}.example.test")).collect();
+    let entries: Vec<String> = names.iter().map(|n| format!("names = [\"{n}\"]")).collect();
+    let entries: Vec<&str> = entries.iter().map(String::as_str).collect();
+    let top = format!("storage = \"{url}\"");
+    // A answers the CA (Pebble's ports); B elsewhere: its HTTP-01 tokens, in Redis, are
+    // answered by A.
+    let setup_a = Setup {
+        top: &top,
+        log: "certsmith=debug",
+        ..Setup::default()
+    };
+    let setup_b = Setup {
+        ports: Some((free_port(), free_port())),
+        ..setup_a
+    };
+    let state = |n: &str| {
+        let path = dir.path().join(n).join("state");
+        std::fs::create_dir_all(&path).unwrap();
+        path
+    };
+    let (state_a, state_b) = (state("a"), state("b"));
+    let mut a = Daemon::start_with(&ca, &state_a, free_port(), &setup_a, &entries);
+    let b = Daemon::start_with(&ca, &state_b, free_port(), &setup_b, &entries);
+    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let served_a = a.wait_served(&name_refs, None);
+    let served_b = b.wait_served(&name_refs, None);
+    assert_eq!(served_a, served_b, "both serve the same certificates");
+    assert_eq!(
+        new_orders(&a, &ca) + new_orders(&b, &ca),
+        20,
+        "exactly one order per certificate across the fleet"
+    );
+    let client = tls_client(&ca);
+    for (name, serial) in name_refs.iter().zip(&served_a).step_by(5) {
+        assert_eq!(
+            &fetch(&client, b.https, name).unwrap().0,
+            serial,
+            "{name} from B"
+        );
+    }
+
+    // A takes a new certificate's lock and hangs publishing its DNS record; it is killed
+    // there. B, given the same certificate, takes the dead holder's lock over and finishes
+    // A's saved order: no order is lost, none is added.
+    let hook_dir = dir.path().join("hooks");
+    std::fs::create_dir_all(hook_dir.join("hang")).unwrap();
+    std::fs::create_dir_all(hook_dir.join("work")).unwrap();
+    let hanging = pebble::dns_hook(&ca, &hook_dir.join("hang"), "sleep 120");
+    let working = pebble::dns_hook(&ca, &hook_dir.join("work"), "");
+    let dns_entry = |hook: &Path| {
+        format!(
+            "[[certificate]]\nnames = [\"killed.example.test\"]\nchallenge = \"dns-01\"\ndns_hook = \"{}\"\ndns_resolver = \"127.0.0.1:{}\"\n",
+            hook.display(),
+            ca.dns_port
+        )
+    };
+    let config_a = std::fs::read_to_string(&a.config).unwrap();
+    std::fs::write(&a.config, format!("{config_a}{}", dns_entry(&hanging))).unwrap();
+    a.signal("HUP");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pebble::calls(&hook_dir.join("hang")).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "A never called its DNS hook\n{}",
+            a.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = a.process.0.kill();
+    let _ = a.process.0.wait();
+    let orders_before = new_orders(&a, &ca) + new_orders(&b, &ca);
+    let config_b = std::fs::read_to_string(&b.config).unwrap();
+    std::fs::write(&b.config, format!("{config_b}{}", dns_entry(&working))).unwrap();
+    b.signal("HUP");
+    b.wait_served(&["killed.example.test"], None);
+    assert_eq!(
+        new_orders(&a, &ca) + new_orders(&b, &ca),
+        orders_before,
+        "B finished A's order instead of ordering again\n{}",
+        b.log_text()
+    );
+    assert_eq!(orders_before, 21);
+    assert!(b.stop());
+}
+
+#[test]
+fn the_cas_renewal_window_schedules_the_daemon_and_its_order_names_what_it_replaces() {
+    // Every nonce accepted: a badNonce retry would send (and count) a newOrder twice.
+    let ca = Pebble::start(&[("PEBBLE_WFE_NONCEREJECT", "0")]);
+    let proxy = CaProxy::start(
+        &ca,
+        AriScript {
+            start_secs: -3600,
+            end_secs: -60,
+            explanation: None,
+            retry_after_secs: 3600,
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let name = "ari.example.test";
+    // Issued by the CLI, years from expiry; the daemon finds it due by the CA's window.
+    let first = issue_at(&ca, &proxy.directory, &state, name);
+    let id = ari_id(&state, &proxy.directory, name);
+    let setup = Setup {
+        directory: Some(&proxy.directory),
+        ..Setup::default()
+    };
+    let daemon = Daemon::start_with(
+        &ca,
+        &state,
+        free_port(),
+        &setup,
+        &[r#"names = ["ari.example.test"]"#],
+    );
+    let old = first["serial"].as_str().unwrap();
+    let renewed = daemon.wait_served(&[name], Some(old)).remove(0);
+    assert_eq!(replaces(&ca, &proxy), vec![None, Some(id)]);
+    // The new certificate is due by the same window, but one order does not follow another
+    // at once: still one renewal a few seconds later.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(replaces(&ca, &proxy).len(), 2, "{}", daemon.log_text());
+    assert_eq!(daemon.wait_served(&[name], None), vec![renewed]);
     assert!(daemon.stop());
 }

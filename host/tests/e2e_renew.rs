@@ -12,7 +12,7 @@ use std::process::Output;
 
 mod pebble;
 
-use pebble::ca_proxy::{AriScript, CaProxy};
+use pebble::ca_proxy::{AriScript, CaProxy, ari_id, issue_at, replaces};
 use pebble::*;
 
 /// `certsmith --json renew --all ARGS…` on `state`, with nothing else on the command line.
@@ -117,45 +117,6 @@ fn renew_all_with_no_flags_renews_as_issued_with_its_hook_key_type_and_deploy_ho
         serde_json::from_slice(&std::fs::read(meta).expect("meta.json")).expect("meta JSON");
     assert_eq!(meta["obtainedWith"]["solver"]["kind"], "http");
     assert_eq!(meta["obtainedWith"]["keyType"], "p384");
-}
-
-/// `certsmith --json issue` of `name` at `directory` (a proxy of `ca`), over HTTP-01.
-fn issue_at(ca: &Pebble, directory: &str, state: &Path, name: &str) -> serde_json::Value {
-    let http = format!("127.0.0.1:{}", ca.http_port);
-    let output = certsmith(state)
-        .args(["--json", "issue", "--server", directory, "--accept-tos"])
-        .args(["--email", "admin@example.test", "--http", &http, "-d", name])
-        .arg("--ca-cert")
-        .arg(ca.tls_root())
-        .output()
-        .expect("issue runs");
-    check_issued(ca, &output, &[name])
-}
-
-/// The ARI ID kept for lineage `name` at the CA of `directory`.
-fn ari_id(state: &Path, directory: &str, name: &str) -> String {
-    let slug = directory
-        .trim_start_matches("https://")
-        .replace([':', '/'], "-");
-    let meta = state.join("certs").join(slug).join(name).join("meta.json");
-    let meta: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(meta).expect("meta.json")).expect("meta JSON");
-    meta["ariId"].as_str().expect("ariId").to_owned()
-}
-
-/// The `replaces` of each newOrder the proxy passed on.
-fn replaces(ca: &Pebble, proxy: &CaProxy) -> Vec<Option<String>> {
-    let new_order = ca.endpoint("newOrder");
-    let path = new_order.splitn(4, '/').nth(3).expect("a path");
-    proxy
-        .requests_to(&format!("/{path}"))
-        .iter()
-        .map(|seen| {
-            seen.payload.as_ref().expect("a payload")["replaces"]
-                .as_str()
-                .map(str::to_owned)
-        })
-        .collect()
 }
 
 #[test]

@@ -29,6 +29,9 @@ pub struct RenewalTime {
     /// Whether the time came from the CA's ARI (then the renewal order names the
     /// certificate it replaces).
     pub from_ari: bool,
+    /// When to ask the CA again (its `Retry-After`, kept between a minute and a day), when
+    /// the time came from ARI.
+    pub ask_again_at: Option<Timestamp>,
 }
 
 /// The CA's advice for one certificate, as kept in the store.
@@ -55,6 +58,7 @@ pub async fn renewal_time(
     let by_lifetime = RenewalTime {
         at: info.default_renewal_time(),
         from_ari: false,
+        ask_again_at: None,
     };
     if info.ari_id.is_none() {
         return Ok(by_lifetime);
@@ -72,6 +76,7 @@ pub async fn renewal_time(
         return Ok(RenewalTime {
             at: Timestamp::from_unix_millis(kept.renew_at_ms),
             from_ari: true,
+            ask_again_at: Some(Timestamp::from_unix_millis(kept.check_again_at_ms)),
         });
     }
     let Some(advice) = ask(session, name, der, progress).await? else {
@@ -94,6 +99,7 @@ pub async fn renewal_time(
     Ok(RenewalTime {
         at: advice.renew_at,
         from_ari: true,
+        ask_again_at: Some(Timestamp::from_unix_millis(kept.check_again_at_ms)),
     })
 }
 

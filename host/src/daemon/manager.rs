@@ -487,13 +487,12 @@ fn backoff_ms(failures: u32) -> u64 {
     base / 10 * 9 + base / 10 * 2 * jitter / 255
 }
 
+/// The served certificate's facts and DER, when there is one.
+type Held = Option<(CertificateInfo, Vec<u8>)>;
+
 /// The served certificate of `name` and its DER, when the stored lineage is whole and names
 /// every name.
-async fn current(
-    shared: &Shared,
-    name: &str,
-    names: &[String],
-) -> Option<(CertificateInfo, Vec<u8>)> {
+async fn current(shared: &Shared, name: &str, names: &[String]) -> Held {
     let lineage = shared.store.read_lineage(&shared.ca, name).await.ok()??;
     let info = lineage.check(Some(names)).ok()?;
     let der = leaf_der(&lineage.cert_pem).ok()?;
@@ -535,6 +534,8 @@ async fn keep(
     // Until the manager drops the sender: the certificate is no longer managed as it was.
     while !renew_now.is_closed() {
         let mut progress = Progress::new(true);
+        // A certificate another process stores after this look is used instead of ordering.
+        let looked = now();
         let held = current(&shared, &name, &certificate.names).await;
         if held.is_some()
             && let Some(ready) = ready.take()
@@ -555,14 +556,15 @@ async fn keep(
                 .state
                 .update(&name, |s| s.renew_at = Some(due.at.to_rfc3339()));
         }
-        let next = if forced || (due_now && rested && failures == 0) || (due_now && failures > 0) {
+        // After a failure the backoff has already spaced the attempts.
+        let next = if forced || (due_now && (rested || failures > 0)) {
             forced = false;
             last_order = Some(started);
             match obtain(
                 &shared,
                 &mut session,
                 (&certificate, &args),
-                (&held, due),
+                (&held, due, looked),
                 &solver,
             )
             .await
@@ -588,7 +590,11 @@ async fn keep(
         } else if due_now {
             last_order.map_or(started, |at| at.plus_millis(MIN_ORDER_GAP_MS))
         } else {
-            due.map_or(started, |d| d.at)
+            // Awake when due, when the CA said to ask again, and at least every 6 hours.
+            let ask_again = due.and_then(|d| d.ask_again_at);
+            // Unknown (the store could not be read): look again in a minute.
+            due.map_or(started.plus_millis(60_000), |d| d.at)
+                .min(ask_again.unwrap_or(started.plus_millis(MAX_SLEEP_MS)))
                 .min(started.plus_millis(MAX_SLEEP_MS))
         };
         shared
@@ -610,7 +616,7 @@ async fn obtain(
     shared: &Shared,
     session: &mut Session,
     (certificate, args): (&Certificate, &ObtainArgs),
-    (held, due): (&Option<(CertificateInfo, Vec<u8>)>, Option<RenewalTime>),
+    (held, due, looked): (&Held, Option<RenewalTime>, Timestamp),
     solver: &Rc<AnySolver>,
 ) -> Result<(), String> {
     let Ok(_permit) = shared.orders.acquire().await else {
@@ -623,7 +629,7 @@ async fn obtain(
     let wanted = Wanted {
         domains: &certificate.names,
         replaces,
-        started: now(),
+        started: looked,
     };
     let mut progress = Progress::new(true);
     let result = issue::obtain_quietly(
@@ -634,24 +640,28 @@ async fn obtain(
         &mut progress,
     )
     .await;
-    let label = if result.is_ok() { "success" } else { "failure" };
+    let name = layout::cert_name(&certificate.names[0]);
+    let label = match &result {
+        Ok(obtained) if obtained.ordered.is_some() => {
+            tracing::info!("{name}: certificate {} stored", obtained.stored.serial);
+            "success"
+        }
+        Ok(obtained) => {
+            tracing::info!(
+                "{name}: certificate {} was stored by another process meanwhile",
+                obtained.stored.serial
+            );
+            "by_another_process"
+        }
+        Err(_) => "failure",
+    };
     shared
         .state
         .metrics
         .renewals
         .get_or_create(&ResultLabel { result: label })
         .inc();
-    match result {
-        Ok(obtained) => {
-            tracing::info!(
-                "{}: certificate {} stored",
-                layout::cert_name(&certificate.names[0]),
-                obtained.stored.serial
-            );
-            Ok(())
-        }
-        Err(failure) => Err(failure.message),
-    }
+    result.map(|_| ()).map_err(|failure| failure.message)
 }
 
 /// A warning when the served certificate of `name` expires within the warning period while

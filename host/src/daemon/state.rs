@@ -21,8 +21,8 @@ pub struct NameLabel {
 /// A label set naming an outcome.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabel {
-    /// `success` or `failure` (renewals), `ok` or `failed` (handshakes), `obtained`,
-    /// `refused` or `failed` (on-demand).
+    /// `success`, `failure` or `by_another_process` (renewals), `ok` or `failed`
+    /// (handshakes), `obtained`, `refused` or `failed` (on-demand).
     pub result: &'static str,
 }
 

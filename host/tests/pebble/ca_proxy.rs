@@ -16,6 +16,8 @@ use hyper_util::rt::TokioIo;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
+use std::path::Path;
+
 use super::Pebble;
 
 /// What the proxy answers at `renewalInfo`: the suggested window, relative to the time of
@@ -302,4 +304,43 @@ fn jws_payload(body: &[u8]) -> Option<serde_json::Value> {
     let payload = jws["payload"].as_str().filter(|p| !p.is_empty())?;
     let bytes = certsmith_core::jose::b64url_decode(payload, "payload").ok()?;
     serde_json::from_slice(&bytes).ok()
+}
+
+/// `certsmith --json issue` of `name` at `directory` (a proxy of `ca`), over HTTP-01.
+pub fn issue_at(ca: &Pebble, directory: &str, state: &Path, name: &str) -> serde_json::Value {
+    let http = format!("127.0.0.1:{}", ca.http_port);
+    let output = super::certsmith(state)
+        .args(["--json", "issue", "--server", directory, "--accept-tos"])
+        .args(["--email", "admin@example.test", "--http", &http, "-d", name])
+        .arg("--ca-cert")
+        .arg(ca.tls_root())
+        .output()
+        .expect("issue runs");
+    super::check_issued(ca, &output, &[name])
+}
+
+/// The ARI ID kept for lineage `name` at the CA of `directory`.
+pub fn ari_id(state: &Path, directory: &str, name: &str) -> String {
+    let slug = directory
+        .trim_start_matches("https://")
+        .replace([':', '/'], "-");
+    let meta = state.join("certs").join(slug).join(name).join("meta.json");
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(meta).expect("meta.json")).expect("meta JSON");
+    meta["ariId"].as_str().expect("ariId").to_owned()
+}
+
+/// The `replaces` of each newOrder the proxy passed on.
+pub fn replaces(ca: &Pebble, proxy: &CaProxy) -> Vec<Option<String>> {
+    let new_order = ca.endpoint("newOrder");
+    let path = new_order.splitn(4, '/').nth(3).expect("a path");
+    proxy
+        .requests_to(&format!("/{path}"))
+        .iter()
+        .map(|seen| {
+            seen.payload.as_ref().expect("a payload")["replaces"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect()
 }
