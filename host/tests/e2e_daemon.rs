@@ -785,3 +785,108 @@ fn the_cas_renewal_window_schedules_the_daemon_and_its_order_names_what_it_repla
     assert_eq!(daemon.wait_served(&[name], None), vec![renewed]);
     assert!(daemon.stop());
 }
+
+/// A webhook receiver on a free port: the bodies of the POSTs it got, answered 200.
+fn webhook_receiver() -> (u16, std::sync::mpsc::Receiver<serde_json::Value>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (sender, bodies) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(10) {
+            let Ok(mut stream) = stream else { continue };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            let mut body = vec![0u8; length];
+            let _ = stream.read_exact(&mut body);
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+            if let Ok(json) = serde_json::from_slice(&body) {
+                let _ = sender.send(json);
+            }
+        }
+    });
+    (port, bodies)
+}
+
+#[test]
+fn a_failed_renewal_is_reported_and_the_old_certificate_stays_served() {
+    // No authorization reused: the renewal must publish a challenge again.
+    let ca = Pebble::start(&[("PEBBLE_AUTHZREUSE", "0")]);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let hooks = dir.path().join("hooks");
+    std::fs::create_dir_all(&hooks).unwrap();
+    let hook = pebble::dns_hook(&ca, &hooks, "");
+    let (webhook, reports) = webhook_receiver();
+    let notify = format!("[notify]\nwebhook = \"http://127.0.0.1:{webhook}/certsmith\"\n");
+    let setup = Setup {
+        extra: &notify,
+        ..Setup::default()
+    };
+    let entry = format!(
+        "names = [\"g.example.test\"]\nchallenge = \"dns-01\"\ndns_hook = \"{}\"\ndns_resolver = \"127.0.0.1:{}\"",
+        hook.display(),
+        ca.dns_port
+    );
+    let daemon = Daemon::start_with(&ca, &state, free_port(), &setup, &[&entry]);
+    let serial = daemon.wait_served(&["g.example.test"], None).remove(0);
+
+    // The DNS provider breaks; a renewal is asked for.
+    pebble::dns_hook(
+        &ca,
+        &hooks,
+        "echo 'zone example.test: API token revoked' >&2; exit 7",
+    );
+    run(Command::new("curl")
+        .args(["-fsS", "-X", "POST"])
+        .arg(format!(
+            "http://127.0.0.1:{}/renew/g.example.test",
+            daemon.admin
+        )));
+    let report = reports
+        .recv_timeout(Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("no webhook report ({e}):\n{}", daemon.log_text()));
+    assert_eq!(report["name"], "g.example.test");
+    assert_eq!(report["attempt"], 1);
+    let error = report["error"].as_str().unwrap();
+    assert!(error.contains("API token revoked"), "{report}");
+    assert!(
+        report["nextTry"].is_string() && report["notAfter"].is_string(),
+        "{report}"
+    );
+
+    // The old certificate is still served; the status and the metrics say what happened.
+    let client = tls_client(&ca);
+    assert_eq!(
+        fetch(&client, daemon.https, "g.example.test").unwrap().0,
+        serial
+    );
+    let status = daemon.status();
+    let status = &status["certificates"]["g.example.test"];
+    assert_eq!(status["failures"], 1, "{status}");
+    assert!(
+        status["lastError"]
+            .as_str()
+            .unwrap()
+            .contains("API token revoked")
+    );
+    let metrics = daemon.get("/metrics");
+    assert_eq!(
+        counter(
+            &metrics,
+            "certsmith_certificate_renewals_total{result=\"failure\"}"
+        ),
+        1,
+        "{metrics}"
+    );
+    assert!(daemon.log_text().contains("renewal failed (attempt 1"));
+    assert!(daemon.stop());
+}

@@ -33,6 +33,9 @@ pub struct Config {
     pub renewal: Renewal,
     /// Certificates obtained during the first handshake for a name.
     pub on_demand: Option<OnDemand>,
+    /// Where failures are reported.
+    #[serde(default)]
+    pub notify: Notify,
     /// The managed certificates.
     #[serde(default, rename = "certificate")]
     pub certificates: Vec<Spanned<Certificate>>,
@@ -104,6 +107,33 @@ impl Renewal {
     /// The rescan period.
     pub fn rescan(&self) -> Duration {
         Duration::from_secs(self.rescan_secs.max(1))
+    }
+}
+
+/// `[notify]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Notify {
+    /// Each failed renewal is POSTed here as JSON (https://, or http:// on loopback).
+    pub webhook: Option<String>,
+}
+
+impl Notify {
+    /// What is wrong with it.
+    fn check(&self) -> Result<(), String> {
+        match &self.webhook {
+            Some(url)
+                if !url.starts_with("https://")
+                    && !url.starts_with("http://127.")
+                    && !url.starts_with("http://localhost")
+                    && !url.starts_with("http://[::1]") =>
+            {
+                Err(format!(
+                    "webhook = {url:?}: expected an https:// URL (http:// only on loopback: a failure report names your certificates)"
+                ))
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -284,6 +314,10 @@ impl Config {
                 .check()
                 .map_err(|why| ConfigError(format!("{}, [https]: {why}", path.display())))?;
         }
+        config
+            .notify
+            .check()
+            .map_err(|why| ConfigError(format!("{}, [notify]: {why}", path.display())))?;
         if let Some(on_demand) = &config.on_demand {
             on_demand
                 .check(config.https.as_ref())

@@ -18,6 +18,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::config::{Certificate, Config};
+use super::events::{Failed, Webhook};
 use super::on_demand::{self, OnDemandManager, Settled};
 use super::sites::AdminRequest;
 use super::state::{MethodLabel, NameLabel, ResultLabel, State};
@@ -74,6 +75,8 @@ struct Shared {
     base: ObtainArgs,
     /// Days before expiry to warn while renewal fails.
     warn_days: u32,
+    /// Where failures are posted.
+    webhook: Option<Webhook>,
 }
 
 /// A running certificate task.
@@ -231,6 +234,12 @@ pub async fn manage(
             ..ObtainArgs::default()
         },
         warn_days: config.renewal.warn_days,
+        webhook: match &config.notify.webhook {
+            Some(url) => {
+                Some(Webhook::new(url).map_err(|e| Failure::new(crate::commands::exit::LOCAL, e))?)
+            }
+            None => None,
+        },
     });
     // Serve what is stored before the CA is asked anything: a restart serves at once, even
     // while the CA is down.
@@ -571,6 +580,10 @@ async fn keep(
             {
                 Ok(()) => {
                     failures = 0;
+                    shared.state.update(&name, |s| {
+                        s.failures = 0;
+                        s.last_error = None;
+                    });
                     continue;
                 }
                 Err(message) => {
@@ -578,13 +591,28 @@ async fn keep(
                         let _ = ready.send(false);
                     }
                     failures += 1;
-                    tracing::error!("{name}: renewal failed (attempt {failures}): {message}");
+                    let next_try = started.plus_millis(backoff_ms(failures));
+                    let info = held.as_ref().map(|(info, _)| info);
+                    tracing::error!(
+                        "{name}: renewal failed (attempt {failures}, next at {}): {message}",
+                        next_try.to_rfc3339()
+                    );
+                    if let Some(webhook) = &shared.webhook {
+                        webhook.post(&Failed {
+                            name: &name,
+                            names: &certificate.names,
+                            error: &message,
+                            attempt: failures,
+                            next_try: next_try.to_rfc3339(),
+                            not_after: info.map(|i| i.not_after.to_rfc3339()),
+                        });
+                    }
                     shared.state.update(&name, |s| {
                         s.failures = failures;
                         s.last_error = Some(message);
                     });
-                    warn_of_expiry(&shared, &name, held.as_ref().map(|(info, _)| info));
-                    started.plus_millis(backoff_ms(failures))
+                    warn_of_expiry(&shared, &name, info);
+                    next_try
                 }
             }
         } else if due_now {

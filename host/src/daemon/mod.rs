@@ -5,6 +5,7 @@
 //! SIGTERM and SIGINT let requests in flight finish and stop.
 
 pub mod config;
+mod events;
 mod listen;
 mod manager;
 mod on_demand;
