@@ -139,6 +139,10 @@ pub fn fence_key(lock: &str) -> String {
 /// The prefix of the HTTP-01 key authorizations.
 pub const HTTP01: &str = "http01";
 
+/// The Redis channel on which every commit or rollback of a lineage is announced (the
+/// message is the lineage's `cert.pem` key), so daemons sharing a store serve it at once.
+pub const LINEAGE_CHANNEL: &str = "certsmith:lineages";
+
 /// How long an HTTP-01 key authorization is kept at most: a run that crashed leaves none
 /// behind for longer (CAs validate within minutes).
 pub const HTTP01_TTL: std::time::Duration = std::time::Duration::from_secs(3600);

@@ -86,8 +86,8 @@ pub struct Admin {
 pub struct Renewal {
     /// A certificate this close to expiry while renewal keeps failing is warned about.
     pub warn_days: u32,
-    /// How often the store is read again for certificates another process renewed or
-    /// replaced on disk, in seconds.
+    /// How often every stored certificate is read again, in seconds: the fallback for a
+    /// change the store's watch missed (changes are otherwise seen at once).
     pub rescan_secs: u64,
     /// How many orders run at once.
     pub concurrency: usize,
@@ -97,7 +97,7 @@ impl Default for Renewal {
     fn default() -> Self {
         Self {
             warn_days: 7,
-            rescan_secs: 10,
+            rescan_secs: 300,
             concurrency: 8,
         }
     }

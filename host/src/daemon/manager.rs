@@ -42,6 +42,9 @@ const MIN_ORDER_GAP_MS: u64 = 10 * 60 * 1000;
 /// The longest a task sleeps before looking again (ARI is asked at most this often).
 const MAX_SLEEP_MS: u64 = 6 * 60 * 60 * 1000;
 
+/// How long changes to the store are gathered before the changed lineages are read.
+const CHANGE_DEBOUNCE: Duration = Duration::from_millis(200);
+
 /// How long a stop waits for orders in flight to finish and clean up.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
@@ -294,6 +297,11 @@ pub async fn manage(
     let mut rescan = tokio::time::interval(config.renewal.rescan());
     rescan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let (settled, mut settled_inbox) = mpsc::unbounded_channel::<Settled>();
+    let (changed, mut changes) = mpsc::unbounded_channel();
+    let _watch = store
+        .watch_lineages(&shared.ca, changed)
+        .inspect_err(|e| tracing::warn!("stored certificates are only rescanned: {e}"))
+        .ok();
     loop {
         tokio::select! {
             request = inboxes.control.recv() => match request {
@@ -317,6 +325,22 @@ pub async fn manage(
                 if let Some(on_demand) = &mut on_demand {
                     on_demand.settled(step, &mut tasks, &settled);
                 }
+            }
+            Some(first) = changes.recv() => {
+                // Changes come in bursts (a lineage is several files): take them together.
+                tokio::time::sleep(CHANGE_DEBOUNCE).await;
+                let mut names = vec![first];
+                while let Ok(name) = changes.try_recv() {
+                    names.push(name);
+                }
+                let all = names.iter().any(Option::is_none);
+                let changed: Vec<Certificate> = tasks
+                    .running
+                    .iter()
+                    .filter(|(name, _)| all || names.iter().flatten().any(|n| n == *name))
+                    .map(|(_, task)| task.certificate.clone())
+                    .collect();
+                load_all(&shared, &changed).await;
             }
             _ = rescan.tick() => {
                 let managed: Vec<Certificate> = tasks.running.values().map(|t| t.certificate.clone()).collect();

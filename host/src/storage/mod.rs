@@ -14,11 +14,13 @@ mod fs;
 pub mod lineage;
 mod lock;
 mod redis;
+mod watch;
 
 use std::path::Path;
 use std::time::Duration;
 
 pub use lock::{FencedKey, Holder, Lease};
+pub use watch::LineageWatch;
 
 /// Whether a value is secret (private keys, snapshots holding keys).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

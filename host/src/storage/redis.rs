@@ -93,6 +93,7 @@ for i = 1, n do
   if redis.call('EXISTS', now) == 1 then redis.call('RENAME', now, before) else redis.call('DEL', before) end
   redis.call('SET', now, ARGV[1 + i])
 end
+redis.call('PUBLISH', ARGV[2 + n], KEYS[2])
 return -1
 ";
 
@@ -111,6 +112,7 @@ for i = 1, n do
   if b then redis.call('SET', now, b) else redis.call('DEL', now) end
   if a then redis.call('SET', before, a) else redis.call('DEL', before) end
 end
+redis.call('PUBLISH', ARGV[2], KEYS[2])
 return -1
 ";
 
@@ -158,6 +160,8 @@ fn lease_millis(lease: Duration) -> u64 {
 /// A connection to a Redis server (reconnects by itself).
 #[derive(Clone)]
 pub struct RedisStore {
+    /// The client, for subscriptions (shared: it is large, and the store is cloned often).
+    client: std::sync::Arc<redis::Client>,
     /// The connection.
     connection: redis::aio::ConnectionManager,
     /// The server, without credentials, for messages.
@@ -206,9 +210,46 @@ impl RedisStore {
             .await
             .map_err(failed)?;
         Ok(Self {
+            client: std::sync::Arc::new(client),
             connection,
             url: shown,
         })
+    }
+
+    /// Sends the name of each lineage under `prefix` (`certs/<ca>/`) that is committed or
+    /// rolled back on this server (its scripts publish its `cert.pem` key on
+    /// [`layout::LINEAGE_CHANNEL`]) on `changed`, until `changed` closes; a lost subscription
+    /// is made again after a second, and `None` (read them all) sent when it is back.
+    pub async fn watch_lineages(
+        &self,
+        prefix: &str,
+        changed: tokio::sync::mpsc::UnboundedSender<Option<String>>,
+    ) {
+        use futures_util::StreamExt;
+        while !changed.is_closed() {
+            match self.client.get_async_pubsub().await {
+                Ok(mut pubsub) => match pubsub.subscribe(layout::LINEAGE_CHANNEL).await {
+                    Ok(()) => {
+                        // Whatever changed while unsubscribed.
+                        let _ = changed.send(None);
+                        let mut messages = pubsub.on_message();
+                        while let Some(message) = messages.next().await {
+                            let key: String = message.get_payload().unwrap_or_default();
+                            let Some(inside) = key.strip_prefix(prefix) else {
+                                continue;
+                            };
+                            let name = inside.split('/').next().map(str::to_owned);
+                            if changed.send(name).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!("cannot subscribe at {}: {e}", self.url),
+                },
+                Err(e) => tracing::warn!("cannot subscribe at {}: {e}", self.url),
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
     }
 
     /// The server, without credentials.
@@ -444,6 +485,7 @@ impl RedisStore {
         for bytes in files {
             invocation.arg(*bytes);
         }
+        invocation.arg(layout::LINEAGE_CHANNEL);
         let result: i64 = invocation
             .invoke_async(&mut self.connection())
             .await
@@ -505,6 +547,7 @@ impl RedisStore {
         fence: Option<&Fence>,
     ) -> Result<bool, StorageError> {
         let result: i64 = Self::lineage_script(&SCRIPTS.rollback_lineage, ca, name, fence)
+            .arg(layout::LINEAGE_CHANNEL)
             .invoke_async(&mut self.connection())
             .await
             .map_err(|e| self.error(&e))?;
