@@ -377,6 +377,58 @@ fn retry_after_spaces_the_polls() {
 }
 
 #[test]
+fn a_day_long_retry_after_is_cut_to_a_minute_and_polling_ends_at_its_deadline() {
+    let mut h = registered(Knobs {
+        authz_pending_polls: u32::MAX,
+        retry_after_secs: Some(86_400),
+        ..Knobs::default()
+    });
+    let err = h
+        .order(OrderRequest::new(dns(&["stuck.example"])))
+        .expect_err("the authorization never leaves pending");
+    assert!(matches!(err, Error::Timeout { .. }), "{err}");
+    let polls: Vec<_> =
+        h.ca.log
+            .iter()
+            .filter(|s| s.endpoint == "authz")
+            .map(|s| s.at)
+            .collect();
+    for pair in polls[1..].windows(2) {
+        assert!(pair[1].millis_since(pair[0]) <= 60_000, "{pair:?}");
+    }
+    let policy = certsmith_core::RetryPolicy::default();
+    let span = polls[polls.len() - 1].millis_since(polls[1]);
+    assert!(
+        span <= policy.poll_timeout_ms,
+        "the last poll is at the deadline: {span} ms"
+    );
+    assert!(span >= policy.poll_timeout_ms - 60_000, "{span} ms");
+    assert_eq!(h.cleanups().len(), 1, "the challenge is removed");
+}
+
+#[test]
+fn an_authorization_for_a_name_never_ordered_is_not_published() {
+    let mut h = registered(Knobs {
+        foreign_identifier: Some("victim.example".into()),
+        ..Knobs::default()
+    });
+    let err = h
+        .order(OrderRequest::new(dns(&["mine.example"])))
+        .expect_err("a hostile authorization");
+    assert!(
+        matches!(&err, Error::InvalidResponse { expected, .. } if expected.contains("victim.example")),
+        "{err}"
+    );
+    assert_eq!(err.fault(), certsmith_core::Fault::Ca);
+    let deployed = h
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::Deploy(..)))
+        .count();
+    assert_eq!(deployed, 0, "no challenge was published");
+}
+
+#[test]
 fn polls_back_off_without_retry_after() {
     let mut h = registered(Knobs {
         authz_pending_polls: 6,

@@ -29,7 +29,10 @@ struct Poller {
 }
 
 impl Poller {
-    /// Schedules the next poll after `now`: at `Retry-After` if the CA said, else by backoff.
+    /// Schedules the next poll after `now`: at `Retry-After` if the CA said, else by backoff;
+    /// never later than `max_inline_wait_ms` from now nor than the polling deadline
+    /// (`poll_timeout_ms` after the first poll), so a CA asking for a day does not hold a
+    /// published challenge for a day: the poll at the deadline is the last.
     fn schedule(
         &mut self,
         now: Timestamp,
@@ -41,13 +44,17 @@ impl Poller {
         if now.millis_since(started) >= policy.poll_timeout_ms {
             return Err(Error::Timeout { what: what() });
         }
-        self.next_at = retry_after.filter(|at| *at > now).unwrap_or_else(|| {
+        let latest = now
+            .plus_millis(policy.max_inline_wait_ms)
+            .min(started.plus_millis(policy.poll_timeout_ms));
+        let asked = retry_after.filter(|at| *at > now).unwrap_or_else(|| {
             now.plus_millis(backoff_ms(
                 policy.poll_initial_ms,
                 policy.poll_max_ms,
                 self.attempts,
             ))
         });
+        self.next_at = asked.min(latest);
         self.attempts += 1;
         Ok(())
     }
@@ -307,6 +314,17 @@ impl OrderFlow {
         } else {
             authz.identifier.clone()
         };
+        // A CA must not make the host publish a challenge for a name never ordered (a DNS
+        // hook would write records for it).
+        let ordered = self.plan.identifiers.iter().any(|wanted| {
+            wanted.kind == identifier.kind && wanted.value.eq_ignore_ascii_case(&identifier.value)
+        });
+        if !ordered {
+            return Err(Error::InvalidResponse {
+                url: authz_url.to_owned(),
+                expected: format!("an authorization for an ordered identifier, not {identifier}"),
+            });
+        }
         let allowed = |t: &ChallengeType| match t {
             ChallengeType::Dns01 => identifier.kind == IdentifierType::Dns,
             ChallengeType::Http01 | ChallengeType::TlsAlpn01 => !identifier.is_wildcard(),

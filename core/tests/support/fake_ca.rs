@@ -56,6 +56,8 @@ pub struct Knobs {
     pub alternate_chain: bool,
     /// Profiles offered.
     pub profiles: Vec<String>,
+    /// Authorizations name this DNS identifier instead of the ordered one (a hostile CA).
+    pub foreign_identifier: Option<String>,
 }
 
 /// What the harness published for challenges.
@@ -825,7 +827,11 @@ impl FakeCa {
 
     fn authz_json(&self, i: usize) -> Value {
         let authz = &self.authzs[i];
-        json!({"identifier": authz.identifier, "status": authz.status, "wildcard": authz.wildcard,
+        let identifier = match &self.knobs.foreign_identifier {
+            Some(foreign) => json!({"type": "dns", "value": foreign}),
+            None => json!(authz.identifier),
+        };
+        json!({"identifier": identifier, "status": authz.status, "wildcard": authz.wildcard,
                "challenges": (0..authz.challenges.len()).map(|c| self.challenge_json(i, c)).collect::<Vec<_>>()})
     }
 
