@@ -9,6 +9,7 @@ mod engine;
 mod hook;
 mod plugin;
 mod progress;
+mod serve;
 mod solvers;
 mod transport;
 mod wasm_cache;

@@ -6,12 +6,12 @@
 
 pub mod config;
 mod events;
-mod listen;
 mod manager;
 mod on_demand;
 mod proxy;
 mod sites;
 mod state;
+mod tls_accept;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,6 +23,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, watch};
 
 use crate::commands::{Failure, exit};
+use crate::serve::{self, Plain};
 use crate::storage::Store;
 use config::Config;
 use manager::Control;
@@ -79,10 +80,10 @@ pub async fn run(config_path: &Path, state_dir: &Path) -> Result<(), Failure> {
     let (on_demand_requests, on_demand_inbox) = mpsc::unbounded_channel();
     let mut servers = Vec::new();
     if let Some(https) = &config.https {
-        let listener = listen::bind(https.listen, "[https] listen")
+        let listener = serve::bind(https.listen, "[https] listen")
             .await
             .map_err(|e| Failure::new(exit::LOCAL, e))?;
-        let tls = listen::Tls {
+        let tls = tls_accept::Tls {
             config: Arc::new(tls_config(Arc::clone(&resolver))?),
             resolver: Arc::clone(&resolver),
             on_demand: config.on_demand.as_ref().map(|od| {
@@ -91,6 +92,7 @@ pub async fn run(config_path: &Path, state_dir: &Path) -> Result<(), Failure> {
                     Duration::from_secs(od.timeout_secs),
                 )
             }),
+            state: Arc::clone(&state),
         };
         let site = match (&https.proxy_to, &https.static_body) {
             (Some(backend), _) => HttpsSite::Proxy(Box::new(
@@ -99,43 +101,40 @@ pub async fn run(config_path: &Path, state_dir: &Path) -> Result<(), Failure> {
             (None, Some(body)) => HttpsSite::Static(Bytes::from(body.clone())),
             (None, None) => HttpsSite::Nothing,
         };
-        servers.push(tokio::spawn(listen::serve(
+        servers.push(tokio::spawn(serve::serve(
             listener,
-            Some(tls),
+            tls,
             site,
-            Arc::clone(&state),
             stopping.clone(),
         )));
         if let Some(addr) = https.http_listen {
-            let listener = listen::bind(addr, "[https] http_listen")
+            let listener = serve::bind(addr, "[https] http_listen")
                 .await
                 .map_err(|e| Failure::new(exit::LOCAL, e))?;
             let site = HttpSite {
                 store: store.clone(),
                 https_port: Some(https.listen.port()),
             };
-            servers.push(tokio::spawn(listen::serve(
+            servers.push(tokio::spawn(serve::serve(
                 listener,
-                None,
+                Plain,
                 site,
-                Arc::clone(&state),
                 stopping.clone(),
             )));
         }
     }
     if let Some(admin) = &config.admin {
-        let listener = listen::bind(admin.listen, "[admin] listen")
+        let listener = serve::bind(admin.listen, "[admin] listen")
             .await
             .map_err(|e| Failure::new(exit::LOCAL, e))?;
         let site = AdminSite {
             state: Arc::clone(&state),
             manager: admin_requests,
         };
-        servers.push(tokio::spawn(listen::serve(
+        servers.push(tokio::spawn(serve::serve(
             listener,
-            None,
+            Plain,
             site,
-            Arc::clone(&state),
             stopping.clone(),
         )));
     }

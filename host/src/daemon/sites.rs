@@ -10,10 +10,10 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use tokio::sync::{mpsc, oneshot};
 
-use super::listen::{Handler, Reply, full};
 use super::proxy::Proxy;
 use super::state::State;
 use crate::layout;
+use crate::serve::{Body, Handler, Reply, full};
 use crate::storage::Store;
 
 /// The path prefix of HTTP-01 requests.
@@ -45,6 +45,8 @@ pub struct HttpSite {
 }
 
 impl Handler for HttpSite {
+    type Body = Body;
+
     async fn handle(&self, request: Request<Incoming>, _peer: SocketAddr) -> Reply {
         if let Some(token) = request.uri().path().strip_prefix(CHALLENGE_PREFIX) {
             return self.challenge(request.method(), token).await;
@@ -126,6 +128,8 @@ pub enum HttpsSite {
 }
 
 impl Handler for HttpsSite {
+    type Body = Body;
+
     async fn handle(&self, request: Request<Incoming>, peer: SocketAddr) -> Reply {
         match self {
             HttpsSite::Proxy(proxy) => proxy.forward(request, peer).await,
@@ -155,6 +159,8 @@ pub struct AdminSite {
 }
 
 impl Handler for AdminSite {
+    type Body = Body;
+
     async fn handle(&self, request: Request<Incoming>, _peer: SocketAddr) -> Reply {
         let path = request.uri().path();
         match (request.method(), path) {

@@ -1,32 +1,32 @@
-//! The plugin's HTTP server: HTTP/1.1 connections on the runtime's threads, every request
-//! answered by the plugin.
+//! The plugin's HTTP server: connections on the runtime's threads with the bounds of
+//! [`crate::serve`], every request answered by the plugin.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 use super::{Plugin, PluginError};
+use crate::serve::{Handler, Plain};
+
+impl Handler for Plugin {
+    type Body = HyperOutgoingBody;
+
+    async fn handle(
+        &self,
+        request: hyper::Request<hyper::body::Incoming>,
+        _peer: SocketAddr,
+    ) -> hyper::Response<HyperOutgoingBody> {
+        Plugin::handle(self, request).await
+    }
+}
 
 /// Serves `plugin` on `listener` until the process ends.
 pub async fn serve(plugin: Plugin, listener: TcpListener) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let plugin = plugin.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| {
-                let plugin = plugin.clone();
-                async move { Ok::<_, Infallible>(plugin.handle(request).await) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
+    // Never asked to stop: the sender lives as long as the server.
+    let (_stop, stopping) = watch::channel(false);
+    crate::serve::serve(listener, Plain, plugin, stopping).await;
 }
 
 /// Binds the plugin's listener.

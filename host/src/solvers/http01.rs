@@ -3,7 +3,6 @@
 //! else.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -11,11 +10,11 @@ use certsmith_core::ChallengeTask;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use super::{Solver, SolverError, bind_error, http01_of};
+use crate::serve::{Handler, Plain};
 
 /// Token → key authorization of the deployed challenges.
 type Tokens = Arc<Mutex<HashMap<String, String>>>;
@@ -29,6 +28,18 @@ pub struct Http01Standalone {
     server: JoinHandle<()>,
 }
 
+/// The server's side of the token table.
+#[derive(Clone)]
+struct Answers(Tokens);
+
+impl Handler for Answers {
+    type Body = Full<Bytes>;
+
+    async fn handle(&self, request: Request<Incoming>, _peer: SocketAddr) -> Response<Full<Bytes>> {
+        answer(&self.0, &request)
+    }
+}
+
 impl Http01Standalone {
     /// Listens on `addr` (port 80 for a real CA; the CA's validation port in tests).
     pub async fn bind(addr: SocketAddr) -> Result<Self, SolverError> {
@@ -36,23 +47,11 @@ impl Http01Standalone {
             .await
             .map_err(|e| bind_error(addr, "--http", &e))?;
         let tokens = Tokens::default();
-        let served = Arc::clone(&tokens);
+        let answers = Answers(Arc::clone(&tokens));
         let server = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let tokens = Arc::clone(&served);
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |request| {
-                        let answer = answer(&tokens, &request);
-                        async move { Ok::<_, Infallible>(answer) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
+            // Stopped by aborting the task: the sender lives as long as the server.
+            let (_stop, stopping) = tokio::sync::watch::channel(false);
+            crate::serve::serve(listener, Plain, answers, stopping).await;
         });
         Ok(Self { tokens, server })
     }
