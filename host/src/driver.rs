@@ -117,6 +117,10 @@ pub struct Hub {
     ended: BTreeMap<OpId, OpResult>,
     /// Where served operations' results go.
     waiters: HashMap<OpId, oneshot::Sender<OpResult>>,
+    /// Operations whose snapshot could not be stored, and why: their challenges are not
+    /// published (a crash would lose the order and its key, and the next run would order
+    /// again with a new key).
+    unsaved: HashMap<OpId, String>,
     /// Requests, deployments and cleanups in flight.
     pending: FuturesUnordered<Pin<Box<dyn Future<Output = Completion>>>>,
 }
@@ -130,6 +134,7 @@ impl Hub {
             io: HashMap::new(),
             ended: BTreeMap::new(),
             waiters: HashMap::new(),
+            unsaved: HashMap::new(),
             pending: FuturesUnordered::new(),
         }
     }
@@ -262,6 +267,18 @@ impl Hub {
                     }));
                 }
                 Action::Deploy(task) => {
+                    if let Some(why) = self.unsaved.get(&op) {
+                        let refused = format!(
+                            "not published: the order could not be saved ({why}), and an order a crash would lose must not be answered"
+                        );
+                        self.pending
+                            .push(Box::pin(std::future::ready(Completion::Deployed(
+                                op,
+                                task.token,
+                                Err(refused),
+                            ))));
+                        continue;
+                    }
                     events(Event::Deploying { op, task: &task });
                     self.pending.push(Box::pin(async move {
                         let result = match io.solver {
@@ -281,11 +298,15 @@ impl Hub {
                     }));
                 }
                 Action::Save(snapshot) => match &io.snapshots {
-                    Some(key) => {
-                        if let Err(e) = key.put_secret(snapshot.to_json().as_bytes()).await {
-                            tracing::warn!(%op, "could not save the order snapshot: {e}");
+                    Some(key) => match key.put_secret(snapshot.to_json().as_bytes()).await {
+                        Ok(()) => {
+                            self.unsaved.remove(&op);
                         }
-                    }
+                        Err(e) => {
+                            tracing::warn!(%op, "could not save the order snapshot: {e}");
+                            self.unsaved.insert(op, e.to_string());
+                        }
+                    },
                     None => tracing::warn!(%op, "this operation keeps no order snapshots"),
                 },
                 Action::Done(outcome) => self.end(op, Ok(outcome)),
@@ -298,6 +319,7 @@ impl Hub {
     /// Records how `op` ended. Its solver stays with the I/O still in flight (cleanups).
     fn end(&mut self, op: OpId, result: OpResult) {
         self.io.remove(&op);
+        self.unsaved.remove(&op);
         self.ended.insert(op, result);
     }
 

@@ -594,6 +594,38 @@ fn a_lineage_that_cannot_be_written_fails_in_one_line_and_the_old_pair_stays() {
 }
 
 #[test]
+fn an_order_that_cannot_be_saved_is_never_answered() {
+    let ca = exact_ca();
+    let state = tempfile::tempdir().expect("state");
+    issued(&ca, state.path(), "first.example.test");
+    let orders = state.path().join("orders").join(ca_dir(&ca));
+    assert!(
+        orders.is_dir(),
+        "the first issue made the snapshot directory"
+    );
+    let webroot = tempfile::tempdir().expect("webroot");
+    let issue = issue_command(
+        &ca,
+        state.path(),
+        &["unsaved.example.test"],
+        &["--webroot", &webroot.path().display().to_string()],
+    );
+    let refused = with_read_only(&orders, &issue).output().expect("runs");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(6), "{stderr}");
+    assert!(
+        stderr.contains("could not be saved") && stderr.contains("Read-only file system"),
+        "{stderr}"
+    );
+    // Nothing was published for the CA to validate.
+    let published: Vec<_> = walk(webroot.path())
+        .into_iter()
+        .filter(|p| p.is_file())
+        .collect();
+    assert!(published.is_empty(), "{published:?}");
+}
+
+#[test]
 fn a_saved_order_for_other_names_is_abandoned_and_the_reason_shown() {
     let ca = exact_ca();
     let state = tempfile::tempdir().expect("state");

@@ -31,8 +31,15 @@ static EMBEDDED: WasmBytes = WasmBytes::embedded(
     env!("CERTSMITH_ENGINE_WASM_SHA256"),
 );
 
-/// The store's data: the component's only import is randomness from the OS.
-struct HostState;
+/// The most memory the engine may grow to: an order needs well under 2 MiB; a guest
+/// gone wrong must fail its call, not take the machine's memory.
+const ENGINE_MEMORY_LIMIT: usize = 64 << 20;
+
+/// The store's data: the component's only import is randomness from the OS, and the limits
+/// it runs under.
+struct HostState {
+    limits: wasmtime::StoreLimits,
+}
 
 impl wasi::random::random::Host for HostState {
     fn get_random_bytes(&mut self, len: u64) -> Vec<u8> {
@@ -53,9 +60,16 @@ impl wasi::random::random::Host for HostState {
     }
 }
 
-/// A wasmtime failure as an engine error.
-fn wasm(error: impl std::fmt::Display) -> EngineError {
-    EngineError::Wasm(error.to_string())
+/// A wasmtime failure as an engine error: one line with the reason (a trap's own message,
+/// not the multi-line backtrace around it).
+fn wasm(error: impl Into<wasmtime::Error>) -> EngineError {
+    let error: wasmtime::Error = error.into();
+    let reason = match error.downcast_ref::<wasmtime::Trap>() {
+        Some(trap) => format!("the engine trapped: {trap}"),
+        None => error.root_cause().to_string(),
+    };
+    let first_line = reason.lines().next().unwrap_or_default().to_owned();
+    EngineError::Wasm(first_line)
 }
 
 /// The engine component, instantiated, with one ACME client.
@@ -74,7 +88,8 @@ impl ComponentEngine {
         engine_file: Option<&Path>,
         cache_dir: Option<&Path>,
     ) -> Result<Self, EngineError> {
-        let bytes = WasmBytes::file_or(engine_file, &EMBEDDED, "engine file").map_err(wasm)?;
+        let bytes =
+            WasmBytes::file_or(engine_file, &EMBEDDED, "engine file").map_err(EngineError::Wasm)?;
         let mut wasm_config = Config::new();
         wasm_config.wasm_component_model(true);
         // The engine's calls are plain synchronous ones: no bookkeeping for concurrent guests.
@@ -84,14 +99,20 @@ impl ComponentEngine {
         wasm_config.native_unwind_info(false);
         let engine = wasmtime::Engine::new(&wasm_config).map_err(wasm)?;
         let component = crate::wasm_cache::load_component(&engine, &bytes, cache_dir, "engine")
-            .map_err(wasm)?;
+            .map_err(EngineError::Wasm)?;
         let mut linker = Linker::<HostState>::new(&engine);
         wasi::random::random::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(wasm)?;
-        let mut store = Store::new(&engine, HostState);
+        let limits = wasmtime::StoreLimitsBuilder::new()
+            .memory_size(ENGINE_MEMORY_LIMIT)
+            .trap_on_grow_failure(true)
+            .build();
+        let mut store = Store::new(&engine, HostState { limits });
+        store.limiter(|state| &mut state.limits);
         let bindings = Engine::instantiate(&mut store, &component, &linker).map_err(|e| {
-            wasm(format!(
-                "cannot instantiate the engine component (it must import only wasi:random): {e}"
+            EngineError::Wasm(format!(
+                "cannot instantiate the engine component (it must import only wasi:random): {}",
+                e.root_cause()
             ))
         })?;
         let client = bindings
