@@ -11,7 +11,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use certsmith::tls::CertResolver;
+use certsmith::tls::{CertResolver, feed};
 use certsmith_core::cert::{CertificateInfo, leaf_der};
 use certsmith_core::{ChallengeType, Command, NewAccountRequest, Outcome, Timestamp};
 use tokio::sync::{Semaphore, mpsc, oneshot};
@@ -41,6 +41,9 @@ const MIN_ORDER_GAP_MS: u64 = 10 * 60 * 1000;
 
 /// The longest a task sleeps before looking again (ARI is asked at most this often).
 const MAX_SLEEP_MS: u64 = 6 * 60 * 60 * 1000;
+
+/// How many lineages are read from the store at once.
+const LOAD_CHUNK: usize = 1000;
 
 /// How long changes to the store are gathered before the changed lineages are read.
 const CHANGE_DEBOUNCE: Duration = Duration::from_millis(200);
@@ -401,56 +404,48 @@ fn apply(tasks: &mut Tasks, config: &Config) {
     }
 }
 
-/// Reads the lineages of `certificates` at once and serves every whole one whose serial is
-/// not served yet; a lineage that does not check out is reported and the last good one kept.
+/// Reads the lineages of `certificates` and serves every whole one whose serial is not
+/// served yet; a lineage that does not check out is reported and the last good one kept.
 async fn load_all(shared: &Shared, certificates: &[Certificate]) {
-    let keys: Vec<(String, String)> = certificates
+    // A thousand at a time: ten thousand lineages read at once would hold ~50 MB of PEM.
+    for chunk in certificates.chunks(LOAD_CHUNK) {
+        load_chunk(shared, chunk).await;
+    }
+}
+
+/// [`load_all`] for one chunk.
+async fn load_chunk(shared: &Shared, certificates: &[Certificate]) {
+    let wanted: Vec<feed::Wanted> = certificates
         .iter()
-        .map(|c| (shared.ca.clone(), layout::cert_name(&c.names[0])))
+        .map(|c| feed::Wanted {
+            name: layout::cert_name(&c.names[0]),
+            names: c.names.clone(),
+        })
         .collect();
-    let read = match shared.store.read_lineages(&keys).await {
-        Ok(read) => read,
+    let refreshed = match feed::refresh(&shared.store, &shared.ca, &shared.resolver, &wanted).await
+    {
+        Ok(refreshed) => refreshed,
         Err(e) => {
             tracing::error!("cannot read the stored certificates: {e}");
             return;
         }
     };
-    let mut fresh = Vec::new();
-    for ((certificate, (_, name)), lineage) in certificates.iter().zip(&keys).zip(read) {
-        let lineage = match lineage {
-            Ok(Some(lineage)) => lineage,
-            Ok(None) => continue,
-            Err(e) => {
-                tracing::error!(
-                    "{name}: the stored certificate is unusable, the served one is kept: {e}"
+    for (wanted, result) in wanted.iter().zip(refreshed) {
+        let name = &wanted.name;
+        match result {
+            feed::Refreshed::Installed(served) => {
+                tracing::info!(
+                    "{name}: serving certificate {} from the store",
+                    served.serial
                 );
-                continue;
+                record_served(shared, name, &served);
             }
-        };
-        let served = shared.resolver.get(&certificate.names[0]);
-        match lineage.check(Some(&certificate.names)) {
-            Ok(info) if served.as_ref().is_some_and(|s| s.serial == info.serial_hex) => {}
-            Ok(_) => match certsmith::tls::Served::from_lineage(&lineage) {
-                Ok(new) => {
-                    if served.is_some() {
-                        tracing::info!(
-                            "{name}: serving certificate {} found in the store",
-                            new.serial
-                        );
-                    }
-                    record_served(shared, name, &new);
-                    fresh.push(Arc::new(new));
-                }
-                Err(e) => tracing::error!(
-                    "{name}: the stored certificate is unusable, the served one is kept: {e}"
-                ),
-            },
-            Err(e) => tracing::error!(
-                "{name}: the stored certificate is unusable, the served one is kept: {e}"
+            feed::Refreshed::Unchanged => {}
+            feed::Refreshed::Refused(why) => tracing::error!(
+                "{name}: the stored certificate is unusable, the served one is kept: {why}"
             ),
         }
     }
-    shared.resolver.install_all(fresh);
 }
 
 /// Records a served certificate in the status and metrics.
@@ -575,10 +570,17 @@ async fn keep(
         {
             let _ = ready.send(true);
         }
+        // The larger futures are boxed while they run: an idle task (most of them, most of
+        // the time) then holds only its small loop state.
         let due = match &held {
-            Some((info, der)) => renewal_time(&mut session, &name, (info, der), &mut progress)
-                .await
-                .ok(),
+            Some((info, der)) => Box::pin(renewal_time(
+                &mut session,
+                &name,
+                (info, der),
+                &mut progress,
+            ))
+            .await
+            .ok(),
             None => None,
         };
         let started = now();
@@ -593,13 +595,13 @@ async fn keep(
         let next = if forced || (due_now && (rested || failures > 0)) {
             forced = false;
             last_order = Some(started);
-            match obtain(
+            match Box::pin(obtain(
                 &shared,
                 &mut session,
                 (&certificate, &args),
                 (&held, due, looked),
                 &solver,
-            )
+            ))
             .await
             {
                 Ok(()) => {

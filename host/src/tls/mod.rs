@@ -3,6 +3,9 @@
 //! handshakes reading it) the moment a new one is stored, and answers TLS-ALPN-01 challenges
 //! (RFC 8737) for handshakes offering `acme-tls/1`.
 //!
+//! [`feed`] keeps it in step with the store; `host/examples/serve_stored.rs` is a whole HTTPS
+//! server built on both.
+//!
 //! ```no_run
 //! use std::sync::Arc;
 //! use certsmith::storage::{StorageSpec, Store};
@@ -24,6 +27,8 @@
 //! # Ok(())
 //! # }
 //! ```
+
+pub mod feed;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
