@@ -32,6 +32,17 @@ pub enum Event<'a> {
         /// The URL.
         url: &'a str,
     },
+    /// A request was answered (or failed in transport).
+    Answered {
+        /// The operation.
+        op: OpId,
+        /// `GET`, `HEAD` or `POST`.
+        method: &'static str,
+        /// From sending to the whole response (or the failure).
+        elapsed: Duration,
+        /// The HTTP status, when there was a response.
+        status: Option<u16>,
+    },
     /// A challenge is being published.
     Deploying {
         /// The operation.
@@ -72,8 +83,12 @@ pub struct OpIo {
 
 /// A completed piece of I/O.
 enum Completion {
-    /// The response (or transport failure) of a request.
-    Response(OpId, Result<certsmith_core::HttpResponse, String>),
+    /// The response (or transport failure) of a request: its method, and how long it took.
+    Response(
+        OpId,
+        (&'static str, Duration),
+        Result<certsmith_core::HttpResponse, String>,
+    ),
     /// A challenge deployment finished.
     Deployed(OpId, String, Result<(), String>),
     /// A cleanup finished.
@@ -261,9 +276,11 @@ impl Hub {
                         url: &request.url,
                     });
                     let transport = Rc::clone(&self.transport);
+                    let method = request.method.as_str();
                     self.pending.push(Box::pin(async move {
+                        let sent = std::time::Instant::now();
                         let result = transport.send(&request).await.map_err(|e| e.to_string());
-                        Completion::Response(op, result)
+                        Completion::Response(op, (method, sent.elapsed()), result)
                     }));
                 }
                 Action::Deploy(task) => {
@@ -361,11 +378,21 @@ impl Hub {
         events: &mut dyn FnMut(Event<'_>),
     ) -> Result<(), EngineError> {
         let (op, input) = match completion {
-            Completion::Response(op, Ok(response)) => {
-                crate::crash_point::response_arrived();
-                (op, Input::Response(response))
+            Completion::Response(op, (method, elapsed), result) => {
+                events(Event::Answered {
+                    op,
+                    method,
+                    elapsed,
+                    status: result.as_ref().ok().map(|r| r.status),
+                });
+                match result {
+                    Ok(response) => {
+                        crate::crash_point::response_arrived();
+                        (op, Input::Response(response))
+                    }
+                    Err(reason) => (op, Input::TransportError(reason)),
+                }
             }
-            Completion::Response(op, Err(reason)) => (op, Input::TransportError(reason)),
             Completion::Deployed(op, token, Ok(())) => (op, Input::ChallengeReady { token }),
             Completion::Deployed(op, token, Err(reason)) => {
                 (op, Input::ChallengeFailed { token, reason })
@@ -396,6 +423,12 @@ impl Hub {
 fn log_event(event: &Event<'_>) {
     match event {
         Event::Request { op, method, url } => tracing::debug!(%op, "{method} {url}"),
+        Event::Answered {
+            op,
+            elapsed,
+            status,
+            ..
+        } => tracing::trace!(%op, "answered in {elapsed:?}: {status:?}"),
         Event::Deploying { op, task } => {
             tracing::info!(%op, "publishing the {} challenge for {}", task.challenge_type().as_str(), task.identifier);
         }

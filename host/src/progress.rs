@@ -68,6 +68,7 @@ impl Progress {
     pub fn event(&mut self, event: Event<'_>) {
         match event {
             Event::Request { op, method, url } => tracing::debug!(%op, "{method} {url}"),
+            Event::Answered { .. } => {}
             Event::Deploying { op, task } => {
                 tracing::debug!(%op, "deploying the challenge for {}", task.identifier);
                 let what = match &task.solution {

@@ -277,13 +277,18 @@ fn a_daemon_obtains_serves_and_hot_swaps_without_a_failed_handshake() {
     let ca = Pebble::start(&[]);
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
+    let deployed = dir.path().join("deployed-b");
+    let b_entry = format!(
+        "names = [\"b.example.test\"]\ndeploy_hook = \"env | grep ^CERTSMITH_ | sort > {}\"",
+        deployed.display()
+    );
     let daemon = Daemon::start(
         &ca,
         &state,
         free_port(),
         &[
             r#"names = ["a.example.test", "www.a.example.test"]"#,
-            r#"names = ["b.example.test"]"#,
+            &b_entry,
             r#"names = ["c.example.test"]
 challenge = "tls-alpn-01"
 key_type = "p384""#,
@@ -309,6 +314,36 @@ key_type = "p384""#,
         "an unmanaged name gets no certificate"
     );
 
+    // The deploy hook saw where the new certificate is.
+    let hook_env = std::fs::read_to_string(&deployed).expect("the deploy hook ran");
+    assert!(
+        hook_env.contains("CERTSMITH_DOMAINS=b.example.test"),
+        "{hook_env}"
+    );
+    assert!(
+        hook_env.contains("/certs/") && hook_env.contains("CERTSMITH_FULLCHAIN_PATH="),
+        "{hook_env}"
+    );
+
+    // HTTP/2 for a client that offers it.
+    let h2 = run(Command::new("curl")
+        .args([
+            "-sS",
+            "--http2",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_version}",
+            "--cacert",
+        ])
+        .arg(ca.issuing_root())
+        .args([
+            "--resolve",
+            &format!("a.example.test:{}:127.0.0.1", daemon.https),
+        ])
+        .arg(format!("https://a.example.test:{}/", daemon.https)));
+    assert_eq!(String::from_utf8_lossy(&h2.stdout), "2");
+
     // Plain HTTP redirects to HTTPS, keeping the path.
     let (code, location) = http_get(
         &format!("http://127.0.0.1:{}/x?y=1", daemon.http),
@@ -332,6 +367,13 @@ key_type = "p384""#,
     }
     assert!(
         metrics.contains("certsmith_acme_requests_total{method=\"POST\"}"),
+        "{metrics}"
+    );
+    assert!(
+        counter(
+            &metrics,
+            "certsmith_acme_request_duration_seconds_count{method=\"POST\"}"
+        ) > 10,
         "{metrics}"
     );
     assert!(
@@ -892,5 +934,76 @@ fn a_failed_renewal_is_reported_and_the_old_certificate_stays_served() {
         "{metrics}"
     );
     assert!(daemon.log_text().contains("renewal failed (attempt 1"));
+    assert!(daemon.stop());
+}
+
+/// An `ask` endpoint on a free port: 200 for `domain=allowed…`, 403 for the rest; the
+/// names it was asked about.
+fn ask_endpoint() -> (u16, Arc<std::sync::Mutex<Vec<String>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::clone(&asked);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(20) {
+            let Ok(mut stream) = stream else { continue };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            let head = String::from_utf8_lossy(&head).to_string();
+            let domain = head
+                .split_once("domain=")
+                .map(|(_, rest)| rest.split([' ', '&']).next().unwrap_or_default().to_owned())
+                .unwrap_or_default();
+            let status = if domain.starts_with("allowed") {
+                "200 OK"
+            } else {
+                "403 Forbidden"
+            };
+            seen.lock().unwrap().push(domain);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+        }
+    });
+    (port, asked)
+}
+
+#[test]
+fn on_demand_tls_asks_the_ask_endpoint_before_ordering() {
+    let ca = Pebble::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let (ask, asked) = ask_endpoint();
+    let extra = format!("[on_demand]\nask = \"http://127.0.0.1:{ask}/check\"\n");
+    let setup = Setup {
+        extra: &extra,
+        ..Setup::default()
+    };
+    let daemon = Daemon::start_with(&ca, &state, free_port(), &setup, &[]);
+    let client = tls_client(&ca);
+    let (_, body) = fetch(&client, daemon.https, "allowed.ask.example.test").expect("allowed");
+    assert_eq!(body, "hello from certsmith");
+    assert!(fetch(&client, daemon.https, "denied.ask.example.test").is_err());
+    assert_eq!(
+        *asked.lock().unwrap(),
+        vec!["allowed.ask.example.test", "denied.ask.example.test"]
+    );
+    let metrics = daemon.get("/metrics");
+    assert_eq!(
+        counter(
+            &metrics,
+            "certsmith_certificate_renewals_total{result=\"success\"}"
+        ),
+        1
+    );
+    assert!(
+        daemon.log_text().contains("answered 403"),
+        "{}",
+        daemon.log_text()
+    );
     assert!(daemon.stop());
 }

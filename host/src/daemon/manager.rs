@@ -274,14 +274,24 @@ pub async fn manage(
         }
     };
     let metrics_state = Arc::clone(&shared.state);
-    let observe = Box::new(move |event: &Event<'_>| {
-        if let Event::Request { method, .. } = event {
+    let observe = Box::new(move |event: &Event<'_>| match event {
+        Event::Request { method, .. } => {
             metrics_state
                 .metrics
                 .acme_requests
                 .get_or_create(&MethodLabel { method })
                 .inc();
         }
+        Event::Answered {
+            method, elapsed, ..
+        } => {
+            metrics_state
+                .metrics
+                .acme_latency
+                .get_or_create(&MethodLabel { method })
+                .observe(elapsed.as_secs_f64());
+        }
+        _ => {}
     });
     let Some(hub) = session.share(observe) else {
         return Err(Failure::new(

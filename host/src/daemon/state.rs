@@ -8,6 +8,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use serde::Serialize;
 
@@ -42,6 +43,8 @@ pub struct Metrics {
     pub renewals: Family<ResultLabel, Counter>,
     /// `certsmith_acme_requests_total{method}`: requests sent to the CA.
     pub acme_requests: Family<MethodLabel, Counter>,
+    /// `certsmith_acme_request_duration_seconds{method}`: how long the CA took to answer.
+    pub acme_latency: Family<MethodLabel, Histogram>,
     /// `certsmith_tls_handshakes_total{result}`.
     pub handshakes: Family<ResultLabel, Counter>,
     /// `certsmith_on_demand_certificates_total{result}`: `obtained`, `refused`, `failed`.
@@ -70,6 +73,17 @@ impl Metrics {
             "Requests sent to the ACME server",
             acme_requests.clone(),
         );
+        let acme_latency = Family::<MethodLabel, Histogram>::new_with_constructor(|| {
+            // 5 ms to about 20 s.
+            Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+                0.005, 2.0, 12,
+            ))
+        });
+        registry.register(
+            "acme_request_duration_seconds",
+            "How long the ACME server took to answer, by method",
+            acme_latency.clone(),
+        );
         let handshakes = Family::<ResultLabel, Counter>::default();
         registry.register(
             "tls_handshakes",
@@ -88,6 +102,7 @@ impl Metrics {
             expiry,
             renewals,
             acme_requests,
+            acme_latency,
             handshakes,
         }
     }
