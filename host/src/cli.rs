@@ -210,6 +210,10 @@ pub struct ObtainArgs {
     /// CERTSMITH_FULLCHAIN_PATH, CERTSMITH_CERT_DIR and the names in CERTSMITH_DOMAINS.
     #[arg(long = "deploy-hook", env = "CERTSMITH_DEPLOY_HOOK")]
     pub deploy_hook: Option<String>,
+    /// How long one run of a hook (`--dns-hook`, `--deploy-hook`) may take, in seconds,
+    /// before it is stopped with everything it started [default: 300].
+    #[arg(long = "hook-timeout", env = "CERTSMITH_HOOK_TIMEOUT")]
+    pub hook_timeout: Option<u64>,
     /// Ask for this certificate profile (a name from the CA's directory, e.g. Let's
     /// Encrypt's `shortlived` or `tlsserver`).
     #[arg(long, env = "CERTSMITH_PROFILE")]

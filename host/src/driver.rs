@@ -91,8 +91,8 @@ enum Completion {
     ),
     /// A challenge deployment finished.
     Deployed(OpId, String, Result<(), String>),
-    /// A cleanup finished.
-    CleanedUp(OpId, ChallengeTask, Result<(), String>),
+    /// A cleanup finished (the flag: it was counted as published).
+    CleanedUp(OpId, ChallengeTask, bool, Result<(), String>),
 }
 
 /// What a served hub is asked to do.
@@ -122,6 +122,9 @@ enum Wake {
     Closed,
 }
 
+/// Published challenges by operation and token, with their tasks and solvers.
+type Published = HashMap<(OpId, String), (ChallengeTask, Option<Rc<AnySolver>>)>;
+
 /// One engine and its I/O in flight.
 pub struct Hub {
     engine: Box<dyn AcmeEngine>,
@@ -136,6 +139,9 @@ pub struct Hub {
     /// published (a crash would lose the order and its key, and the next run would order
     /// again with a new key).
     unsaved: HashMap<OpId, String>,
+    /// Challenges published (or being published) and not yet being removed, with their
+    /// solvers: what an interrupted run removes before it ends.
+    published: Published,
     /// Requests, deployments and cleanups in flight.
     pending: FuturesUnordered<Pin<Box<dyn Future<Output = Completion>>>>,
 }
@@ -150,6 +156,7 @@ impl Hub {
             ended: BTreeMap::new(),
             waiters: HashMap::new(),
             unsaved: HashMap::new(),
+            published: HashMap::new(),
             pending: FuturesUnordered::new(),
         }
     }
@@ -178,7 +185,11 @@ impl Hub {
             if ops.iter().all(|op| self.ended.contains_key(op)) {
                 break;
             }
-            match self.wait(None).await? {
+            let wake = tokio::select! {
+                wake = self.wait(None) => wake?,
+                () = crate::interrupt::raised() => return Err(self.interrupted(events).await),
+            };
+            match wake {
                 Wake::Completion(completion) => self.complete(completion, events)?,
                 Wake::Timer | Wake::Job(_) | Wake::Closed => {}
             }
@@ -192,6 +203,42 @@ impl Hub {
             .iter()
             .filter_map(|op| Some((*op, self.ended.remove(op)?)))
             .collect())
+    }
+
+    /// Stops everything in flight (a hook running is killed with its process group) and
+    /// removes every challenge published: the error an interrupted run ends with.
+    async fn interrupted(&mut self, events: &mut dyn FnMut(Event<'_>)) -> EngineError {
+        self.pending.clear();
+        let published: Vec<(OpId, ChallengeTask, Option<Rc<AnySolver>>)> = self
+            .published
+            .drain()
+            .map(|((op, _), (task, solver))| (op, task, solver))
+            .collect();
+        let count = published.len();
+        let cleanups = published.into_iter().map(|(op, task, solver)| async move {
+            let result = match solver {
+                Some(solver) => {
+                    tokio::time::timeout(crate::interrupt::GRACE, solver.cleanup(&task))
+                        .await
+                        .map_err(|_| "it did not finish in time".to_owned())
+                        .and_then(|done| done.map_err(|e| e.to_string()))
+                }
+                None => Ok(()),
+            };
+            (op, task, result)
+        });
+        for (op, task, result) in futures_util::future::join_all(cleanups).await {
+            crate::interrupt::removed();
+            match result {
+                Ok(()) => events(Event::CleanedUp { op, task: &task }),
+                Err(reason) => events(Event::CleanupFailed {
+                    op,
+                    task: &task,
+                    reason: &reason,
+                }),
+            }
+        }
+        EngineError::Interrupted(count)
     }
 
     /// Serves `jobs` until every sender is gone and nothing is in flight. An engine that
@@ -297,6 +344,9 @@ impl Hub {
                         continue;
                     }
                     events(Event::Deploying { op, task: &task });
+                    self.published
+                        .insert((op, task.token.clone()), (task.clone(), io.solver.clone()));
+                    crate::interrupt::published();
                     self.pending.push(Box::pin(async move {
                         let result = match io.solver {
                             Some(solver) => solver.deploy(&task).await.map_err(|e| e.to_string()),
@@ -306,12 +356,13 @@ impl Hub {
                     }));
                 }
                 Action::Cleanup(task) => {
+                    let counted = self.published.remove(&(op, task.token.clone())).is_some();
                     self.pending.push(Box::pin(async move {
                         let result = match io.solver {
                             Some(solver) => solver.cleanup(&task).await.map_err(|e| e.to_string()),
                             None => Ok(()),
                         };
-                        Completion::CleanedUp(op, task, result)
+                        Completion::CleanedUp(op, task, counted, result)
                     }));
                 }
                 Action::Save(snapshot) => match &io.snapshots {
@@ -397,7 +448,10 @@ impl Hub {
             Completion::Deployed(op, token, Err(reason)) => {
                 (op, Input::ChallengeFailed { token, reason })
             }
-            Completion::CleanedUp(op, task, result) => {
+            Completion::CleanedUp(op, task, counted, result) => {
+                if counted {
+                    crate::interrupt::removed();
+                }
                 match result {
                     Ok(()) => events(Event::CleanedUp { op, task: &task }),
                     Err(reason) => events(Event::CleanupFailed {
@@ -493,8 +547,8 @@ impl Hub {
 /// The engine a session uses: its own hub, driven while the session waits, or a share of a
 /// hub that a daemon runs for all certificates of an account.
 pub enum Engine {
-    /// Driven in place.
-    Local(Hub),
+    /// Driven in place (boxed: a hub is large beside a handle).
+    Local(Box<Hub>),
     /// Served elsewhere on this thread.
     Shared(HubClient),
 }

@@ -1,10 +1,24 @@
 //! Running the user's hook commands (`--dns-hook`, `--deploy-hook`): through `sh -c`, with
 //! arguments appended and facts in environment variables, bounded in time, and a failure
 //! reported as one line naming the command, its exit status and the last line it wrote to
-//! stderr.
+//! stderr. Each run is a process group of its own: a hook stopped (its time is up, or
+//! certsmith is interrupted) is stopped with everything it started (a `curl` or `nsupdate`
+//! left behind could still publish a record later).
 
 use std::process::Stdio;
 use std::time::Duration;
+
+/// Kills a hook's process group when dropped before the hook exited.
+struct Group(Option<rustix::process::Pid>);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        if let Some(leader) = self.0.take() {
+            // The group may be gone already; nothing else is to be done either way.
+            let _ = rustix::process::kill_process_group(leader, rustix::process::Signal::KILL);
+        }
+    }
+}
 
 /// A hook command line, as the user gave it.
 #[derive(Debug, Clone)]
@@ -32,11 +46,22 @@ impl Hook {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
+            .process_group(0)
             .kill_on_drop(true);
         let child = command
             .spawn()
             .map_err(|e| format!("cannot run the hook {shown}: {e}"))?;
-        let output = match tokio::time::timeout(self.timeout, child.wait_with_output()).await {
+        let mut group = Group(
+            child
+                .id()
+                .and_then(|id| rustix::process::Pid::from_raw(i32::try_from(id).ok()?)),
+        );
+        let waited = tokio::time::timeout(self.timeout, child.wait_with_output()).await;
+        if matches!(waited, Ok(Ok(_))) {
+            // It exited: what it left running on purpose is its own business.
+            group.0 = None;
+        }
+        let output = match waited {
             Ok(Ok(output)) => output,
             Ok(Err(e)) => return Err(format!("the hook {shown} failed: {e}")),
             Err(_) => {
@@ -95,14 +120,21 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_hook_that_hangs_is_stopped() {
+    async fn a_hook_that_hangs_is_stopped_with_what_it_started() {
+        let dir = tempfile::tempdir().expect("dir");
+        let late = dir.path().join("published-late");
         let error = Hook {
-            command: "sleep 30 #".into(),
+            command: format!("(sleep 1; touch {}) & sleep 30 #", late.display()),
             timeout: Duration::from_millis(200),
         }
         .run(&[], &[])
         .await
         .expect_err("times out");
         assert!(error.contains("did not finish"), "{error}");
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert!(
+            !late.exists(),
+            "the hook's child lived on and acted after the hook was stopped"
+        );
     }
 }

@@ -7,6 +7,7 @@ mod daemon;
 mod driver;
 mod engine;
 mod hook;
+mod interrupt;
 mod plugin;
 mod progress;
 mod serve;
@@ -24,7 +25,9 @@ use cli::{Cli, Command, PluginCommand};
 use commands::Failure;
 
 /// Runs a command's future: on one thread for the ACME commands (they wait on the network),
-/// on all cores for a server (`plugin serve`).
+/// on all cores for a server (`plugin serve`, `run`: they handle signals themselves). A
+/// one-shot command stopped by SIGINT or SIGTERM first removes the challenges it published
+/// (see [`interrupt`]).
 fn block_on(
     command: impl std::future::Future<Output = Result<(), Failure>>,
     server: bool,
@@ -34,13 +37,34 @@ fn block_on(
     } else {
         tokio::runtime::Builder::new_current_thread()
     };
-    match builder.enable_all().build() {
-        Ok(runtime) => runtime.block_on(command),
-        Err(e) => Err(Failure::new(
-            commands::exit::OTHER,
-            format!("cannot start the async runtime: {e}"),
-        )),
+    let runtime = match builder.enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            return Err(Failure::new(
+                commands::exit::OTHER,
+                format!("cannot start the async runtime: {e}"),
+            ));
+        }
+    };
+    if server {
+        return runtime.block_on(command);
     }
+    runtime.block_on(async {
+        let mut command = std::pin::pin!(command);
+        tokio::select! {
+            result = &mut command => result,
+            () = interrupt::signalled() => {
+                let stopped = || Failure::new(commands::exit::INTERRUPTED, "interrupted");
+                if !interrupt::anything_published() {
+                    return Err(stopped());
+                }
+                // The hub removes what it published and ends the command.
+                tokio::time::timeout(interrupt::GRACE, command)
+                    .await
+                    .unwrap_or_else(|_| Err(stopped()))
+            }
+        }
+    })
 }
 
 fn main() -> ExitCode {

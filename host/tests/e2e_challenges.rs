@@ -190,6 +190,60 @@ fn a_run_killed_mid_order_is_resumed_by_the_next_run() {
 }
 
 #[test]
+fn ctrl_c_removes_the_published_record_and_keeps_the_order() {
+    let ca = Pebble::start(&[]);
+    let state = tempfile::tempdir().expect("state");
+    let hooks = tempfile::tempdir().expect("hook dir");
+    let hook = dns_hook(&ca, hooks.path(), "");
+    // The record is published, but the propagation check asks a resolver that never
+    // answers: the run waits, with the record out there, until it is interrupted.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").expect("a silent resolver");
+    let resolver = silent.local_addr().expect("address").to_string();
+    let flags = [
+        "--dns-hook",
+        &hook.display().to_string(),
+        "--dns-resolver",
+        &resolver,
+        "--dns-timeout",
+        "120",
+    ]
+    .map(str::to_owned);
+    let mut command = issue_command(&ca, state.path(), &["interrupted.example.test"], &flags);
+    command.stdout(Stdio::null()).stderr(Stdio::piped());
+    let child = command.spawn().expect("certsmith starts");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !calls(hooks.path())
+        .iter()
+        .any(|l| l.starts_with("present "))
+    {
+        assert!(Instant::now() < deadline, "the hook never published");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let interrupted = Instant::now();
+    run(Command::new("kill").args(["-INT", &child.id().to_string()]));
+    let output = child.wait_with_output().expect("exits");
+    assert!(
+        interrupted.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        interrupted.elapsed()
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted: 1 published challenge(s) removed"),
+        "{stderr}"
+    );
+    let log = calls(hooks.path());
+    assert!(log.iter().any(|l| l.starts_with("cleanup ")), "{log:?}");
+    let snapshot = state
+        .path()
+        .join("orders")
+        .join(ca_dir(&ca))
+        .join("interrupted.example.test.json");
+    assert!(snapshot.exists(), "the order is kept for the next run");
+}
+
+#[test]
 fn inspect_host_shows_the_served_chain_and_whether_it_is_trusted() {
     let ca = Pebble::start(&[]);
     let state = tempfile::tempdir().expect("state");

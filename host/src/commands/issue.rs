@@ -37,8 +37,14 @@ use crate::storage::lineage::Lineage;
 use crate::storage::{Lease, StorageSpec, Store};
 use crate::transport::trust_roots;
 
-/// How long one run of a hook (`--dns-hook`, `--deploy-hook`) may take.
-const HOOK_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long one run of a hook (`--dns-hook`, `--deploy-hook`) may take unless
+/// `--hook-timeout` says.
+const HOOK_TIMEOUT_SECS: u64 = 300;
+
+/// The hook run time `args` allows.
+fn hook_timeout(args: &ObtainArgs) -> Duration {
+    Duration::from_secs(args.hook_timeout.unwrap_or(HOOK_TIMEOUT_SECS))
+}
 
 /// How long to wait for a TXT record to become visible unless `--dns-timeout` says.
 const DNS_TIMEOUT_SECS: u64 = 120;
@@ -94,7 +100,7 @@ pub async fn solver(args: &ObtainArgs, store: &Store) -> Result<AnySolver, Failu
     if let Some(command) = &args.dns_hook {
         let hook = Hook {
             command: command.clone(),
-            timeout: HOOK_TIMEOUT,
+            timeout: hook_timeout(args),
         };
         return DnsHook::new(
             hook,
@@ -131,7 +137,11 @@ pub async fn solver(args: &ObtainArgs, store: &Store) -> Result<AnySolver, Failu
 
 /// Runs `--deploy-hook` for a stored certificate: the paths of its files when the store
 /// is files, its key in the store (`CERTSMITH_LINEAGE`) on every store.
-async fn deploy_hook(command: &str, stored: &Stored, domains: &[String]) -> Result<(), Failure> {
+async fn deploy_hook(
+    (command, timeout): (&str, Duration),
+    stored: &Stored,
+    domains: &[String],
+) -> Result<(), Failure> {
     let names = domains.join(" ");
     let mut env: Vec<(&str, String)> = vec![
         ("CERTSMITH_LINEAGE", stored.lineage.clone()),
@@ -153,7 +163,7 @@ async fn deploy_hook(command: &str, stored: &Stored, domains: &[String]) -> Resu
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let hook = Hook {
         command: command.to_owned(),
-        timeout: HOOK_TIMEOUT,
+        timeout,
     };
     hook.run(&[], &env).await.map_err(|e| {
         Failure::new(
@@ -419,7 +429,7 @@ pub async fn obtain_quietly(
     released?;
     if let (Some(command), Some(_)) = (&args.deploy_hook, &ordered) {
         progress.step("running the deploy hook");
-        deploy_hook(command, &stored, domains).await?;
+        deploy_hook((command, hook_timeout(args)), &stored, domains).await?;
     }
     Ok(Obtained { stored, ordered })
 }

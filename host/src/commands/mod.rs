@@ -39,6 +39,8 @@ pub mod exit {
     /// Local trouble: input files, the state directory, a port in use, a challenge that
     /// could not be published.
     pub const LOCAL: u8 = 6;
+    /// Stopped by SIGINT or SIGTERM (128 + SIGINT, as shells report it).
+    pub const INTERRUPTED: u8 = 130;
 }
 
 impl Failure {
@@ -84,6 +86,9 @@ impl From<EngineError> for Failure {
         match error {
             EngineError::Refused(error) => error.into(),
             EngineError::Wasm(message) => Failure::new(exit::OTHER, message),
+            interrupted @ EngineError::Interrupted(_) => {
+                Failure::new(exit::INTERRUPTED, interrupted.to_string())
+            }
         }
     }
 }

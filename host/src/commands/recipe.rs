@@ -30,6 +30,9 @@ pub struct Recipe {
     /// The command run after the certificate was stored.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deploy_hook: Option<String>,
+    /// How long a hook run may take, in seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hook_timeout_secs: Option<u64>,
     /// The account's contact address (it names the account in the store).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
@@ -153,6 +156,7 @@ impl Recipe {
             profile: args.profile.clone(),
             preferred_chain: args.preferred_chain.clone(),
             deploy_hook: args.deploy_hook.clone(),
+            hook_timeout_secs: args.hook_timeout,
             email: args.ca.email.clone(),
             ca_certs: args.ca.ca_cert.clone(),
         }
@@ -179,6 +183,7 @@ impl Recipe {
         args.profile = args.profile.or(self.profile);
         args.preferred_chain = args.preferred_chain.or(self.preferred_chain);
         args.deploy_hook = args.deploy_hook.or(self.deploy_hook);
+        args.hook_timeout = args.hook_timeout.or(self.hook_timeout_secs);
         args.ca.email = args.ca.email.or(self.email);
         if args.ca.ca_cert.is_empty() {
             args.ca.ca_cert = self.ca_certs;

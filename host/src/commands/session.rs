@@ -87,7 +87,7 @@ impl Session {
                 Some(&cache_dir),
             )
         };
-        let engine = Engine::Local(Hub::new(reopen(&key_pem)?, Rc::clone(&transport)));
+        let engine = Engine::Local(Box::new(Hub::new(reopen(&key_pem)?, Rc::clone(&transport))));
         let registered = account_url.is_some();
         let mut session = Self {
             store,
@@ -124,7 +124,7 @@ impl Session {
         let placeholder = Engine::Shared(crate::driver::HubClient::closed());
         match std::mem::replace(&mut self.engine, placeholder) {
             Engine::Local(hub) => {
-                let (client, serve) = hub.share(observe);
+                let (client, serve) = (*hub).share(observe);
                 self.engine = Engine::Shared(client);
                 Some(serve)
             }
@@ -155,7 +155,7 @@ impl Session {
 
     /// Uses `engine` (signing with another account key) from now on.
     pub fn replace_engine(&mut self, engine: Box<dyn AcmeEngine>) {
-        self.engine = Engine::Local(Hub::new(engine, Rc::clone(&self.transport)));
+        self.engine = Engine::Local(Box::new(Hub::new(engine, Rc::clone(&self.transport))));
     }
 
     /// Starts an operation that publishes no challenge and keeps no snapshot.

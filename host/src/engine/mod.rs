@@ -20,6 +20,11 @@ pub enum EngineError {
     /// The WebAssembly engine could not be loaded, or trapped.
     #[error("the ACME engine component failed: {0}")]
     Wasm(String),
+    /// SIGINT or SIGTERM: the published challenges were removed (how many).
+    #[error(
+        "interrupted: {0} published challenge(s) removed; an order in flight is kept (run the same command again to resume it)"
+    )]
+    Interrupted(usize),
 }
 
 impl From<certsmith_core::Error> for EngineError {
