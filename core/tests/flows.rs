@@ -506,6 +506,39 @@ fn deploy_failure_cleans_up_and_names_the_identifier() {
 }
 
 #[test]
+fn a_deployment_still_running_when_the_order_fails_is_cleaned_up_after_it_reports() {
+    let mut h = registered(Knobs::default());
+    h.deploy = DeployMode::FailFirstHoldRest;
+    let op = h
+        .client
+        .start(Command::Order(OrderRequest::new(dns(&[
+            "broken.example",
+            "slow.example",
+        ]))))
+        .expect("starts");
+    h.run();
+    let err = h.result(op).expect_err("the first zone failed");
+    assert!(
+        matches!(&err, Error::ChallengeDeployFailed { identifier, .. } if identifier.value == "broken.example"),
+        "the real cause: {err}"
+    );
+    assert_eq!(h.held.len(), 1, "the slow zone is still publishing");
+    assert_eq!(
+        h.cleanups().len(),
+        1,
+        "only the reported challenge is cleaned up so far"
+    );
+    // The slow zone finishes after the order failed: no error, and its cleanup follows.
+    let (held_op, token) = h.held[0].clone();
+    h.client
+        .handle(h.now, held_op, Input::ChallengeReady { token })
+        .expect("a late deployment result is taken");
+    h.run();
+    assert_eq!(h.cleanups().len(), 2, "{:?}", h.cleanups());
+    assert_eq!(h.published_count(), 0, "nothing stays published");
+}
+
+#[test]
 fn processing_orders_are_polled_until_valid() {
     let mut h = registered(Knobs {
         finalize_processing_polls: 3,

@@ -356,9 +356,13 @@ impl Hub {
                     }));
                 }
                 Action::Cleanup(task) => {
-                    let counted = self.published.remove(&(op, task.token.clone())).is_some();
+                    // The solver that published it: a late cleanup (its deployment reported
+                    // after the operation ended) finds no running operation's solver.
+                    let published = self.published.remove(&(op, task.token.clone()));
+                    let counted = published.is_some();
+                    let solver = published.and_then(|(_, solver)| solver).or(io.solver);
                     self.pending.push(Box::pin(async move {
-                        let result = match io.solver {
+                        let result = match solver {
                             Some(solver) => solver.cleanup(&task).await.map_err(|e| e.to_string()),
                             None => Ok(()),
                         };

@@ -190,6 +190,50 @@ fn a_run_killed_mid_order_is_resumed_by_the_next_run() {
 }
 
 #[test]
+fn a_zone_failing_fast_beside_a_slow_one_reports_the_real_cause_and_cleans_up_both() {
+    let ca = Pebble::start(&[]);
+    let state = tempfile::tempdir().expect("state");
+    let hooks = tempfile::tempdir().expect("hook dir");
+    let hook = dns_hook(
+        &ca,
+        hooks.path(),
+        r#"case "$2" in _acme-challenge.broken.*) echo 'zone broken.example.test: no such zone' >&2; exit 1;; esac; sleep 2"#,
+    );
+    let flags = dns_flags(&ca, &hook);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let output = issue_via(
+        &ca,
+        state.path(),
+        &["broken.example.test", "slow.example.test"],
+        &flags,
+        &[],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(6), "{stderr}");
+    assert!(stderr.contains("no such zone"), "the real cause: {stderr}");
+    assert!(!stderr.contains("not a running operation"), "{stderr}");
+    // The slow zone's record was published after the order had failed, and removed.
+    let log = calls(hooks.path());
+    let slow = |verb: &str| {
+        log.iter()
+            .any(|l| l.starts_with(verb) && l.contains("_acme-challenge.slow.example.test."))
+    };
+    assert!(slow("present ") && slow("cleanup "), "{log:?}");
+    let last_present = log
+        .iter()
+        .rposition(|l| l.starts_with("present "))
+        .expect("a present");
+    let last_cleanup = log
+        .iter()
+        .rposition(|l| l.starts_with("cleanup "))
+        .expect("a cleanup");
+    assert!(
+        last_cleanup > last_present,
+        "a cleanup follows the slow present: {log:?}"
+    );
+}
+
+#[test]
 fn ctrl_c_removes_the_published_record_and_keeps_the_order() {
     let ca = Pebble::start(&[]);
     let state = tempfile::tempdir().expect("state");

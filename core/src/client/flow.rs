@@ -49,8 +49,9 @@ pub(crate) trait Flow {
     /// The reply to the last request (after the client's own retries): a success, or a
     /// problem the request tolerates.
     fn on_response(&mut self, ctx: &mut Ctx<'_>, reply: Reply) -> Result<Step, Error>;
-    /// The challenges to clean up when the operation ends.
-    fn deployed(&self) -> Vec<ChallengeTask> {
+    /// The challenges to clean up when the operation ends, each with whether the host has
+    /// reported on its deployment (one still being deployed is cleaned up once it has).
+    fn deployed(&self) -> Vec<(ChallengeTask, bool)> {
         Vec::new()
     }
     /// The host says a challenge is deployed (or could not be: `failure`).

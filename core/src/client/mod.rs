@@ -140,14 +140,23 @@ struct Operation {
     host_input: bool,
     /// Done or Failed is queued.
     finished: bool,
+    /// Challenges whose deployment was still running when the operation ended: each is
+    /// cleaned up once the host reports on it.
+    deploying: Vec<ChallengeTask>,
 }
 
 impl Operation {
-    /// Ends the operation: cleanup for every deployed challenge, then `last`.
+    /// Ends the operation: cleanup for every deployed challenge the host has reported on
+    /// (the others once it has: a cleanup must not race the deployment it undoes), then
+    /// `last`.
     fn end(&mut self, last: Action) {
         self.pending = None;
-        for task in self.flow.deployed() {
-            self.outbox.push_back(Action::Cleanup(task));
+        for (task, reported) in self.flow.deployed() {
+            if reported {
+                self.outbox.push_back(Action::Cleanup(task));
+            } else {
+                self.deploying.push(task);
+            }
         }
         self.outbox.push_back(last);
         self.finished = true;
@@ -262,6 +271,10 @@ pub struct Client {
     shared: Shared,
     ops: BTreeMap<OpId, Operation>,
     next_op: u64,
+    /// Challenges of ended operations still being deployed, by operation and token.
+    deploying: BTreeMap<(OpId, String), ChallengeTask>,
+    /// Cleanups of such challenges whose deployment has ended, for `poll`.
+    late_cleanups: VecDeque<Output>,
 }
 
 impl Client {
@@ -284,6 +297,8 @@ impl Client {
             },
             ops: BTreeMap::new(),
             next_op: 1,
+            deploying: BTreeMap::new(),
+            late_cleanups: VecDeque::new(),
         }
     }
 
@@ -329,6 +344,7 @@ impl Client {
                 server_errors: 0,
                 host_input: false,
                 finished: false,
+                deploying: Vec::new(),
             },
         );
         id
@@ -404,11 +420,18 @@ impl Client {
     /// The next piece of work due at `now`, if any: drain it until `None`.
     #[must_use]
     pub fn poll(&mut self, now: Timestamp) -> Option<Output> {
+        if let Some(cleanup) = self.late_cleanups.pop_front() {
+            return Some(cleanup);
+        }
         let ids: Vec<OpId> = self.ops.keys().copied().collect();
         for id in ids {
             if let Some(action) = self.poll_op(id, now) {
-                if matches!(action, Action::Done(_) | Action::Failed(_)) {
-                    self.ops.remove(&id);
+                if matches!(action, Action::Done(_) | Action::Failed(_))
+                    && let Some(ended) = self.ops.remove(&id)
+                {
+                    for task in ended.deploying {
+                        self.deploying.insert((id, task.token.clone()), task);
+                    }
                 }
                 return Some(Output { op: id, action });
             }
@@ -636,8 +659,16 @@ impl Client {
         Ok(())
     }
 
-    /// Passes a challenge's deployment result to its order.
+    /// Passes a challenge's deployment result to its order; for an order that has ended
+    /// meanwhile, the challenge's cleanup follows.
     fn host_input(&mut self, op: OpId, token: &str, failure: Option<&str>) -> Result<(), Error> {
+        if let Some(task) = self.deploying.remove(&(op, token.to_owned())) {
+            self.late_cleanups.push_back(Output {
+                op,
+                action: Action::Cleanup(task),
+            });
+            return Ok(());
+        }
         let operation = self.ops.get_mut(&op).ok_or_else(|| unknown_op(op))?;
         operation.flow.challenge_ready(token, failure)?;
         operation.host_input = true;
@@ -647,6 +678,9 @@ impl Client {
     /// When `poll` will next have work without new input: `None` if every operation waits
     /// for a response or the host; a time at or before now means "poll again now".
     pub fn next_wakeup(&self) -> Option<Timestamp> {
+        if !self.late_cleanups.is_empty() {
+            return Some(Timestamp::default());
+        }
         let account_pending = self.account_pending();
         self.ops
             .values()

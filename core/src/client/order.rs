@@ -71,6 +71,8 @@ struct ActiveChallenge {
     authz_url: String,
     /// The host said it is published.
     ready: bool,
+    /// The host reported on its deployment (published, or failed).
+    reported: bool,
     /// The CA was told to validate it.
     answered: bool,
     /// The authorization is valid.
@@ -361,6 +363,7 @@ impl OrderFlow {
             challenge_url: offered.url.clone(),
             authz_url: authz_url.to_owned(),
             ready: false,
+            reported: false,
             answered: already_answered,
             valid: false,
             poll: Poller {
@@ -677,8 +680,11 @@ impl Flow for OrderFlow {
         self.next_step()
     }
 
-    fn deployed(&self) -> Vec<ChallengeTask> {
-        self.challenges.iter().map(|c| c.task.clone()).collect()
+    fn deployed(&self) -> Vec<(ChallengeTask, bool)> {
+        self.challenges
+            .iter()
+            .map(|c| (c.task.clone(), c.reported))
+            .collect()
     }
 
     fn challenge_ready(&mut self, token: &str, failure: Option<&str>) -> Result<(), Error> {
@@ -689,6 +695,7 @@ impl Flow for OrderFlow {
             .ok_or_else(|| Error::InvalidState {
                 reason: format!("the order deployed no challenge with token {token}"),
             })?;
+        active.reported = true;
         match failure {
             Some(reason) => {
                 self.deploy_failure = Some(Error::ChallengeDeployFailed {

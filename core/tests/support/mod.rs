@@ -33,6 +33,9 @@ pub enum DeployMode {
     Fail,
     /// Publish, but never say it is ready (simulates a crash before).
     Silent,
+    /// Report the first deployment as failed at once; publish the others but hold their
+    /// reports (in `held`) for the test to give later (a slow DNS zone beside a broken one).
+    FailFirstHoldRest,
 }
 
 /// Something the engine asked the host to do, with its operation.
@@ -68,7 +71,11 @@ pub struct Harness {
     pub tamper: Option<(usize, certsmith_core::HttpResponse)>,
     /// Requests sent so far.
     pub sent: usize,
+    /// Deployments whose report is held (`DeployMode::FailFirstHoldRest`).
+    pub held: Vec<(OpId, String)>,
     published: Rc<RefCell<Published>>,
+    /// The first deployment was failed (`DeployMode::FailFirstHoldRest`).
+    failed_once: bool,
 }
 
 impl Harness {
@@ -85,6 +92,8 @@ impl Harness {
             crash_after_save: false,
             tamper: None,
             sent: 0,
+            held: Vec::new(),
+            failed_once: false,
             published,
         }
     }
@@ -199,8 +208,20 @@ impl Harness {
             }
         }
         drop(published);
+        let fail_now = match self.deploy {
+            DeployMode::Fail => true,
+            DeployMode::FailFirstHoldRest if self.held.is_empty() && !self.failed_once => {
+                self.failed_once = true;
+                true
+            }
+            DeployMode::FailFirstHoldRest => {
+                self.held.push((op, task.token.clone()));
+                return;
+            }
+            _ => false,
+        };
         match self.deploy {
-            DeployMode::Fail => self
+            _ if fail_now => self
                 .client
                 .handle(
                     self.now,
@@ -211,7 +232,7 @@ impl Harness {
                     },
                 )
                 .expect("known challenge"),
-            DeployMode::Silent => {}
+            DeployMode::Silent | DeployMode::FailFirstHoldRest => {}
             _ => self
                 .client
                 .handle(
