@@ -180,6 +180,25 @@ impl Hub {
         ops: &[OpId],
         events: &mut dyn FnMut(Event<'_>),
     ) -> Result<BTreeMap<OpId, OpResult>, EngineError> {
+        match self.run_to_end(ops, events).await {
+            // The engine trapped: nothing more can be asked of it, but what it had
+            // published must not stay published.
+            Err(EngineError::Wasm(reason)) => {
+                self.remove_published(events).await;
+                Err(EngineError::Wasm(format!(
+                    "{reason}; the order is kept, run the same command again to resume it"
+                )))
+            }
+            other => other,
+        }
+    }
+
+    /// [`Hub::run`] until the end, or the first failure of the engine.
+    async fn run_to_end(
+        &mut self,
+        ops: &[OpId],
+        events: &mut dyn FnMut(Event<'_>),
+    ) -> Result<BTreeMap<OpId, OpResult>, EngineError> {
         loop {
             self.dispatch(events).await?;
             if ops.iter().all(|op| self.ended.contains_key(op)) {
@@ -187,7 +206,10 @@ impl Hub {
             }
             let wake = tokio::select! {
                 wake = self.wait(None) => wake?,
-                () = crate::interrupt::raised() => return Err(self.interrupted(events).await),
+                () = crate::interrupt::raised() => {
+                    let removed = self.remove_published(events).await;
+                    return Err(EngineError::Interrupted(removed));
+                }
             };
             match wake {
                 Wake::Completion(completion) => self.complete(completion, events)?,
@@ -206,8 +228,8 @@ impl Hub {
     }
 
     /// Stops everything in flight (a hook running is killed with its process group) and
-    /// removes every challenge published: the error an interrupted run ends with.
-    async fn interrupted(&mut self, events: &mut dyn FnMut(Event<'_>)) -> EngineError {
+    /// removes every challenge published: how many.
+    async fn remove_published(&mut self, events: &mut dyn FnMut(Event<'_>)) -> usize {
         self.pending.clear();
         let published: Vec<(OpId, ChallengeTask, Option<Rc<AnySolver>>)> = self
             .published
@@ -238,7 +260,7 @@ impl Hub {
                 }),
             }
         }
-        EngineError::Interrupted(count)
+        count
     }
 
     /// Serves `jobs` until every sender is gone and nothing is in flight. An engine that

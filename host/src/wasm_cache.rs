@@ -61,9 +61,18 @@ pub fn load_component(
         return compile();
     };
     if path.exists() {
+        if let Some(why) = untrusted(&path) {
+            tracing::warn!(
+                "not using the compiled {name} cache {}: {why}",
+                path.display()
+            );
+            return compile();
+        }
         // SAFETY: the file is one this function wrote with `Component::serialize` into the
-        // user's own cache directory, named by the hash of the component and of wasmtime's
-        // compatibility settings; wasmtime also checks the header before using it.
+        // user's own cache directory (checked just above: it and its directory belong to
+        // this user and no one else can write them), named by the hash of the component and
+        // of wasmtime's compatibility settings; wasmtime also checks the header before using
+        // it.
         #[allow(unsafe_code)]
         let cached = unsafe { Component::deserialize_file(engine, &path) };
         match cached {
@@ -88,10 +97,65 @@ pub fn load_component(
     Ok(component)
 }
 
+/// Why machine code at `path` must not be loaded, if it must not: it, or its directory,
+/// belongs to another user or can be written by others (they could put their own code
+/// there for this process to run).
+fn untrusted(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let me = rustix::process::geteuid().as_raw();
+    for checked in [Some(path), path.parent()].into_iter().flatten() {
+        let Ok(meta) = std::fs::metadata(checked) else {
+            return Some(format!("cannot read {}", checked.display()));
+        };
+        if meta.uid() != me {
+            return Some(format!(
+                "{} belongs to user {}",
+                checked.display(),
+                meta.uid()
+            ));
+        }
+        if meta.mode() & 0o022 != 0 {
+            return Some(format!(
+                "{} can be written by others (mode {:o})",
+                checked.display(),
+                meta.mode() & 0o777
+            ));
+        }
+    }
+    None
+}
+
 /// Where the compiled form of the component with hex SHA-256 `sha256` is cached.
 fn cache_path(engine: &wasmtime::Engine, sha256: &str, dir: &Path, name: &str) -> PathBuf {
     let mut hasher = DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut hasher);
     let component = sha256.get(..24).unwrap_or(sha256);
     dir.join(format!("{name}-{component}-{:016x}.cwasm", hasher.finish()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn machine_code_others_can_write_is_not_trusted() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))?;
+        let file = dir.path().join("engine.cwasm");
+        std::fs::write(&file, b"code")?;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+        assert_eq!(untrusted(&file), None);
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666))?;
+        let why = untrusted(&file).ok_or("a world-writable file is refused")?;
+        assert!(why.contains("mode 666"), "{why}");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777))?;
+        assert!(
+            untrusted(&file).is_some(),
+            "a world-writable directory is refused"
+        );
+        Ok(())
+    }
 }

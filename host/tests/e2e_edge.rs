@@ -208,3 +208,66 @@ fn hostile_requests_get_the_right_status_and_leave_the_store_alone() {
     assert_eq!(redis_keys(&url, "*"), before, "the store is unchanged");
     assert_eq!(call(port, "GET", &challenge, None, ""), (200, good));
 }
+
+#[test]
+fn a_trace_log_of_a_run_with_every_secret_shows_none_of_them() {
+    let ca = Pebble::start_eab();
+    let plugin_state = tempfile::tempdir().expect("plugin state");
+    let state = tempfile::tempdir().expect("issuer state");
+    let secrets = tempfile::tempdir().expect("secret files");
+    let _plugin = plugin_serve(&ca, plugin_state.path(), ca.http_port, "fs", &[]);
+    let hmac_file = secrets.path().join("eab-hmac");
+    std::fs::write(&hmac_file, EAB_HMAC).expect("hmac file");
+    let secret_file = secrets.path().join("edge-secret");
+    std::fs::write(&secret_file, SECRET).expect("secret file");
+    let edge = format!("http://127.0.0.1:{}", ca.http_port);
+    let secret_path = secret_file.display().to_string();
+    let output = issue_command(
+        &ca,
+        state.path(),
+        &["secret.example.test"],
+        &["--http-edge", &edge, "--edge-secret-file", &secret_path],
+    )
+    .args(["--eab-kid", "kid-1", "--eab-hmac-file"])
+    .arg(&hmac_file)
+    // Everything that sees requests, keys or secrets at its most verbose (the compiler's
+    // own trace, cranelift's, would only make the run slow).
+    .env(
+        "RUST_LOG",
+        "certsmith=trace,reqwest=trace,hyper=trace,hyper_util=trace,rustls=trace,h2=trace,wasmtime_wasi_http=trace",
+    )
+    .output()
+    .expect("issue runs");
+    let report = check_issued(&ca, &output, &["secret.example.test"]);
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        log.lines().count() > 100,
+        "a trace log: {} lines",
+        log.lines().count()
+    );
+    assert!(!log.contains(EAB_HMAC), "the EAB HMAC key is in the log");
+    assert!(!log.contains(SECRET), "the edge secret is in the log");
+    assert!(!log.contains("PRIVATE KEY"), "a private key is in the log");
+    // Nor the base64 body of either private key, in any line.
+    let account_dir = state.path().join("accounts").join(ca_dir(&ca));
+    let account_key = std::fs::read_dir(&account_dir)
+        .expect("accounts")
+        .flatten()
+        .map(|entry| entry.path().join("key.pem"))
+        .find(|path| path.exists())
+        .expect("the account key");
+    let certificate_key = std::path::PathBuf::from(report["key"].as_str().expect("key path"));
+    for key in [account_key, certificate_key] {
+        let pem = std::fs::read_to_string(&key).expect("key");
+        for line in pem
+            .lines()
+            .filter(|l| !l.starts_with("-----") && l.len() > 20)
+        {
+            assert!(!log.contains(line), "{} is in the log", key.display());
+        }
+    }
+}

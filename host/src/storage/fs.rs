@@ -158,6 +158,20 @@ impl LockedState {
     }
 }
 
+/// A warning when `dir` (it holds private keys) can be read or entered by other users,
+/// saying how to fix it; `None` when it is the owner's alone or does not exist.
+fn open_to_others(dir: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = fs::metadata(dir).ok()?.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "{} holds private keys but is open to other users (mode {mode:o}): run chmod 700 {}",
+            dir.display(),
+            dir.display()
+        )
+    })
+}
+
 /// A store rooted at a state directory.
 #[derive(Clone, Debug)]
 pub struct FsStore {
@@ -174,6 +188,11 @@ impl FsStore {
         let probe = root.join(format!(".write-test-{}", std::process::id()));
         File::create(&probe).map_err(io("write in the state directory", root))?;
         let _ = fs::remove_file(&probe);
+        for dir in [root.to_path_buf(), root.join("accounts")] {
+            if let Some(warning) = open_to_others(&dir) {
+                tracing::warn!("{warning}");
+            }
+        }
         Ok(Self {
             root: root.to_path_buf(),
         })
@@ -608,6 +627,20 @@ mod tests {
 
     /// A test's outcome: a failed step is an error naming it.
     type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+    #[test]
+    fn a_state_dir_open_to_others_is_named_with_the_fix() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755))?;
+        let warning = open_to_others(dir.path()).ok_or("0755 is open to others")?;
+        assert!(
+            warning.contains("mode 755") && warning.contains("chmod 700"),
+            "{warning}"
+        );
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700))?;
+        assert_eq!(open_to_others(dir.path()), None);
+        Ok(())
+    }
 
     fn mode(path: &Path) -> std::io::Result<u32> {
         Ok(fs::metadata(path)?.permissions().mode() & 0o777)

@@ -130,8 +130,23 @@ impl Pebble {
         )
     }
 
+    /// Starts a fresh CA in Pebble's `-strict` mode (upcoming breaking API changes on)
+    /// with `env`.
+    pub fn start_strict(env: &[(&str, &str)]) -> Self {
+        Self::start_full(
+            env,
+            r#""externalAccountBindingRequired": false"#,
+            &["-strict"],
+        )
+    }
+
     /// Starts a fresh CA with extra Pebble config members.
     pub fn start_with(env: &[(&str, &str)], extra_config: &str) -> Self {
+        Self::start_full(env, extra_config, &[])
+    }
+
+    /// Starts a fresh CA with `env`, extra config members and extra Pebble arguments.
+    fn start_full(env: &[(&str, &str)], extra_config: &str, pebble_args: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path();
         let openssl = |args: &[&str]| run(Command::new("openssl").current_dir(d).args(args));
@@ -191,7 +206,7 @@ impl Pebble {
         let mut dir = dir;
         let mut failures = Vec::new();
         for _ in 0..START_ATTEMPTS {
-            match Self::launch(dir, env, extra_config) {
+            match Self::launch(dir, env, (extra_config, pebble_args)) {
                 Ok(ca) => return ca,
                 Err((returned, failure)) => {
                     dir = returned;
@@ -211,7 +226,7 @@ impl Pebble {
     fn launch(
         dir: tempfile::TempDir,
         env: &[(&str, &str)],
-        extra_config: &str,
+        (extra_config, pebble_args): (&str, &[&str]),
     ) -> Result<Self, (tempfile::TempDir, String)> {
         let d = dir.path();
         let (listen, management, http_port, tls_port, dns, dns_mgmt) = (
@@ -257,6 +272,7 @@ impl Pebble {
         command
             .args(["-config", &d.join("pebble.json").display().to_string()])
             .args(["-dnsserver", &format!("127.0.0.1:{dns}")])
+            .args(pebble_args)
             .env("PEBBLE_VA_NOSLEEP", "1")
             .stdout(log("pebble.log"))
             .stderr(log("pebble.err"));
