@@ -271,3 +271,87 @@ fn a_trace_log_of_a_run_with_every_secret_shows_none_of_them() {
         }
     }
 }
+
+/// Builds the misbehaving test component (`plugin-spin/examples/misbehaving.rs`).
+fn misbehaving_component() -> std::path::PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let target = root.join("target/plugin-spin");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut build = Command::new(cargo);
+    build
+        .current_dir(root.join("plugin-spin"))
+        .args(["build", "--release", "--locked", "--example", "misbehaving"])
+        .args(["--target", "wasm32-wasip2", "--target-dir"])
+        .arg(&target)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS");
+    run(&mut build);
+    target.join("wasm32-wasip2/release/examples/misbehaving.wasm")
+}
+
+/// A GET of `path` on `port`: the status and how long the answer took.
+fn timed_get(port: u16, path: &str) -> (String, std::time::Duration) {
+    let started = std::time::Instant::now();
+    let out = run(Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "30",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+        ])
+        .arg(format!("http://127.0.0.1:{port}{path}")));
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        started.elapsed(),
+    )
+}
+
+#[test]
+fn a_plugin_that_loops_or_calls_out_is_stopped_and_idle_connections_do_not_starve_it() {
+    let ca = Pebble::start(&[]);
+    let state = tempfile::tempdir().expect("state");
+    let component = misbehaving_component();
+    let port = free_port();
+    let component_flag = component.display().to_string();
+    let _plugin = plugin_serve(
+        &ca,
+        state.path(),
+        port,
+        "fs",
+        &["--component", &component_flag],
+    );
+
+    // A thousand connections that never send a request do not keep others out.
+    let idle: Vec<std::net::TcpStream> = (0..1000)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect"))
+        .collect();
+    let (status, took) = timed_get(port, "/nothing");
+    assert_eq!(status, "404");
+    assert!(took < std::time::Duration::from_millis(100), "{took:?}");
+    drop(idle);
+
+    // Guest code that never returns is stopped at the deadline: a 500, not a hung request.
+    let (status, took) = timed_get(port, "/loop");
+    assert_eq!(status, "500");
+    assert!(took < std::time::Duration::from_secs(10), "{took:?}");
+    // And the server still answers.
+    assert_eq!(timed_get(port, "/nothing").0, "404");
+
+    // A plugin has no network: its outgoing request to a listening server is refused by
+    // the host, and the server never sees a connection.
+    let target = std::net::TcpListener::bind("127.0.0.1:0").expect("a server to call");
+    target.set_nonblocking(true).expect("nonblocking");
+    let target_port = target.local_addr().expect("address").port();
+    let out = run(Command::new("curl")
+        .args(["-sS", "--max-time", "10"])
+        .arg(format!(
+            "http://127.0.0.1:{port}/outbound?port={target_port}"
+        )));
+    let body = String::from_utf8_lossy(&out.stdout);
+    assert!(body.contains("HttpRequestDenied"), "{body}");
+    assert!(target.accept().is_err(), "the plugin reached the server");
+}

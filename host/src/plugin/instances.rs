@@ -11,8 +11,8 @@ use wasmtime_wasi_http::WasiHttpCtx;
 use wasmtime_wasi_http::p2::bindings::http::types::{IncomingRequest, ResponseOutparam};
 use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
 
-use super::RequestState;
 use super::spin_api::SpinApi;
+use super::{NoOutbound, PLUGIN_DEADLINE_TICKS, RequestState};
 
 /// A store with (once it has served a request) its instantiated component.
 pub(super) struct Instance {
@@ -78,6 +78,10 @@ impl Instances {
         incoming: Resource<IncomingRequest>,
         outparam: Resource<ResponseOutparam>,
     ) -> wasmtime::Result<()> {
+        // Each request's guest code must finish within the deadline, or it traps (and the
+        // instance is dropped: a trapped instance never answers again).
+        instance.store.set_epoch_deadline(PLUGIN_DEADLINE_TICKS);
+        instance.store.epoch_deadline_trap();
         let proxy = match instance.proxy.take() {
             Some(proxy) => proxy,
             None => self.pre.instantiate_async(&mut instance.store).await?,
@@ -109,6 +113,7 @@ fn new_state(api: &Arc<SpinApi>) -> RequestState {
     RequestState {
         wasi,
         http: WasiHttpCtx::new(),
+        hooks: NoOutbound,
         table: ResourceTable::new(),
         api: Arc::clone(api),
     }

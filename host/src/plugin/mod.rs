@@ -46,10 +46,48 @@ const KEEP_RESIDENT: usize = 1 << 20;
 /// under 2 MiB).
 const MAX_PLUGIN_MEMORY: usize = 64 << 20;
 
+/// How often the plugins' clock ticks for their deadline.
+const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// How many ticks of guest code one request may take (about 5 s): a plugin that loops
+/// forever traps and its request gets a 500.
+const PLUGIN_DEADLINE_TICKS: u64 = 50;
+
+/// Refuses every outgoing HTTP request: a plugin has no network (it answers from the
+/// store), whatever component is served.
+struct NoOutbound;
+
+impl wasmtime_wasi_http::WasiHttpHooks for NoOutbound {
+    fn send_request(
+        &mut self,
+        _request: hyper::Request<wasmtime_wasi_http::WasiBody>,
+        _options: Option<wasmtime_wasi_http::RequestOptions>,
+        _fut: Box<dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+    ) -> Box<
+        dyn std::future::Future<
+                Output = Result<
+                    (
+                        hyper::Response<wasmtime_wasi_http::WasiBody>,
+                        Box<
+                            dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>>
+                                + Send,
+                        >,
+                    ),
+                    wasmtime_wasi_http::Error,
+                >,
+            > + Send,
+    > {
+        Box::new(std::future::ready(Err(
+            wasmtime_wasi_http::Error::HttpRequestDenied,
+        )))
+    }
+}
+
 /// The state of one request's instance.
 struct RequestState {
     wasi: WasiCtx,
     http: WasiHttpCtx,
+    hooks: NoOutbound,
     table: ResourceTable,
     api: Arc<SpinApi>,
 }
@@ -68,7 +106,7 @@ impl WasiHttpView for RequestState {
         WasiHttpCtxView {
             ctx: &mut self.http,
             table: &mut self.table,
-            hooks: Default::default(),
+            hooks: &mut self.hooks,
         }
     }
 }
@@ -129,7 +167,16 @@ impl Plugin {
         config
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
             .memory_reservation(MAX_PLUGIN_MEMORY as u64);
+        config.epoch_interruption(true);
         let engine = Engine::new(&config).map_err(|e| failed("cannot start wasmtime", e))?;
+        let clock = engine.weak();
+        std::thread::spawn(move || {
+            while let Some(engine) = clock.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        });
         let component: Component =
             wasm_cache::load_component(&engine, wasm, cache_dir, "plugin")
                 .map_err(|e| PluginError(format!("cannot compile the plugin: {e}")))?;
