@@ -31,6 +31,13 @@ static EMBEDDED: WasmBytes = WasmBytes::embedded(
     env!("CERTSMITH_ENGINE_WASM_SHA256"),
 );
 
+/// How often the engine's clock ticks for its deadline.
+const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// How many ticks one call into the engine may take (about 10 s; a call takes well under a
+/// millisecond): a guest gone wrong traps instead of hanging the process.
+const ENGINE_DEADLINE_TICKS: u64 = 100;
+
 /// The most memory the engine may grow to: an order needs well under 2 MiB; a guest
 /// gone wrong must fail its call, not take the machine's memory.
 const ENGINE_MEMORY_LIMIT: usize = 64 << 20;
@@ -97,7 +104,16 @@ impl ComponentEngine {
         // Unwind tables for the compiled code serve only native debuggers and profilers, and
         // registering them with the system unwinder cost about 3 ms of CPU at every start.
         wasm_config.native_unwind_info(false);
+        wasm_config.epoch_interruption(true);
         let engine = wasmtime::Engine::new(&wasm_config).map_err(wasm)?;
+        let clock = engine.weak();
+        std::thread::spawn(move || {
+            while let Some(engine) = clock.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        });
         let component = crate::wasm_cache::load_component(&engine, &bytes, cache_dir, "engine")
             .map_err(EngineError::Wasm)?;
         let mut linker = Linker::<HostState>::new(&engine);
@@ -109,6 +125,7 @@ impl ComponentEngine {
             .build();
         let mut store = Store::new(&engine, HostState { limits });
         store.limiter(|state| &mut state.limits);
+        store.set_epoch_deadline(ENGINE_DEADLINE_TICKS);
         let bindings = Engine::instantiate(&mut store, &component, &linker).map_err(|e| {
             EngineError::Wasm(format!(
                 "cannot instantiate the engine component (it must import only wasi:random): {}",
@@ -138,6 +155,7 @@ impl AcmeEngine for ComponentEngine {
     fn start(&mut self, command: Command) -> Result<OpId, EngineError> {
         let command = command_out(command);
         let api = self.bindings.certsmith_acme_acme().client();
+        self.store.set_epoch_deadline(ENGINE_DEADLINE_TICKS);
         api.call_start(&mut self.store, self.client, &command)
             .map_err(wasm)?
             .map(OpId)
@@ -146,6 +164,7 @@ impl AcmeEngine for ComponentEngine {
 
     fn poll(&mut self, now: Timestamp) -> Result<Option<Output>, EngineError> {
         let api = self.bindings.certsmith_acme_acme().client();
+        self.store.set_epoch_deadline(ENGINE_DEADLINE_TICKS);
         let output = api
             .call_poll(&mut self.store, self.client, now.0)
             .map_err(wasm)?;
@@ -166,6 +185,7 @@ impl AcmeEngine for ComponentEngine {
             }
         };
         let api = self.bindings.certsmith_acme_acme().client();
+        self.store.set_epoch_deadline(ENGINE_DEADLINE_TICKS);
         api.call_handle(&mut self.store, self.client, now.0, op.0, &input)
             .map_err(wasm)?
             .map_err(refused)
@@ -173,6 +193,7 @@ impl AcmeEngine for ComponentEngine {
 
     fn next_wakeup(&mut self) -> Result<Option<Timestamp>, EngineError> {
         let api = self.bindings.certsmith_acme_acme().client();
+        self.store.set_epoch_deadline(ENGINE_DEADLINE_TICKS);
         let next = api
             .call_next_wakeup(&mut self.store, self.client)
             .map_err(wasm)?;
@@ -181,6 +202,7 @@ impl AcmeEngine for ComponentEngine {
 
     fn requests_sent(&mut self) -> Result<u64, EngineError> {
         let api = self.bindings.certsmith_acme_acme().client();
+        self.store.set_epoch_deadline(ENGINE_DEADLINE_TICKS);
         api.call_requests_sent(&mut self.store, self.client)
             .map_err(wasm)
     }

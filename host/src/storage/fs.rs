@@ -188,7 +188,9 @@ impl FsStore {
         let probe = root.join(format!(".write-test-{}", std::process::id()));
         File::create(&probe).map_err(io("write in the state directory", root))?;
         let _ = fs::remove_file(&probe);
-        for dir in [root.to_path_buf(), root.join("accounts")] {
+        // The directories that hold keys (the state directory itself may be open: these are
+        // created 0700 inside it).
+        for dir in ["accounts", "certs", "orders"].map(|d| root.join(d)) {
             if let Some(warning) = open_to_others(&dir) {
                 tracing::warn!("{warning}");
             }
