@@ -350,6 +350,15 @@ fn rate_limits_surface_with_retry_after() {
     assert_eq!(h.ca.count("new-order"), 1, "not retried inline");
 }
 
+/// When the fake CA saw each authorization request.
+fn authz_polls(h: &Harness) -> Vec<certsmith_core::Timestamp> {
+    h.ca.log
+        .iter()
+        .filter(|s| s.endpoint == "authz")
+        .map(|s| s.at)
+        .collect()
+}
+
 #[test]
 fn retry_after_spaces_the_polls() {
     let mut h = registered(Knobs {
@@ -361,12 +370,7 @@ fn retry_after_spaces_the_polls() {
         h.order(OrderRequest::new(dns(&["slow.example"]))),
         &["slow.example"],
     );
-    let polls: Vec<_> =
-        h.ca.log
-            .iter()
-            .filter(|s| s.endpoint == "authz")
-            .map(|s| s.at)
-            .collect();
+    let polls = authz_polls(&h);
     assert!(polls.len() >= 3, "{polls:?}");
     for pair in polls[1..].windows(2) {
         assert!(
@@ -387,12 +391,7 @@ fn a_day_long_retry_after_is_cut_to_a_minute_and_polling_ends_at_its_deadline() 
         .order(OrderRequest::new(dns(&["stuck.example"])))
         .expect_err("the authorization never leaves pending");
     assert!(matches!(err, Error::Timeout { .. }), "{err}");
-    let polls: Vec<_> =
-        h.ca.log
-            .iter()
-            .filter(|s| s.endpoint == "authz")
-            .map(|s| s.at)
-            .collect();
+    let polls = authz_polls(&h);
     for pair in polls[1..].windows(2) {
         assert!(pair[1].millis_since(pair[0]) <= 60_000, "{pair:?}");
     }
@@ -438,12 +437,7 @@ fn polls_back_off_without_retry_after() {
         h.order(OrderRequest::new(dns(&["backoff.example"]))),
         &["backoff.example"],
     );
-    let polls: Vec<_> =
-        h.ca.log
-            .iter()
-            .filter(|s| s.endpoint == "authz")
-            .map(|s| s.at)
-            .collect();
+    let polls = authz_polls(&h);
     let gaps: Vec<u64> = polls[1..]
         .windows(2)
         .map(|p| p[1].millis_since(p[0]))

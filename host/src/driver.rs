@@ -250,15 +250,7 @@ impl Hub {
             (op, task, result)
         });
         for (op, task, result) in futures_util::future::join_all(cleanups).await {
-            crate::interrupt::removed();
-            match result {
-                Ok(()) => events(Event::CleanedUp { op, task: &task }),
-                Err(reason) => events(Event::CleanupFailed {
-                    op,
-                    task: &task,
-                    reason: &reason,
-                }),
-            }
+            cleaned_up(op, &task, (true, result), events);
         }
         count
     }
@@ -475,17 +467,7 @@ impl Hub {
                 (op, Input::ChallengeFailed { token, reason })
             }
             Completion::CleanedUp(op, task, counted, result) => {
-                if counted {
-                    crate::interrupt::removed();
-                }
-                match result {
-                    Ok(()) => events(Event::CleanedUp { op, task: &task }),
-                    Err(reason) => events(Event::CleanupFailed {
-                        op,
-                        task: &task,
-                        reason: &reason,
-                    }),
-                }
+                cleaned_up(op, &task, (counted, result), events);
                 return Ok(());
             }
         };
@@ -496,6 +478,27 @@ impl Hub {
             }
             other => other,
         }
+    }
+}
+
+/// Reports a finished cleanup of `task` (and uncounts it, when it was `counted` as
+/// published).
+fn cleaned_up(
+    op: OpId,
+    task: &ChallengeTask,
+    (counted, result): (bool, Result<(), String>),
+    events: &mut dyn FnMut(Event<'_>),
+) {
+    if counted {
+        crate::interrupt::removed();
+    }
+    match result {
+        Ok(()) => events(Event::CleanedUp { op, task }),
+        Err(reason) => events(Event::CleanupFailed {
+            op,
+            task,
+            reason: &reason,
+        }),
     }
 }
 

@@ -6,6 +6,7 @@ mod commands;
 mod daemon;
 mod driver;
 mod engine;
+mod epoch;
 mod hook;
 mod interrupt;
 mod plugin;

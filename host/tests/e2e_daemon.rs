@@ -560,6 +560,16 @@ fn the_daemon_follows_the_store_and_its_config() {
     assert!(daemon.stop());
 }
 
+/// The head of the HTTP request on `stream` (up to the blank line), as text.
+fn read_head(stream: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+        head.push(byte[0]);
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
 /// A backend on a free port that answers every request with the request's head as its body.
 fn echo_backend() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -567,12 +577,7 @@ fn echo_backend() -> u16 {
     std::thread::spawn(move || {
         for stream in listener.incoming().take(100) {
             let Ok(mut stream) = stream else { continue };
-            let mut head = Vec::new();
-            let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
-                head.push(byte[0]);
-            }
-            let body = String::from_utf8_lossy(&head).to_ascii_lowercase();
+            let body = read_head(&mut stream).to_ascii_lowercase();
             let _ = write!(
                 stream,
                 "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
@@ -840,12 +845,7 @@ fn webhook_receiver() -> (u16, std::sync::mpsc::Receiver<serde_json::Value>) {
     std::thread::spawn(move || {
         for stream in listener.incoming().take(10) {
             let Ok(mut stream) = stream else { continue };
-            let mut head = Vec::new();
-            let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
-                head.push(byte[0]);
-            }
-            let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+            let head = read_head(&mut stream).to_ascii_lowercase();
             let length: usize = head
                 .lines()
                 .find_map(|l| l.strip_prefix("content-length:"))
@@ -947,12 +947,7 @@ fn ask_endpoint() -> (u16, Arc<std::sync::Mutex<Vec<String>>>) {
     std::thread::spawn(move || {
         for stream in listener.incoming().take(20) {
             let Ok(mut stream) = stream else { continue };
-            let mut head = Vec::new();
-            let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
-                head.push(byte[0]);
-            }
-            let head = String::from_utf8_lossy(&head).to_string();
+            let head = read_head(&mut stream);
             let domain = head
                 .split_once("domain=")
                 .map(|(_, rest)| rest.split([' ', '&']).next().unwrap_or_default().to_owned())

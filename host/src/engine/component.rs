@@ -106,14 +106,7 @@ impl ComponentEngine {
         wasm_config.native_unwind_info(false);
         wasm_config.epoch_interruption(true);
         let engine = wasmtime::Engine::new(&wasm_config).map_err(wasm)?;
-        let clock = engine.weak();
-        std::thread::spawn(move || {
-            while let Some(engine) = clock.upgrade() {
-                engine.increment_epoch();
-                drop(engine);
-                std::thread::sleep(EPOCH_TICK);
-            }
-        });
+        crate::epoch::start_clock(&engine, EPOCH_TICK);
         let component = crate::wasm_cache::load_component(&engine, &bytes, cache_dir, "engine")
             .map_err(EngineError::Wasm)?;
         let mut linker = Linker::<HostState>::new(&engine);

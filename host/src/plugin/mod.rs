@@ -169,14 +169,7 @@ impl Plugin {
             .memory_reservation(MAX_PLUGIN_MEMORY as u64);
         config.epoch_interruption(true);
         let engine = Engine::new(&config).map_err(|e| failed("cannot start wasmtime", e))?;
-        let clock = engine.weak();
-        std::thread::spawn(move || {
-            while let Some(engine) = clock.upgrade() {
-                engine.increment_epoch();
-                drop(engine);
-                std::thread::sleep(EPOCH_TICK);
-            }
-        });
+        crate::epoch::start_clock(&engine, EPOCH_TICK);
         let component: Component =
             wasm_cache::load_component(&engine, wasm, cache_dir, "plugin")
                 .map_err(|e| PluginError(format!("cannot compile the plugin: {e}")))?;
