@@ -83,7 +83,12 @@ struct Shared {
     warn_days: u32,
     /// Where failures are posted.
     webhook: Option<Webhook>,
+    /// Order options and solvers, by how a certificate is set up (see [`order_setup`]).
+    setups: std::cell::RefCell<HashMap<String, OrderSetup>>,
 }
+
+/// A certificate's order options and solver.
+type OrderSetup = (Rc<ObtainArgs>, Rc<AnySolver>);
 
 /// A running certificate task.
 struct Task {
@@ -246,6 +251,7 @@ pub async fn manage(
             }
             None => None,
         },
+        setups: std::cell::RefCell::new(HashMap::new()),
     });
     // Serve what is stored before the CA is asked anything: a restart serves at once, even
     // while the CA is down.
@@ -491,19 +497,33 @@ fn obtain_args(shared: &Shared, certificate: &Certificate) -> ObtainArgs {
     args
 }
 
-/// The solver of one certificate: HTTP-01 through the store (answered by the HTTP listener of
-/// every daemon on it), TLS-ALPN-01 by the HTTPS listener's resolver, DNS-01 by its hook.
-async fn solver(
+/// The order options and solver of one certificate: HTTP-01 through the store (answered by
+/// the HTTP listener of every daemon on it), TLS-ALPN-01 by the HTTPS listener's resolver,
+/// DNS-01 by its hook. Certificates set up alike share them.
+async fn order_setup(
     shared: &Shared,
     certificate: &Certificate,
-    args: &ObtainArgs,
-) -> Result<Rc<AnySolver>, Failure> {
-    if certificate.challenge_type().ok() == Some(ChallengeType::TlsAlpn01) {
-        return Ok(Rc::new(AnySolver::TlsAlpnResolver(TlsAlpnResolver(
-            Arc::clone(&shared.resolver),
-        ))));
+) -> Result<(Rc<ObtainArgs>, Rc<AnySolver>), Failure> {
+    let key = format!(
+        "{}|{:?}|{:?}|{:?}|{:?}",
+        certificate.challenge,
+        certificate.key_type,
+        certificate.deploy_hook,
+        certificate.dns_hook,
+        certificate.dns_resolver
+    );
+    if let Some(setup) = shared.setups.borrow().get(&key) {
+        return Ok(setup.clone());
     }
-    Ok(Rc::new(issue::solver(args, &shared.store).await?))
+    let args = obtain_args(shared, certificate);
+    let solver = if certificate.challenge_type().ok() == Some(ChallengeType::TlsAlpn01) {
+        AnySolver::TlsAlpnResolver(TlsAlpnResolver(Arc::clone(&shared.resolver)))
+    } else {
+        issue::solver(&args, &shared.store).await?
+    };
+    let setup = (Rc::new(args), Rc::new(solver));
+    shared.setups.borrow_mut().insert(key, setup.clone());
+    Ok(setup)
 }
 
 /// The wait before retrying after `failures` failed renewals in a row: about 1 minute, 10
@@ -544,17 +564,16 @@ async fn current(shared: &Shared, name: &str, names: &[String]) -> Held {
     Some((info, der))
 }
 
-/// Keeps one certificate valid and served until aborted.
+/// Keeps one certificate valid and served until the manager drops its sender.
 async fn keep(
     shared: Rc<Shared>,
     certificate: Certificate,
-    mut session: Session,
-    (mut renew_now, mut ready): (mpsc::UnboundedReceiver<()>, Option<oneshot::Sender<bool>>),
+    session: Session,
+    (mut renew_now, ready): (mpsc::UnboundedReceiver<()>, Option<oneshot::Sender<bool>>),
 ) {
     let name = layout::cert_name(&certificate.names[0]);
-    let args = obtain_args(&shared, &certificate);
-    let solver = match solver(&shared, &certificate, &args).await {
-        Ok(solver) => solver,
+    let (args, solver) = match order_setup(&shared, &certificate).await {
+        Ok(setup) => setup,
         Err(e) => {
             tracing::error!("{name}: cannot set up its challenge solver: {}", e.message);
             shared
@@ -566,104 +585,31 @@ async fn keep(
     shared
         .state
         .update(&name, |s| s.names = certificate.names.clone());
-    let mut failures = 0u32;
+    let mut keeper = Keeper {
+        shared,
+        certificate,
+        name,
+        session,
+        args,
+        solver,
+        failures: 0,
+        last_order: None,
+        ready,
+    };
     let mut forced = false;
-    let mut last_order: Option<Timestamp> = None;
     // Until the manager drops the sender: the certificate is no longer managed as it was.
     while !renew_now.is_closed() {
-        let mut progress = Progress::new(true);
-        // A certificate another process stores after this look is used instead of ordering.
-        let looked = now();
-        let held = current(&shared, &name, &certificate.names).await;
-        if held.is_some()
-            && let Some(ready) = ready.take()
-        {
-            let _ = ready.send(true);
-        }
-        // The larger futures are boxed while they run: an idle task (most of them, most of
-        // the time) then holds only its small loop state.
-        let due = match &held {
-            Some((info, der)) => Box::pin(renewal_time(
-                &mut session,
-                &name,
-                (info, der),
-                &mut progress,
-            ))
-            .await
-            .ok(),
-            None => None,
-        };
-        let started = now();
-        let rested = last_order.is_none_or(|at| started.millis_since(at) >= MIN_ORDER_GAP_MS);
-        let due_now = held.is_none() || due.is_some_and(|d| d.at <= started);
-        if let Some(due) = due {
-            shared
-                .state
-                .update(&name, |s| s.renew_at = Some(due.at.to_rfc3339()));
-        }
-        // After a failure the backoff has already spaced the attempts.
-        let next = if forced || (due_now && (rested || failures > 0)) {
+        // Boxed while it runs: an idle task (most of them, most of the time) holds only the
+        // keeper, not a look's certificate, DER and futures.
+        let Some(next) = Box::pin(keeper.look(forced)).await else {
             forced = false;
-            last_order = Some(started);
-            match Box::pin(obtain(
-                &shared,
-                &mut session,
-                (&certificate, &args),
-                (&held, due, looked),
-                &solver,
-            ))
-            .await
-            {
-                Ok(()) => {
-                    failures = 0;
-                    shared.state.update(&name, |s| {
-                        s.failures = 0;
-                        s.last_error = None;
-                    });
-                    continue;
-                }
-                Err(message) => {
-                    if let Some(ready) = ready.take() {
-                        let _ = ready.send(false);
-                    }
-                    failures += 1;
-                    let next_try = started.plus_millis(backoff_ms(failures));
-                    let info = held.as_ref().map(|(info, _)| info);
-                    tracing::error!(
-                        "{name}: renewal failed (attempt {failures}, next at {}): {message}",
-                        next_try.to_rfc3339()
-                    );
-                    if let Some(webhook) = &shared.webhook {
-                        webhook.post(&Failed {
-                            name: &name,
-                            names: &certificate.names,
-                            error: &message,
-                            attempt: failures,
-                            next_try: next_try.to_rfc3339(),
-                            not_after: info.map(|i| i.not_after.to_rfc3339()),
-                        });
-                    }
-                    shared.state.update(&name, |s| {
-                        s.failures = failures;
-                        s.last_error = Some(message);
-                    });
-                    warn_of_expiry(&shared, &name, info);
-                    next_try
-                }
-            }
-        } else if due_now {
-            last_order.map_or(started, |at| at.plus_millis(MIN_ORDER_GAP_MS))
-        } else {
-            // Awake when due, when the CA said to ask again, and at least every 6 hours.
-            let ask_again = due.and_then(|d| d.ask_again_at);
-            // Unknown (the store could not be read): look again in a minute.
-            due.map_or(started.plus_millis(60_000), |d| d.at)
-                .min(ask_again.unwrap_or(started.plus_millis(MAX_SLEEP_MS)))
-                .min(started.plus_millis(MAX_SLEEP_MS))
+            continue;
         };
-        shared
+        forced = false;
+        keeper
+            .shared
             .state
-            .update(&name, |s| s.next_check = Some(next.to_rfc3339()));
+            .update(&keeper.name, |s| s.next_check = Some(next.to_rfc3339()));
         let wait = Duration::from_millis(next.millis_since(now()));
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
@@ -672,6 +618,132 @@ async fn keep(
                 None => return,
             },
         }
+    }
+}
+
+/// What a certificate's task keeps between looks.
+struct Keeper {
+    shared: Rc<Shared>,
+    certificate: Certificate,
+    /// The lineage name.
+    name: String,
+    session: Session,
+    /// The order options, shared by the certificates set up alike.
+    args: Rc<ObtainArgs>,
+    /// The solver, shared likewise.
+    solver: Rc<AnySolver>,
+    /// Renewals that failed in a row.
+    failures: u32,
+    /// When the last order started.
+    last_order: Option<Timestamp>,
+    /// Told once whether a certificate is served (on-demand handshakes wait for it).
+    ready: Option<oneshot::Sender<bool>>,
+}
+
+impl Keeper {
+    /// Tells whoever waits for the first certificate whether there is one.
+    fn report_ready(&mut self, served: bool) {
+        if let Some(ready) = self.ready.take() {
+            let _ = ready.send(served);
+        }
+    }
+
+    /// Looks at the certificate, renews it if due (or `forced`): when to look again, or
+    /// `None` to look again at once (a new certificate was just stored).
+    async fn look(&mut self, forced: bool) -> Option<Timestamp> {
+        let shared = Rc::clone(&self.shared);
+        let name = self.name.clone();
+        let mut progress = Progress::new(true);
+        // A certificate another process stores after this look is used instead of ordering.
+        let looked = now();
+        let held = current(&shared, &name, &self.certificate.names).await;
+        if held.is_some() {
+            self.report_ready(true);
+        }
+        let due = match &held {
+            Some((info, der)) => renewal_time(&mut self.session, &name, (info, der), &mut progress)
+                .await
+                .ok(),
+            None => None,
+        };
+        let started = now();
+        let rested = self
+            .last_order
+            .is_none_or(|at| started.millis_since(at) >= MIN_ORDER_GAP_MS);
+        let due_now = held.is_none() || due.is_some_and(|d| d.at <= started);
+        if let Some(due) = due {
+            shared
+                .state
+                .update(&name, |s| s.renew_at = Some(due.at.to_rfc3339()));
+        }
+        // After a failure the backoff has already spaced the attempts.
+        if forced || (due_now && (rested || self.failures > 0)) {
+            self.last_order = Some(started);
+            let ordered = obtain(
+                &shared,
+                &mut self.session,
+                (&self.certificate, &self.args),
+                (&held, due, looked),
+                &self.solver,
+            )
+            .await;
+            return match ordered {
+                Ok(()) => {
+                    self.failures = 0;
+                    shared.state.update(&name, |s| {
+                        s.failures = 0;
+                        s.last_error = None;
+                    });
+                    None
+                }
+                Err(message) => Some(self.failed(started, message, held.as_ref())),
+            };
+        }
+        Some(if due_now {
+            self.last_order
+                .map_or(started, |at| at.plus_millis(MIN_ORDER_GAP_MS))
+        } else {
+            // Awake when due, when the CA said to ask again, and at least every 6 hours.
+            let ask_again = due.and_then(|d| d.ask_again_at);
+            // Unknown (the store could not be read): look again in a minute.
+            due.map_or(started.plus_millis(60_000), |d| d.at)
+                .min(ask_again.unwrap_or(started.plus_millis(MAX_SLEEP_MS)))
+                .min(started.plus_millis(MAX_SLEEP_MS))
+        })
+    }
+
+    /// Records a failed renewal (log, webhook, status, expiry warning): when to try again.
+    fn failed(
+        &mut self,
+        started: Timestamp,
+        message: String,
+        held: Option<&(CertificateInfo, Vec<u8>)>,
+    ) -> Timestamp {
+        self.report_ready(false);
+        self.failures += 1;
+        let (failures, name) = (self.failures, &self.name);
+        let next_try = started.plus_millis(backoff_ms(failures));
+        let info = held.map(|(info, _)| info);
+        tracing::error!(
+            "{name}: renewal failed (attempt {failures}, next at {}): {message}",
+            next_try.to_rfc3339()
+        );
+        if let Some(webhook) = &self.shared.webhook {
+            webhook.post(&Failed {
+                name,
+                names: &self.certificate.names,
+                error: &message,
+                attempt: failures,
+                next_try: next_try.to_rfc3339(),
+                not_after: info.map(|i| i.not_after.to_rfc3339()),
+            });
+        }
+        self.shared.state.update(name, |s| {
+            s.failures = failures;
+            s.last_error = Some(message);
+        });
+        warn_of_expiry(&self.shared, name, info);
+        next_try
     }
 }
 
