@@ -52,24 +52,50 @@ step "Issuing a certificate for quickstart.example.test (HTTP-01 on 127.0.0.1:$P
   --email admin@example.test --accept-tos \
   --state-dir "$work/state" --http "127.0.0.1:$PEBBLE_HTTP_PORT"
 
-live=$(find "$work/state/certs" -mindepth 2 -maxdepth 2 -type d -name quickstart.example.test)
+# The lineage's stable path (a symlink to its current generation).
+live=$(find "$work/state/certs" -mindepth 2 -maxdepth 2 -name quickstart.example.test)
 
 step "The certificate"
 "$certsmith" inspect "$live/fullchain.pem"
 
-step "Serving it over HTTPS on 127.0.0.1:8443"
+step "Leaving it to certsmith run: it serves the stored certificate over HTTPS on 127.0.0.1:8443, obtains a second one, and renews both when due"
 curl -fsS --cacert "$PEBBLE_TLS_ROOT" "$PEBBLE_MGMT/roots/0" > "$work/pebble-root.pem"
-openssl s_server -quiet -accept 127.0.0.1:8443 -www \
-  -cert "$live/cert.pem" -cert_chain "$live/chain.pem" -key "$live/key.pem" >/dev/null 2>&1 &
+cat > "$work/certsmith.toml" <<TOML
+state_dir = "$work/state"
+[acme]
+server = "$PEBBLE_DIRECTORY"
+ca_cert = "$PEBBLE_TLS_ROOT"
+email = "admin@example.test"
+accept_tos = true
+[https]
+listen = "127.0.0.1:8443"
+http_listen = "127.0.0.1:$PEBBLE_HTTP_PORT"
+static_body = "hello from certsmith run"
+[admin]
+listen = "127.0.0.1:8444"
+[[certificate]]
+names = ["quickstart.example.test"]
+[[certificate]]
+names = ["second.example.test"]
+TOML
+cat "$work/certsmith.toml"
+"$certsmith" run --config "$work/certsmith.toml" &
 server_pid=$!
-for _ in $(seq 1 50); do
-  curl -fsS --cacert "$work/pebble-root.pem" \
-    --resolve quickstart.example.test:8443:127.0.0.1 \
-    https://quickstart.example.test:8443/ -o /dev/null 2>/dev/null && break
+served() {
+  curl -fsS --cacert "$work/pebble-root.pem" --resolve "$1:8443:127.0.0.1" \
+    -o /dev/null "https://$1:8443/" 2>/dev/null
+}
+for _ in $(seq 1 100); do
+  served quickstart.example.test && served second.example.test && break
   sleep 0.1
 done
-curl -fsS --cacert "$work/pebble-root.pem" --resolve quickstart.example.test:8443:127.0.0.1 \
-  -w 'HTTPS %{http_code} from %{remote_ip}:%{remote_port}, certificate verified against Pebble'"'"'s root\n' \
-  -o /dev/null https://quickstart.example.test:8443/
+for name in quickstart.example.test second.example.test; do
+  curl -fsS --cacert "$work/pebble-root.pem" --resolve "$name:8443:127.0.0.1" \
+    -w "  <- HTTPS %{http_code} for $name, certificate verified against Pebble's root\n" \
+    "https://$name:8443/"
+  echo
+done
+step "What the daemon reports (GET http://127.0.0.1:8444/status)"
+curl -fsS http://127.0.0.1:8444/status
 
-step "Done: a real certificate from a real (local) CA, served over HTTPS"
+step "Done: real certificates from a real (local) CA, served over HTTPS and kept valid by certsmith run"
