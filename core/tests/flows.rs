@@ -533,6 +533,40 @@ fn a_deployment_still_running_when_the_order_fails_is_cleaned_up_after_it_report
 }
 
 #[test]
+fn an_unusable_answer_to_a_read_is_asked_for_again_and_a_write_is_not_repeated() {
+    let garbled = certsmith_core::HttpResponse {
+        status: 200,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: b"{\"status\": ".to_vec(),
+    };
+    let mut checked = 0;
+    for n in 0..40 {
+        let mut h = registered(Knobs::default());
+        let first = h.sent;
+        h.tamper = Some((first + n, garbled.clone()));
+        let result = h.order(OrderRequest::new(dns(&["garbled.example"])));
+        let Some(tampered) = h.ca.log.get(first + n).map(|s| s.endpoint.clone()) else {
+            break;
+        };
+        checked += 1;
+        match (&result, tampered.as_str()) {
+            (Ok(_), _) => {}
+            // These change something at the CA: their answer is not asked for again.
+            (Err(Error::InvalidResponse { .. }), "new-order" | "chall" | "finalize") => {}
+            (Err(e), endpoint) => panic!("a garbled answer to {endpoint} (request {n}): {e}"),
+        }
+        let writes = ["new-order", "chall", "finalize"];
+        if !writes.contains(&tampered.as_str()) {
+            assert!(result.is_ok(), "{tampered}");
+        }
+    }
+    assert!(
+        checked >= 5,
+        "the order's requests were each garbled once ({checked})"
+    );
+}
+
+#[test]
 fn processing_orders_are_polled_until_valid() {
     let mut h = registered(Knobs {
         finalize_processing_polls: 3,

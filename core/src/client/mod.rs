@@ -574,6 +574,9 @@ impl Client {
                 };
                 match parsed {
                     Ok(directory) => shared.directory = Some(directory),
+                    // A directory cut short or garbled is fetched again, as after a 5xx.
+                    Err(Error::InvalidResponse { .. })
+                        if operation.schedule_retry(None, now, &shared.policy) => {}
                     Err(e) => operation.end(Action::Failed(e)),
                 }
             }
@@ -592,8 +595,12 @@ impl Client {
                     }
                     None => None,
                 };
-                if let Some(error) = error {
-                    operation.end(Action::Failed(error));
+                match error {
+                    // A nonce answer without the header is asked for again, as after a 5xx.
+                    Some(Error::InvalidResponse { .. })
+                        if operation.schedule_retry(None, now, &shared.policy) => {}
+                    Some(error) => operation.end(Action::Failed(error)),
+                    None => {}
                 }
             }
             InFlight::Main => {
@@ -605,14 +612,12 @@ impl Client {
                     return Ok(());
                 }
                 operation.bad_nonces = 0;
-                operation.server_errors = 0;
-                let tolerated = operation
-                    .pending
-                    .take()
-                    .map_or(&[][..], |spec| spec.tolerated);
+                let spec = operation.pending.take();
+                let tolerated = spec.as_ref().map_or(&[][..], |spec| spec.tolerated);
                 match problem {
                     // A problem the request did not ask to see ends the operation here.
                     Some(problem) if !tolerated.contains(&problem.problem_kind()) => {
+                        operation.server_errors = 0;
                         let error = request::acme_error(&url, &response, problem, now);
                         operation.end(Action::Failed(error));
                     }
@@ -622,9 +627,24 @@ impl Client {
                             problem,
                             response,
                         };
-                        decide(shared, operation, now, |flow, ctx| {
-                            flow.on_response(ctx, reply)
-                        });
+                        let step = match shared.ctx(&mut operation.outbox, now) {
+                            Ok(mut ctx) => operation.flow.on_response(&mut ctx, reply),
+                            Err(e) => Err(e),
+                        };
+                        // An answer that cannot be used (cut short, garbled) to a request
+                        // that changes nothing at the CA (a GET or POST-as-GET) is asked
+                        // for again, as a 5xx would be; a request that changes something
+                        // is not repeated blindly.
+                        let read_again = spec.filter(|spec| spec.payload.is_none());
+                        if let (Err(Error::InvalidResponse { .. }), Some(spec)) =
+                            (&step, read_again)
+                            && operation.schedule_retry(None, now, &shared.policy)
+                        {
+                            operation.pending = Some(spec);
+                            return Ok(());
+                        }
+                        operation.server_errors = 0;
+                        apply(shared, operation, step);
                     }
                 }
             }

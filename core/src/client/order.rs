@@ -646,6 +646,39 @@ impl Flow for OrderFlow {
 
     fn on_response(&mut self, ctx: &mut Ctx<'_>, reply: Reply) -> Result<Step, Error> {
         let expect = self.expect;
+        let step = self.on_expected(ctx, reply, expect);
+        // An answer that could not be used leaves the order expecting it still: the client
+        // may ask again for a read.
+        if matches!(step, Err(Error::InvalidResponse { .. })) {
+            self.expect = expect;
+        }
+        step
+    }
+
+    fn deployed(&self) -> Vec<(ChallengeTask, bool)> {
+        self.challenges
+            .iter()
+            .map(|c| (c.task.clone(), c.reported))
+            .collect()
+    }
+
+    fn challenge_ready(&mut self, token: &str, failure: Option<&str>) -> Result<(), Error> {
+        OrderFlow::challenge_ready(self, token, failure)
+    }
+
+    fn after_host_input(&mut self, ctx: &mut Ctx<'_>) -> Result<Step, Error> {
+        OrderFlow::after_host_input(self, ctx)
+    }
+}
+
+impl OrderFlow {
+    /// [`Flow::on_response`] for the answer the order was waiting for (`expect`).
+    fn on_expected(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        reply: Reply,
+        expect: Expect,
+    ) -> Result<Step, Error> {
         self.expect = Expect::Nothing;
         match expect {
             Expect::NewOrder => return self.on_new_order(ctx, reply),
@@ -680,13 +713,7 @@ impl Flow for OrderFlow {
         self.next_step()
     }
 
-    fn deployed(&self) -> Vec<(ChallengeTask, bool)> {
-        self.challenges
-            .iter()
-            .map(|c| (c.task.clone(), c.reported))
-            .collect()
-    }
-
+    /// [`Flow::challenge_ready`].
     fn challenge_ready(&mut self, token: &str, failure: Option<&str>) -> Result<(), Error> {
         let active = self
             .challenges
@@ -708,6 +735,7 @@ impl Flow for OrderFlow {
         Ok(())
     }
 
+    /// [`Flow::after_host_input`].
     fn after_host_input(&mut self, _ctx: &mut Ctx<'_>) -> Result<Step, Error> {
         self.next_step()
     }

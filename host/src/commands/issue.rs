@@ -598,12 +598,16 @@ async fn order(
             ));
         }
         Err(failure) => {
-            // A CA that could not be reached, or a challenge that could not be published
-            // (so was never answered), leaves the order usable: keep the snapshot so the
-            // next run resumes it instead of spending a new order. Anything else ends it.
+            // A CA that could not be reached or answered with something unusable (cut
+            // short, garbled), or a challenge that could not be published (so was never
+            // answered), leaves the order usable: keep the snapshot so the next run resumes
+            // it instead of spending a new order (and getting a second certificate, when
+            // finalize had gone through). Anything else ends it.
             let resumable = matches!(
                 failure,
-                Error::Transport { .. } | Error::ChallengeDeployFailed { .. }
+                Error::Transport { .. }
+                    | Error::InvalidResponse { .. }
+                    | Error::ChallengeDeployFailed { .. }
             );
             if !resumable {
                 lease.delete(&snapshot_key).await?;
