@@ -271,10 +271,9 @@ pub struct Client {
     shared: Shared,
     ops: BTreeMap<OpId, Operation>,
     next_op: u64,
-    /// Challenges of ended operations still being deployed, by operation and token.
-    deploying: BTreeMap<(OpId, String), ChallengeTask>,
-    /// Cleanups of such challenges whose deployment has ended, for `poll`.
-    late_cleanups: VecDeque<Output>,
+    /// Challenges of ended operations still being deployed, and whether the host has
+    /// reported on each since (then its cleanup is due). A handful at most: a list.
+    deploying: Vec<(OpId, ChallengeTask, bool)>,
 }
 
 impl Client {
@@ -297,8 +296,7 @@ impl Client {
             },
             ops: BTreeMap::new(),
             next_op: 1,
-            deploying: BTreeMap::new(),
-            late_cleanups: VecDeque::new(),
+            deploying: Vec::new(),
         }
     }
 
@@ -420,8 +418,12 @@ impl Client {
     /// The next piece of work due at `now`, if any: drain it until `None`.
     #[must_use]
     pub fn poll(&mut self, now: Timestamp) -> Option<Output> {
-        if let Some(cleanup) = self.late_cleanups.pop_front() {
-            return Some(cleanup);
+        if let Some(i) = self.deploying.iter().position(|(_, _, reported)| *reported) {
+            let (op, task, _) = self.deploying.remove(i);
+            return Some(Output {
+                op,
+                action: Action::Cleanup(task),
+            });
         }
         let ids: Vec<OpId> = self.ops.keys().copied().collect();
         for id in ids {
@@ -429,9 +431,8 @@ impl Client {
                 if matches!(action, Action::Done(_) | Action::Failed(_))
                     && let Some(ended) = self.ops.remove(&id)
                 {
-                    for task in ended.deploying {
-                        self.deploying.insert((id, task.token.clone()), task);
-                    }
+                    self.deploying
+                        .extend(ended.deploying.into_iter().map(|task| (id, task, false)));
                 }
                 return Some(Output { op: id, action });
             }
@@ -682,11 +683,12 @@ impl Client {
     /// Passes a challenge's deployment result to its order; for an order that has ended
     /// meanwhile, the challenge's cleanup follows.
     fn host_input(&mut self, op: OpId, token: &str, failure: Option<&str>) -> Result<(), Error> {
-        if let Some(task) = self.deploying.remove(&(op, token.to_owned())) {
-            self.late_cleanups.push_back(Output {
-                op,
-                action: Action::Cleanup(task),
-            });
+        if let Some(late) = self
+            .deploying
+            .iter_mut()
+            .find(|(ended, task, _)| *ended == op && task.token == token)
+        {
+            late.2 = true;
             return Ok(());
         }
         let operation = self.ops.get_mut(&op).ok_or_else(|| unknown_op(op))?;
@@ -698,7 +700,7 @@ impl Client {
     /// When `poll` will next have work without new input: `None` if every operation waits
     /// for a response or the host; a time at or before now means "poll again now".
     pub fn next_wakeup(&self) -> Option<Timestamp> {
-        if !self.late_cleanups.is_empty() {
+        if self.deploying.iter().any(|(_, _, reported)| *reported) {
             return Some(Timestamp::default());
         }
         let account_pending = self.account_pending();
