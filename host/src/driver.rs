@@ -199,6 +199,7 @@ impl Hub {
         ops: &[OpId],
         events: &mut dyn FnMut(Event<'_>),
     ) -> Result<BTreeMap<OpId, OpResult>, EngineError> {
+        let mut interrupted = std::pin::pin!(crate::interrupt::raised());
         loop {
             self.dispatch(events).await?;
             if ops.iter().all(|op| self.ended.contains_key(op)) {
@@ -206,7 +207,7 @@ impl Hub {
             }
             let wake = tokio::select! {
                 wake = self.wait(None) => wake?,
-                () = crate::interrupt::raised() => {
+                () = &mut interrupted => {
                     let removed = self.remove_published(events).await;
                     return Err(EngineError::Interrupted(removed));
                 }
@@ -328,7 +329,8 @@ impl Hub {
     async fn dispatch(&mut self, events: &mut dyn FnMut(Event<'_>)) -> Result<(), EngineError> {
         while let Some(output) = self.engine.poll(now())? {
             let op = output.op;
-            let io = self.io.get(&op).cloned().unwrap_or_default();
+            // The operation's solver, for the actions that publish or remove a challenge.
+            let solver = || self.io.get(&op).and_then(|io| io.solver.clone());
             match output.action {
                 Action::Send(request) => {
                     events(Event::Request {
@@ -358,11 +360,12 @@ impl Hub {
                         continue;
                     }
                     events(Event::Deploying { op, task: &task });
+                    let solver = solver();
                     self.published
-                        .insert((op, task.token.clone()), (task.clone(), io.solver.clone()));
+                        .insert((op, task.token.clone()), (task.clone(), solver.clone()));
                     crate::interrupt::published();
                     self.pending.push(Box::pin(async move {
-                        let result = match io.solver {
+                        let result = match solver {
                             Some(solver) => solver.deploy(&task).await.map_err(|e| e.to_string()),
                             None => Err("no challenge solver was chosen".to_owned()),
                         };
@@ -374,7 +377,7 @@ impl Hub {
                     // after the operation ended) finds no running operation's solver.
                     let published = self.published.remove(&(op, task.token.clone()));
                     let counted = published.is_some();
-                    let solver = published.and_then(|(_, solver)| solver).or(io.solver);
+                    let solver = published.and_then(|(_, solver)| solver).or_else(solver);
                     self.pending.push(Box::pin(async move {
                         let result = match solver {
                             Some(solver) => solver.cleanup(&task).await.map_err(|e| e.to_string()),
@@ -383,18 +386,20 @@ impl Hub {
                         Completion::CleanedUp(op, task, counted, result)
                     }));
                 }
-                Action::Save(snapshot) => match &io.snapshots {
-                    Some(key) => match key.put_secret(snapshot.to_json().as_bytes()).await {
-                        Ok(()) => {
-                            self.unsaved.remove(&op);
-                        }
-                        Err(e) => {
-                            tracing::warn!(%op, "could not save the order snapshot: {e}");
-                            self.unsaved.insert(op, e.to_string());
-                        }
-                    },
-                    None => tracing::warn!(%op, "this operation keeps no order snapshots"),
-                },
+                Action::Save(snapshot) => {
+                    match self.io.get(&op).and_then(|io| io.snapshots.clone()) {
+                        Some(key) => match key.put_secret(snapshot.to_json().as_bytes()).await {
+                            Ok(()) => {
+                                self.unsaved.remove(&op);
+                            }
+                            Err(e) => {
+                                tracing::warn!(%op, "could not save the order snapshot: {e}");
+                                self.unsaved.insert(op, e.to_string());
+                            }
+                        },
+                        None => tracing::warn!(%op, "this operation keeps no order snapshots"),
+                    }
+                }
                 Action::Done(outcome) => self.end(op, Ok(outcome)),
                 Action::Failed(error) => self.end(op, Err(error)),
             }
@@ -438,9 +443,9 @@ impl Hub {
         })
     }
 
-    /// Feeds a finished piece of I/O back to the engine. A result for an operation that
-    /// has already ended (a deployment that finished after the order failed) is logged and
-    /// dropped: it must not stop the other operations or their cleanups.
+    /// Feeds a finished piece of I/O back to the engine. An input the engine refuses (a
+    /// host bug: the engine takes even a deployment's result after its order ended) is
+    /// logged and dropped: it must not stop the other operations or their cleanups.
     fn complete(
         &mut self,
         completion: Completion,
@@ -473,7 +478,7 @@ impl Hub {
         };
         match self.engine.handle(now(), op, input) {
             Err(EngineError::Refused(refused)) => {
-                tracing::debug!(%op, "a late result was not taken: {refused}");
+                tracing::warn!(%op, "the engine did not take a result: {refused}");
                 Ok(())
             }
             other => other,

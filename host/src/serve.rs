@@ -149,14 +149,7 @@ pub async fn serve(
 
 /// Binds `addr`, naming the option that chose it in the error.
 pub async fn bind(addr: SocketAddr, option: &str) -> Result<TcpListener, String> {
-    TcpListener::bind(addr).await.map_err(|e| {
-        let hint = match e.kind() {
-            std::io::ErrorKind::AddrInUse => " — another server is there; stop it or pick another",
-            std::io::ErrorKind::PermissionDenied => {
-                " — ports below 1024 need root or CAP_NET_BIND_SERVICE"
-            }
-            _ => "",
-        };
-        format!("cannot listen on {addr} ({option}): {e}{hint}")
-    })
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| crate::solvers::bind_error(addr, option, &e).0)
 }

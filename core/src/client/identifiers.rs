@@ -11,8 +11,9 @@ const MAX_NAME_LEN: usize = 253;
 const MAX_LABEL_LEN: usize = 63;
 
 /// Normalises identifiers (lowercase names, no trailing dot, canonical IP text, no
-/// duplicates) or says which one is malformed and why.
-pub(crate) fn normalize(identifiers: &[Identifier]) -> Result<Vec<Identifier>, Error> {
+/// duplicates) or says which one is malformed and why: the check every order's
+/// identifiers pass, for hosts that check names earlier (a config file, a handshake).
+pub fn normalize(identifiers: &[Identifier]) -> Result<Vec<Identifier>, Error> {
     if identifiers.is_empty() {
         return Err(Error::invalid_input(
             "identifiers",

@@ -14,6 +14,7 @@ mod snapshot;
 use std::collections::{BTreeMap, VecDeque};
 
 pub use api::*;
+pub use identifiers::normalize as normalize_identifiers;
 
 use crate::cert;
 use crate::error::Error;

@@ -10,8 +10,8 @@ use std::rc::Rc;
 
 use certsmith_core::cert::CertificateInfo;
 use certsmith_core::{
-    CertificateKey, Command, Error, ExternalAccountKey, Identifier, IssuedCertificate,
-    NewAccountRequest, OpId, OrderRequest, Outcome, PrivateKey,
+    CertificateKey, Command, Error, ExternalAccountKey, Identifier, IssuedCertificate, OpId,
+    OrderRequest, Outcome, PrivateKey,
 };
 use certsmith_core::{ChallengeType, Snapshot, Timestamp};
 use serde::Serialize;
@@ -70,7 +70,7 @@ struct CertMeta<'a> {
 }
 
 /// The identifiers for `--domain` values: IP addresses as IP identifiers.
-fn identifiers(domains: &[String]) -> Vec<Identifier> {
+pub fn identifiers(domains: &[String]) -> Vec<Identifier> {
     domains
         .iter()
         .map(|d| match d.parse::<IpAddr>() {
@@ -500,17 +500,10 @@ async fn order(
         }
         None => Some(
             session
-                .start(Command::NewAccount(NewAccountRequest {
-                    contact: args
-                        .ca
-                        .email
-                        .iter()
-                        .map(|e| format!("mailto:{e}"))
-                        .collect(),
-                    terms_of_service_agreed: true,
-                    only_return_existing: false,
-                    external_account: external_account(args)?,
-                }))
+                .start(Session::new_account(
+                    args.ca.email.as_deref(),
+                    external_account(args)?,
+                ))
                 .await?,
         ),
     };
@@ -547,16 +540,7 @@ async fn order(
     let ops: Vec<OpId> = account_op.into_iter().chain([order_op]).collect();
     let mut results = session.run(&ops, progress).await?;
     if let Some(op) = account_op {
-        match results.remove(&op) {
-            Some(Ok(Outcome::Account(info))) => session.save_account(info.url).await?,
-            Some(Err(failure)) => return Err(failure.into()),
-            other => {
-                return Err(Failure::new(
-                    exit::OTHER,
-                    format!("unexpected account outcome {other:?}"),
-                ));
-            }
-        }
+        session.registered(results.remove(&op)).await?;
     }
     let mut result = results
         .remove(&order_op)

@@ -106,6 +106,35 @@ impl Session {
         Ok(session)
     }
 
+    /// The command that registers the account: contact `email` (if any), terms agreed.
+    pub fn new_account(
+        email: Option<&str>,
+        external_account: Option<certsmith_core::ExternalAccountKey>,
+    ) -> Command {
+        Command::NewAccount(certsmith_core::NewAccountRequest {
+            contact: email.iter().map(|e| format!("mailto:{e}")).collect(),
+            terms_of_service_agreed: true,
+            only_return_existing: false,
+            external_account,
+        })
+    }
+
+    /// Takes how a [`Session::new_account`] operation ended: the account URL kept (in the
+    /// store and the session), or the failure.
+    pub async fn registered(&mut self, result: Option<OpResult>) -> Result<(), Failure> {
+        match result {
+            Some(Ok(certsmith_core::Outcome::Account(info))) => {
+                self.account_url = Some(info.url.clone());
+                self.save_account(info.url).await
+            }
+            Some(Err(failure)) => Err(failure.into()),
+            other => Err(Failure::new(
+                exit::OTHER,
+                format!("unexpected account outcome {other:?}"),
+            )),
+        }
+    }
+
     /// Records the account URL the CA gave.
     pub async fn save_account(&self, url: String) -> Result<(), Failure> {
         let meta = serde_json::to_vec(&AccountMeta { url }).unwrap_or_default();

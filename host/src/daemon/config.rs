@@ -372,13 +372,9 @@ impl Certificate {
         if self.names.is_empty() {
             return Err("[[certificate]] needs names = [\"example.com\", …]".into());
         }
-        if let Some(bad) = self
-            .names
-            .iter()
-            .find(|n| n.is_empty() || n.contains(['/', ' ', '\\']) || n.starts_with('.'))
-        {
-            return Err(format!("names: {bad:?} is not a domain name or IP address"));
-        }
+        // The check every order makes, here at start rather than at the first order.
+        certsmith_core::normalize_identifiers(&crate::commands::issue::identifiers(&self.names))
+            .map_err(|e| format!("names: {e}"))?;
         self.key_type()?;
         match self.challenge_type()? {
             ChallengeType::Http01 if https.and_then(|h| h.http_listen).is_none() => Err(

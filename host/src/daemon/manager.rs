@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use certsmith::tls::{CertResolver, feed};
 use certsmith_core::cert::{CertificateInfo, leaf_der};
-use certsmith_core::{ChallengeType, Command, NewAccountRequest, Outcome, Timestamp};
+use certsmith_core::{ChallengeType, Timestamp};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -194,33 +194,13 @@ async fn open_session(
             ),
         ));
     }
-    let contact = config
-        .acme
-        .email
-        .iter()
-        .map(|e| format!("mailto:{e}"))
-        .collect();
     let op = session
-        .start(Command::NewAccount(NewAccountRequest {
-            contact,
-            terms_of_service_agreed: true,
-            only_return_existing: false,
-            external_account: None,
-        }))
+        .start(Session::new_account(config.acme.email.as_deref(), None))
         .await?;
     let mut progress = Progress::new(true);
-    match session.run(&[op], &mut progress).await?.remove(&op) {
-        Some(Ok(Outcome::Account(info))) => {
-            session.account_url = Some(info.url.clone());
-            session.save_account(info.url).await?;
-            Ok(session)
-        }
-        Some(Err(e)) => Err(e.into()),
-        other => Err(Failure::new(
-            crate::commands::exit::OTHER,
-            format!("unexpected account outcome {other:?}"),
-        )),
-    }
+    let result = session.run(&[op], &mut progress).await?.remove(&op);
+    session.registered(result).await?;
+    Ok(session)
 }
 
 /// Runs the manager until [`Control::Stop`]: serves what the store holds at once, then keeps

@@ -57,24 +57,13 @@ impl Asker {
     }
 }
 
-/// `name` lowercase without a final dot, if it is a DNS name a certificate can carry (no
-/// wildcard, no IP address: those are never obtained on demand).
+/// `name` as the engine normalises it, if it is a DNS name an order can carry, with at least
+/// two labels and no wildcard (IP addresses and wildcards are never obtained on demand).
 fn normalized(name: &str) -> Option<String> {
-    let name = name.trim_end_matches('.').to_ascii_lowercase();
-    let label_ok = |label: &str| {
-        !label.is_empty()
-            && label.len() <= 63
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    };
-    let valid = name.len() <= 253
-        && name.contains('.')
-        && name.split('.').all(label_ok)
-        && name.parse::<std::net::IpAddr>().is_err();
-    valid.then_some(name)
+    let checked = certsmith_core::normalize_identifiers(&[certsmith_core::Identifier::dns(name)])
+        .ok()?
+        .pop()?;
+    (checked.value.contains('.') && !checked.value.starts_with("*.")).then_some(checked.value)
 }
 
 /// Whether `name` matches `pattern`: the name itself, or `*.parent` for one label more.

@@ -39,9 +39,7 @@ impl Tls {
             .map_err(|_| "no ClientHello in time".to_owned())?
             .map_err(|e| e.to_string())?;
         let hello = start.client_hello();
-        let validating = hello
-            .alpn()
-            .is_some_and(|mut protocols| protocols.any(|p| p == ACME_TLS_1));
+        let validating = certsmith::tls::offers_acme_tls(&hello);
         let name = hello.server_name().map(str::to_owned);
         if let (Some(asker), Some(name), false) = (&self.on_demand, &name, validating)
             && self.resolver.get(name).is_none()

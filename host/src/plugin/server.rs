@@ -31,7 +31,7 @@ pub async fn serve(plugin: Plugin, listener: TcpListener) {
 
 /// Binds the plugin's listener.
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener, PluginError> {
-    TcpListener::bind(addr)
+    crate::serve::bind(addr, "--listen")
         .await
-        .map_err(|e| PluginError(crate::solvers::bind_error(addr, "--listen", &e).0))
+        .map_err(PluginError)
 }

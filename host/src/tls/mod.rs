@@ -149,7 +149,7 @@ impl ResolvesServerCert for CertResolver {
 }
 
 /// Whether the client offers ALPN `acme-tls/1` (a CA validating TLS-ALPN-01).
-fn offers_acme_tls(hello: &ClientHello<'_>) -> bool {
+pub fn offers_acme_tls(hello: &ClientHello<'_>) -> bool {
     hello
         .alpn()
         .is_some_and(|mut protocols| protocols.any(|p| p == ACME_TLS_1))
