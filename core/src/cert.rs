@@ -216,8 +216,12 @@ fn parse(der: &[u8]) -> DerResult<Parsed<'_>> {
     let key_bits = spki_reader.expect(tag::BIT_STRING)?.content;
     spki_reader.finish()?;
     asn1::check_bit_string(key_bits)?;
-    tbs.optional(tag::context(1))?; // issuerUniqueID
-    tbs.optional(tag::context(2))?; // subjectUniqueID
+    // issuerUniqueID and subjectUniqueID: [1] and [2] IMPLICIT BIT STRING, unread but checked.
+    for unique_id in [tag::context(1), tag::context(2)] {
+        if let Some(bits) = tbs.optional(unique_id)? {
+            asn1::check_bit_string(bits.content)?;
+        }
+    }
     let mut extensions = Vec::new();
     if let Some(wrapper) = tbs.optional(tag::context_constructed(3))? {
         let mut wrapper = wrapper.reader();
@@ -708,6 +712,15 @@ mod inspect_tests {
                 }
             }
         }
+    }
+
+    /// Found by the `pem_der` fuzz target: an issuerUniqueID whose BIT STRING has an
+    /// impossible unused-bits count was accepted (x509-cert refuses it).
+    #[test]
+    fn a_malformed_unique_id_is_refused() {
+        let der = include_bytes!("testdata/fuzz-issuer-unique-id.der");
+        let err = inspect(der).expect_err("malformed issuerUniqueID");
+        assert!(err.to_string().contains("BIT STRING"), "{err}");
     }
 
     #[test]

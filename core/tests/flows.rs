@@ -427,6 +427,43 @@ fn an_authorization_for_a_name_never_ordered_is_not_published() {
     assert_eq!(deployed, 0, "no challenge was published");
 }
 
+/// Found by the `ca_authorization` fuzz target: a CA answering one authorization URL with
+/// another's object (same name, same token) left one challenge never reported and the order
+/// waiting for ever.
+#[test]
+fn an_authorization_repeating_another_ends_the_order() {
+    let names = ["a.example", "b.example"];
+    let mut clean = registered(Knobs::default());
+    let first = clean.ca.log.len();
+    issued(clean.order(OrderRequest::new(dns(&names))), &names);
+    let authz_answers: Vec<_> = clean.ca.log[first..]
+        .iter()
+        .zip(&clean.answers[first..])
+        .filter(|(seen, _)| seen.endpoint == "authz")
+        .map(|(_, answer)| answer.clone())
+        .collect();
+    let first_authz = first
+        + clean.ca.log[first..]
+            .iter()
+            .position(|s| s.endpoint == "authz")
+            .expect("an authz");
+
+    let mut h = registered(Knobs::default());
+    h.tamper = Some((first_authz, authz_answers[1].clone()));
+    let err = h
+        .order(OrderRequest::new(dns(&names)))
+        .expect_err("a repeated authorization");
+    assert!(
+        matches!(&err, Error::InvalidResponse { expected, .. } if expected.contains("b.example")),
+        "{err}"
+    );
+    assert_eq!(
+        h.published_count(),
+        0,
+        "the published challenge was cleaned up"
+    );
+}
+
 #[test]
 fn polls_back_off_without_retry_after() {
     let mut h = registered(Knobs {

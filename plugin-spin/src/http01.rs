@@ -250,24 +250,25 @@ pub fn handle(
     store: &mut dyn Kv,
     secret: &dyn Fn() -> Option<String>,
 ) -> PluginResponse {
-    match route(&req.path) {
+    let mut response = match route(&req.path) {
         Route::Challenge(token) => challenge(req, token, store),
         Route::Admin(token) => admin(req, token, store, secret),
         Route::Other => PluginResponse::error(404, "not found"),
+    };
+    // HEAD gets GET's status and headers without the body, on every path.
+    if req.method == Method::Head {
+        response.body.clear();
     }
+    response
 }
 
 /// `GET`/`HEAD` of a challenge token.
 fn challenge(req: &PluginRequest, token: &str, store: &mut dyn Kv) -> PluginResponse {
-    let head = match req.method {
-        Method::Get => false,
-        Method::Head => true,
-        _ => {
-            return PluginResponse::error(405, "method not allowed")
-                .with_header("allow", ALLOW_CHALLENGE);
-        }
-    };
-    let mut response = if !is_valid_token(token) {
+    if !matches!(req.method, Method::Get | Method::Head) {
+        return PluginResponse::error(405, "method not allowed")
+            .with_header("allow", ALLOW_CHALLENGE);
+    }
+    if !is_valid_token(token) {
         PluginResponse::error(400, "malformed token")
     } else {
         match store.get(&store_key(token)) {
@@ -275,11 +276,7 @@ fn challenge(req: &PluginRequest, token: &str, store: &mut dyn Kv) -> PluginResp
             Ok(None) => PluginResponse::error(404, "unknown token"),
             Err(_) => PluginResponse::error(500, "key-value store unavailable"),
         }
-    };
-    if head {
-        response.body.clear();
     }
-    response
 }
 
 /// The admin API: `PUT`/`DELETE` of a token's key authorization.
@@ -485,6 +482,18 @@ mod tests {
         let (resp, _) = run(&req("HEAD", &format!("{CHALLENGE_PREFIX}{TOKEN}")), &mut kv);
         assert_eq!(resp.status, 404);
         assert!(resp.body.is_empty());
+    }
+
+    /// Found by the `plugin_request` fuzz target: HEAD outside the challenge path (an
+    /// unknown path, the admin API) answered with a body.
+    #[test]
+    fn head_has_no_body_on_any_path() {
+        for path in ["/", "/.well-\u{1}kn", &format!("{ADMIN_PREFIX}{TOKEN}")] {
+            let mut kv = CountingKv::default();
+            let (resp, _) = run(&req("HEAD", path), &mut kv);
+            assert!(resp.status >= 400, "{path}: {resp:?}");
+            assert!(resp.body.is_empty(), "{path}: {resp:?}");
+        }
     }
 
     #[test]

@@ -353,6 +353,21 @@ impl OrderFlow {
             });
         };
         let task = challenge_task(ctx, identifier, &authz.identifier, kind, offered, authz_url)?;
+        // The host reports on challenges by token: two alike would leave one unreported and
+        // the order waiting for ever.
+        if let Some(other) = self
+            .challenges
+            .iter()
+            .find(|c| c.task.token == task.token || c.task.identifier == task.identifier)
+        {
+            return Err(Error::invalid_response(
+                authz_url,
+                format!(
+                    "an authorization of its own, not one repeating {} (token {}) of {}",
+                    other.task.identifier, other.task.token, other.authz_url
+                ),
+            ));
+        }
         let already_answered = matches!(
             offered.status,
             ChallengeStatus::Processing | ChallengeStatus::Valid

@@ -71,6 +71,8 @@ pub struct Harness {
     pub tamper: Option<(usize, certsmith_core::HttpResponse)>,
     /// Requests sent so far.
     pub sent: usize,
+    /// Every answer the engine was given, in order (the fuzz seeds are written from them).
+    pub answers: Vec<certsmith_core::HttpResponse>,
     /// Deployments whose report is held (`DeployMode::FailFirstHoldRest`).
     pub held: Vec<(OpId, String)>,
     published: Rc<RefCell<Published>>,
@@ -92,6 +94,7 @@ impl Harness {
             crash_after_save: false,
             tamper: None,
             sent: 0,
+            answers: Vec::new(),
             held: Vec::new(),
             failed_once: false,
             published,
@@ -127,6 +130,7 @@ impl Harness {
                                 response = replacement.clone();
                             }
                             self.sent += 1;
+                            self.answers.push(response.clone());
                             self.client
                                 .handle(self.now, op, Input::Response(response))
                                 .expect("a response to a sent request is accepted");
