@@ -59,3 +59,12 @@ cargo build -q -p certsmith-core --example known_answers
 
 section "node --test tests/node (the JS engine against Pebble: tests/node/order.e2e.test.cjs)"
 node --test tests/node/
+
+section "deno test tests/deno (the web build under Deno against Pebble; README's Deno and Workers code)"
+[ -x tests/node_modules/.bin/deno ] || { echo "no Deno in tests/node_modules: run (cd tests && npm ci), as .ci/run does" >&2; exit 1; }
+tests/node_modules/.bin/deno test --allow-read=README.md,tests/deno,tests/workerd,target/wasm/web,target/deno-e2e \
+  --allow-write=target/deno-e2e --allow-net=127.0.0.1,localhost \
+  --allow-run=openssl,pebble,pebble-challtestsrv tests/deno/
+
+section "node --test tests/workerd (a Worker ordering under workerd; the HTTP-01 responder Worker with certsmith --http-edge)"
+node --test tests/workerd/
