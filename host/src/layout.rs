@@ -139,6 +139,10 @@ pub fn fence_key(lock: &str) -> String {
 /// The prefix of the HTTP-01 key authorizations.
 pub const HTTP01: &str = "http01";
 
+/// The directory under the state directory that holds compiled WebAssembly (the engine's
+/// and the plugin's), never keys.
+pub const CACHE_DIR: &str = "cache";
+
 /// The Redis channel on which every commit or rollback of a lineage is announced (the
 /// message is the lineage's `cert.pem` key), so daemons sharing a store serve it at once.
 pub const LINEAGE_CHANNEL: &str = "certsmith:lineages";

@@ -5,6 +5,7 @@
 //! a library so that benchmarks (`host/benches/storage.rs`) drive the same code.
 
 pub mod clock;
+pub mod confine;
 pub mod crash_point;
 pub mod layout;
 pub mod storage;

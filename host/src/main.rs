@@ -108,7 +108,8 @@ fn main() -> ExitCode {
         ),
         Command::Run(args) => block_on(daemon::run(&args.config, &state_dir), true),
         Command::Plugin(PluginCommand::Serve(args)) => {
-            block_on(commands::plugin::serve(args, &state_dir, &storage), true)
+            commands::plugin::confine(&args, &state_dir, &storage)
+                .and_then(|()| block_on(commands::plugin::serve(args, &state_dir, &storage), true))
         }
     };
     match result {

@@ -67,6 +67,10 @@ fn the_plugin_answers_pebble_from_the_file_store() {
     );
     check_issued(&ca, &output, &["edge-fs.example.test"]);
     assert!(http01_files(state.path()).is_empty(), "tokens cleaned up");
+    // It served Pebble while confined to http01/ and cache/ (the confinement itself is
+    // tested in certsmith::confine).
+    let log = std::fs::read_to_string(plugin_serve_log(state.path())).expect("log");
+    assert!(log.contains("file access confined to"), "{log}");
 }
 
 #[test]

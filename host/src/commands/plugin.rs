@@ -2,7 +2,10 @@
 //! machine, until SIGINT or SIGTERM.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use certsmith::{confine, layout};
 
 use super::{Failure, exit};
 use crate::cli::PluginServeArgs;
@@ -29,6 +32,49 @@ fn variables(args: &PluginServeArgs) -> HashMap<String, String> {
 /// state between requests, so reuse only saves the cost of instantiating.
 const BUILT_IN_INSTANCE_REUSE: u32 = 1000;
 
+/// Confines this process, before its threads start, to what `plugin serve` needs of the
+/// file system when the store is files: `http01/` (the tokens) and `cache/` (compiled
+/// code) under the state directory, both created here, and the `--component` file. The
+/// account and certificate keys beside them become unreadable to the process. With Redis
+/// the process is not confined (it reads TLS roots wherever the system keeps them).
+pub fn confine(
+    args: &PluginServeArgs,
+    state_dir: &Path,
+    storage: &StorageSpec,
+) -> Result<(), Failure> {
+    if !matches!(storage, StorageSpec::Files) {
+        return Ok(());
+    }
+    let local = |message: String| Failure::new(exit::LOCAL, message);
+    let (tokens, cache) = (
+        state_dir.join(layout::HTTP01),
+        state_dir.join(layout::CACHE_DIR),
+    );
+    for dir in [&tokens, &cache] {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| local(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let component: Vec<&Path> = args.component.iter().map(PathBuf::as_path).collect();
+    match confine::to_paths(&[&tokens, &cache], &component).map_err(local)? {
+        confine::Confinement::Full => tracing::info!(
+            "file access confined to {} and {} (Landlock)",
+            tokens.display(),
+            cache.display()
+        ),
+        confine::Confinement::Partial => tracing::warn!(
+            "file access only partly confined: this kernel's Landlock is older than ABI 5"
+        ),
+        confine::Confinement::None => tracing::warn!(
+            "file access not confined: this kernel has no Landlock; the process can read every key in {}",
+            state_dir.display()
+        ),
+    }
+    Ok(())
+}
+
 /// Runs `certsmith plugin serve`.
 pub async fn serve(
     args: PluginServeArgs,
@@ -38,7 +84,7 @@ pub async fn serve(
     let local = |message: String| Failure::new(exit::LOCAL, message);
     let wasm = WasmBytes::file_or(args.component.as_deref(), &EMBEDDED_PLUGIN, "component")
         .map_err(local)?;
-    let kv = Store::open(storage, state_dir)
+    let kv = Store::open_part(storage, state_dir, layout::HTTP01)
         .await
         .map_err(|e| local(e.to_string()))?;
     // Another component may rely on Spin's fresh instance per request.
@@ -50,7 +96,7 @@ pub async fn serve(
     let reuse = args.instance_reuse.unwrap_or(default_reuse);
     let plugin = Plugin::load(
         &wasm,
-        Some(&state_dir.join("cache")),
+        Some(&state_dir.join(layout::CACHE_DIR)),
         kv.clone(),
         variables(&args),
         reuse,

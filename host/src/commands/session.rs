@@ -78,7 +78,7 @@ impl Session {
             user_agent: Some(concat!("certsmith/", env!("CARGO_PKG_VERSION")).to_owned()),
             ..ClientConfig::new(directory.clone())
         };
-        let cache_dir = state_dir.join("cache");
+        let cache_dir = state_dir.join(layout::CACHE_DIR);
         let reopen = |key_pem: &str| {
             engine::open(
                 config.clone(),

@@ -200,6 +200,20 @@ impl FsStore {
         })
     }
 
+    /// Opens only the part `part` of the state directory (for a process confined to it:
+    /// `plugin serve`), creating it (0700) and checking it is writable; nothing else under
+    /// the state directory is touched.
+    pub fn open_part(root: &Path, part: &str) -> Result<Self, StorageError> {
+        let dir = root.join(part);
+        create_dir(&dir)?;
+        let probe = dir.join(format!(".write-test-{}", std::process::id()));
+        File::create(&probe).map_err(io("write in", &dir))?;
+        let _ = fs::remove_file(&probe);
+        Ok(Self {
+            root: root.to_path_buf(),
+        })
+    }
+
     /// The state directory.
     pub fn root(&self) -> &Path {
         &self.root

@@ -162,6 +162,20 @@ impl Store {
         }
     }
 
+    /// Opens the store `spec` names for a process that only uses the keys under `part`
+    /// (`http01`): on files, only that directory is created and checked, so the process can
+    /// be confined to it (`plugin serve`); Redis opens as [`Store::open`] does.
+    pub async fn open_part(
+        spec: &StorageSpec,
+        state_dir: &Path,
+        part: &str,
+    ) -> Result<Self, StorageError> {
+        match spec {
+            StorageSpec::Files => Ok(Self::Files(fs::FsStore::open_part(state_dir, part)?)),
+            StorageSpec::Redis { .. } => Self::open(spec, state_dir).await,
+        }
+    }
+
     /// Where the store is, for messages: the state directory, or the Redis server
     /// without credentials.
     pub fn describe(&self) -> String {

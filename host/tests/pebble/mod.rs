@@ -536,20 +536,27 @@ impl Drop for Running {
 }
 
 /// `certsmith plugin serve` on `port` with the store `kv` and `extra` options, the admin
-/// secret set.
+/// secret set; its log (at `info`) goes to `plugin-serve.log` in the state directory.
 pub fn plugin_serve(ca: &Pebble, state: &Path, port: u16, kv: &str, extra: &[&str]) -> Running {
+    let log = std::fs::File::create(plugin_serve_log(state)).expect("plugin serve's log");
     let child = certsmith(state)
         .args(["plugin", "serve", "--listen", &format!("127.0.0.1:{port}")])
         .args(["--kv", kv])
         .args(extra)
         .env("SPIN_VARIABLE_ADMIN_SECRET", SECRET)
+        .env("RUST_LOG", "certsmith=info")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("certsmith plugin serve starts");
     let running = Running(child);
     ca.wait_for(port);
     running
+}
+
+/// Where [`plugin_serve`] writes the log of the plugin serving `state`.
+pub fn plugin_serve_log(state: &Path) -> std::path::PathBuf {
+    state.join("plugin-serve.log")
 }
 
 /// A throwaway redis-server (Debian `redis-server`) on a free loopback port, no persistence.
