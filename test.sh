@@ -16,6 +16,7 @@ JS_MAX_BYTES=${JS_MAX_BYTES:-$((470 * 1024))}
 section "cargo fmt --check"
 cargo fmt --all -- --check
 cargo fmt --manifest-path plugin-spin/Cargo.toml -- --check
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 
 section "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
@@ -43,6 +44,13 @@ cargo test --workspace --features certsmith/crash-points
 
 section "cargo test of the Spin plugin's routing and validation"
 cargo test --manifest-path plugin-spin/Cargo.toml --target-dir target/plugin-spin --lib
+
+section "cargo clippy and the unit tests of the fuzz targets (fuzz/, its own workspace)"
+cargo clippy -q --manifest-path fuzz/Cargo.toml --all-targets --target-dir target/fuzz -- -D warnings
+cargo test -q --manifest-path fuzz/Cargo.toml --lib --target-dir target/fuzz
+
+section "a short fuzz run: every target for 3 s from its corpus (scripts/fuzz.sh; README \"Fuzzing\")"
+scripts/fuzz.sh 3
 
 section "binaryen (wasm-opt) for the component build"
 (cd tools/binaryen && npm ci --no-audit --no-fund --silent)

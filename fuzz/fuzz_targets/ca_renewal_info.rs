@@ -1,0 +1,3 @@
+//! The engine's handler of the CA's `ari` answers, given any answer in a real run.
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| certsmith_fuzz::flow::answer_first("ari", data));

@@ -1,0 +1,45 @@
+//! The engine's readers of PEM, DER and JSON given any bytes: no panic, and what they
+//! accept holds up against the crates of the field (the engine writes its own DER and JSON
+//! to stay small; these crates are its oracles here as in its tests).
+
+use certsmith_core::{PrivateKey, cert, jose};
+
+/// The PEM/DER target: certificate chains, certificates, private keys, base64url.
+pub fn pem_der(data: &[u8]) {
+    if let Ok(info) = cert::inspect(data) {
+        // The engine's DER reader accepted it; so must x509-cert.
+        use x509_cert::der::Decode as _;
+        assert!(
+            x509_cert::Certificate::from_der(data).is_ok(),
+            "the engine read a certificate x509-cert refuses: {info:?}"
+        );
+        let _ = cert::ari_cert_id(data);
+    }
+    let text = String::from_utf8_lossy(data);
+    if let Ok(ders) = cert::split_pem_chain(&text) {
+        for der in ders {
+            let _ = cert::inspect(&der);
+        }
+    }
+    let _ = cert::leaf_der(&text);
+    if let Ok(key) = PrivateKey::from_pem(&text) {
+        let again = PrivateKey::from_pem(&key.to_pem()).expect("a written key reads back");
+        assert_eq!(
+            again.public_key_der(),
+            key.public_key_der(),
+            "key round trip"
+        );
+    }
+    let _ = jose::b64url_decode(&text, "fuzz input");
+}
+
+/// The JSON target: the engine's reader never accepts what serde_json refuses.
+pub fn json(data: &[u8]) {
+    if certsmith_core::fuzzing::json_accepts(data) {
+        assert!(
+            serde_json::from_slice::<serde_json::Value>(data).is_ok(),
+            "the engine accepted JSON serde_json refuses: {:?}",
+            String::from_utf8_lossy(data)
+        );
+    }
+}
