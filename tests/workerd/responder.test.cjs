@@ -1,7 +1,8 @@
-// The HTTP-01 responder Worker (responder.js, responder.capnp) under workerd: the Spin
-// plugin's hostile-request table (plugin-spin/README.md) against the running Worker, and end
-// to end: Pebble validates against the Worker while `certsmith issue --http-edge` drives the
-// order and publishes the token through the Worker's admin API into its KV namespace.
+// The HTTP-01 responder Worker (edge/workers/responder.js, run with edge/workers/responder.capnp)
+// under workerd: the Spin plugin's hostile-request table (plugin-spin/README.md) against the
+// running Worker, and end to end: Pebble validates against the Worker while `certsmith issue
+// --http-edge` drives the order and publishes the token through the Worker's admin API into
+// its KV namespace.
 // Every process started here is killed by its PID in after().
 //
 //   (cd tests && npm ci) && node --test tests/workerd/
@@ -21,6 +22,8 @@ const NAME = 'responder-e2e.example.test';
 const TOKEN = 'evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA';
 const THUMB = 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs'; // RFC 7638 section 3.1's thumbprint
 const SECRET = crypto.randomBytes(32).toString('hex');
+/** The shipped Worker's workerd config (it embeds responder.js from the same directory). */
+const RESPONDER_CONFIG = path.resolve(__dirname, '..', '..', 'edge/workers/responder.capnp');
 const CERTSMITH = process.env.CERTSMITH_BIN || path.resolve(__dirname, '..', '..', 'target/debug/certsmith');
 let dir;
 let processes;
@@ -41,7 +44,7 @@ function workerdBinary() {
 async function startResponder(port, secret, name) {
   const kv = fs.mkdtempSync(path.join(dir, `${name}-kv-`));
   const child = processes.start(workerdBinary(), ['serve', '--experimental', '--verbose',
-    path.join(__dirname, 'responder.capnp'), 'config', '-s', `http=127.0.0.1:${port}`, '-d', `kv-disk=${kv}`],
+    RESPONDER_CONFIG, 'config', '-s', `http=127.0.0.1:${port}`, '-d', `kv-disk=${kv}`],
   `${name}.log`, { ADMIN_SECRET: secret });
   await waitForPort(port, 30_000, `workerd (${name})`, child, path.join(dir, `${name}.log`));
   return `http://127.0.0.1:${port}`;

@@ -1,12 +1,14 @@
-# workerd config for the HTTP-01 responder Worker (responder.js) with a local KV namespace,
-# as tests/workerd/responder.test.cjs runs it (from the repository root):
+# workerd config for the HTTP-01 responder Worker (responder.js) with a local KV namespace:
+# how tests/workerd/responder.test.cjs and scripts/bench-runtimes.py run it, and a sample for
+# running it under workerd yourself (from the repository root):
 #
-#   ADMIN_SECRET=… workerd serve --experimental tests/workerd/responder.capnp config \
+#   ADMIN_SECRET=… workerd serve --experimental edge/workers/responder.capnp config \
 #     -s http=127.0.0.1:<port> -d kv-disk=<dir>
 #
 # KV is workerd's bundled KV Worker (`/workerd/kv.js`, experimental: needs `--experimental`),
 # a SQLite-backed Durable Object on the `kv-disk` directory. ADMIN_SECRET is read from the
-# environment, as a Worker secret would be given (absent or empty: no admin API).
+# environment, as a Worker secret would be given (absent or empty: no admin API). On
+# Cloudflare the same two bindings come from wrangler.toml beside this file.
 using Workerd = import "/workerd/workerd.capnp";
 
 const config :Workerd.Config = (

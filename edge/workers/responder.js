@@ -4,7 +4,8 @@
 // `/.well-known/certsmith/http01/<token>`, `Authorization: Bearer <ADMIN_SECRET>`) for hosts
 // that publish tokens over HTTP (`certsmith issue --http-edge URL --edge-secret S`).
 // Bindings: `KV` (a KV namespace), `ADMIN_SECRET` (a Worker secret; empty or absent turns
-// the admin API off). Hostile requests never reach KV. tests/workerd/responder.test.cjs runs it.
+// the admin API off). Hostile requests never reach KV. tests/workerd/responder.test.cjs runs it
+// under workerd with responder.capnp; wrangler.toml is a sample for deploying it to Cloudflare.
 
 const CHALLENGE_PREFIX = '/.well-known/acme-challenge/';
 const ADMIN_PREFIX = '/.well-known/certsmith/http01/';
