@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use certsmith_core::cert::CertificateInfo;
+use certsmith_core::wire::ProblemKind;
 use certsmith_core::{
     CertificateKey, Command, Error, ExternalAccountKey, Identifier, IssuedCertificate, OpId,
     OrderRequest, Outcome, PrivateKey,
@@ -587,12 +588,8 @@ async fn order(
             // answered), leaves the order usable: keep the snapshot so the next run resumes
             // it instead of spending a new order (and getting a second certificate, when
             // finalize had gone through). Anything else ends it.
-            let resumable = matches!(
-                failure,
-                Error::Transport { .. }
-                    | Error::InvalidResponse { .. }
-                    | Error::ChallengeDeployFailed { .. }
-            );
+            let resumable =
+                is_transient(&failure) || matches!(failure, Error::ChallengeDeployFailed { .. });
             if !resumable {
                 lease.delete(&snapshot_key).await?;
             }
@@ -688,7 +685,26 @@ fn order_is_dead(failure: &Error) -> bool {
     matches!(
         failure,
         Error::OrderFailed { .. } | Error::AuthorizationFailed { .. } | Error::Acme { .. }
-    ) && !failure.is_rate_limited()
+    ) && !is_transient(failure)
+}
+
+/// Whether `failure` says nothing about the order itself: the CA could not be reached, its
+/// answer could not be used (cut short, garbled), it failed (5xx, `serverInternal`, after
+/// the engine's retries) or it asked to slow down. The order stays worth resuming.
+fn is_transient(failure: &Error) -> bool {
+    match failure {
+        Error::Transport { .. } | Error::InvalidResponse { .. } => true,
+        Error::Acme {
+            status, problem, ..
+        } => {
+            *status >= 500
+                || matches!(
+                    problem.problem_kind(),
+                    ProblemKind::ServerInternal | ProblemKind::RateLimited
+                )
+        }
+        _ => false,
+    }
 }
 
 /// Why a saved order does not fit this command (other names, another challenge type or
@@ -782,5 +798,49 @@ fn report(
     match ordered {
         Some((_, requests)) => println!("  {requests} ACME requests"),
         None => println!("  obtained by another process while this one waited for its lock"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use certsmith_core::wire::Problem;
+
+    /// A CA's problem answer to a request of the resumed order.
+    fn acme(status: u16, kind: &str) -> Error {
+        Error::Acme {
+            url: "https://ca.test/order/1".into(),
+            status,
+            problem: Box::new(Problem {
+                kind: format!("urn:ietf:params:acme:error:{kind}"),
+                detail: None,
+                status: Some(status),
+                subproblems: Vec::new(),
+            }),
+            retry_after: None,
+        }
+    }
+
+    /// A resumed order is given up for a new one only when the CA says it is over; a CA
+    /// that failed (5xx, after the engine's retries) or asked to slow down leaves it to
+    /// resume, so a passing outage never costs a second certificate.
+    #[test]
+    fn only_a_dead_order_is_replaced_and_a_passing_failure_keeps_it() {
+        for dead in [acme(404, "malformed"), acme(403, "unauthorized")] {
+            assert!(order_is_dead(&dead), "{dead}");
+            assert!(!is_transient(&dead), "{dead}");
+        }
+        for passing in [
+            acme(503, "serverInternal"),
+            acme(500, "malformed"),
+            acme(429, "rateLimited"),
+            Error::Transport {
+                url: "https://ca.test/nonce".into(),
+                reason: "connection reset".into(),
+            },
+        ] {
+            assert!(!order_is_dead(&passing), "{passing}");
+            assert!(is_transient(&passing), "{passing}");
+        }
     }
 }
