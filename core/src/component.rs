@@ -55,14 +55,6 @@ fn key_type_in(kind: wit::KeyType) -> core_api::KeyType {
     }
 }
 
-fn challenge_type_in(kind: wit::ChallengeType) -> core_api::ChallengeType {
-    match kind {
-        wit::ChallengeType::Http01 => core_api::ChallengeType::Http01,
-        wit::ChallengeType::Dns01 => core_api::ChallengeType::Dns01,
-        wit::ChallengeType::TlsAlpn01 => core_api::ChallengeType::TlsAlpn01,
-    }
-}
-
 fn key_in(pem: &str) -> Result<core_api::PrivateKey, wit::EngineError> {
     core_api::PrivateKey::from_pem(pem).map_err(error_out)
 }
@@ -101,11 +93,13 @@ fn response_in(r: wit::HttpResponse) -> core_api::HttpResponse {
 fn order_in(r: wit::OrderRequest) -> Result<core_api::OrderRequest, wit::EngineError> {
     Ok(core_api::OrderRequest {
         identifiers: r.identifiers.into_iter().map(identifier_in).collect(),
+        // ACME's names: a misspelt one is an error the host sees, not a trap.
         challenge_types: r
             .challenge_types
-            .into_iter()
-            .map(challenge_type_in)
-            .collect(),
+            .iter()
+            .map(|name| name.parse())
+            .collect::<Result<_, _>>()
+            .map_err(error_out)?,
         certificate_key: match r.certificate_key {
             wit::CertificateKey::Generate(kind) => {
                 core_api::CertificateKey::Generate(key_type_in(kind))
@@ -473,7 +467,7 @@ impl GuestClient for EngineClient {
         )))
     }
 
-    fn start(&self, command: acme::Command) -> Result<u64, wit::EngineError> {
+    fn start(&self, command: acme::Command) -> Result<wit::OpId, wit::EngineError> {
         let command = command_in(command)?;
         self.with(|c| c.start(command))
             .map(|op| op.0)
@@ -485,7 +479,12 @@ impl GuestClient for EngineClient {
             .map(output_out)
     }
 
-    fn handle(&self, now: u64, op: u64, input: acme::Input) -> Result<(), wit::EngineError> {
+    fn handle(
+        &self,
+        now: wit::Timestamp,
+        op: wit::OpId,
+        input: acme::Input,
+    ) -> Result<(), wit::EngineError> {
         let input = match input {
             acme::Input::Response(response) => core_api::Input::Response(response_in(response)),
             acme::Input::TransportError(reason) => core_api::Input::TransportError(reason),

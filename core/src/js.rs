@@ -140,7 +140,7 @@ fn time_in(millis: f64) -> Timestamp {
 
 /// A JS operation id as the engine's (an unknown id is the engine's error).
 fn op_in(op: f64) -> OpId {
-    OpId(op as u64)
+    OpId(op as u32)
 }
 
 // ---- views: what JS sees ----

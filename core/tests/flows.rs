@@ -778,10 +778,10 @@ fn malformed_identifiers_are_refused_before_anything_is_sent() {
     assert_eq!(h.client.requests_sent(), sent);
 }
 
-/// Starts an order for `names` whose challenges the host never publishes, runs it until
-/// it waits for the host, and returns the snapshot it saved (JSON).
+/// Starts an order for `names` and stops it (a crash) once it has saved its snapshot,
+/// which it returns (JSON): the order and its authorizations stay pending at the CA.
 fn interrupted_order(h: &mut Harness, names: &[&str]) -> String {
-    h.deploy = DeployMode::Silent;
+    h.crash_after_save = true;
     let op = h
         .client
         .start(Command::Order(OrderRequest::new(dns(names))))
@@ -804,7 +804,6 @@ fn a_crash_after_new_order_resumes_the_same_order() {
     });
     let account_url = h.client.account_url().expect("url").to_owned();
     let key = h.client.account_key().clone();
-    h.crash_after_save = true;
     let json = interrupted_order(&mut h, &["crash.example", "crash2.example"]);
     assert!(
         json.contains("PRIVATE KEY"),
@@ -903,6 +902,27 @@ fn csr_orders_return_no_key() {
     assert!(cert.private_key_pem.is_none());
     let leaf = split_pem_chain(&cert.chain_pem).expect("chain").remove(0);
     assert!(key_matches_certificate(&key, &leaf).expect("match"));
+}
+
+#[test]
+fn a_host_that_never_reports_on_a_challenge_fails_the_order_at_the_deadline() {
+    let mut h = registered(Knobs::default());
+    h.deploy = DeployMode::Silent;
+    let started = h.now;
+    let err = h
+        .order(OrderRequest::new(dns(&["silent.example"])))
+        .expect_err("no report");
+    assert!(
+        matches!(&err, Error::ChallengeDeployFailed { identifier, reason }
+            if identifier.value == "silent.example" && reason.contains("within 600 s")),
+        "{err}"
+    );
+    assert_eq!(
+        h.now.millis_since(started),
+        RetryPolicy::default().poll_timeout_ms,
+        "it waited poll_timeout_ms, then no longer"
+    );
+    assert_eq!(h.ca.count("chall"), 0, "the CA was never asked to validate");
 }
 
 #[test]

@@ -13,7 +13,7 @@ use crate::wire::{Account, Identifier};
 
 /// Addresses one operation on a [`Client`](crate::Client).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct OpId(pub u64);
+pub struct OpId(pub u32);
 
 impl fmt::Display for OpId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -413,7 +413,8 @@ pub struct RetryPolicy {
     pub poll_initial_ms: u64,
     /// Largest delay between polls when the CA gives no `Retry-After`, ms.
     pub poll_max_ms: u64,
-    /// How long one operation may poll an authorization or order before it fails, ms.
+    /// How long one operation may poll an authorization or order, or wait for the host's
+    /// report on a challenge it deployed, before it fails, ms.
     pub poll_timeout_ms: u64,
     /// Longest `Retry-After` the engine waits out by itself before failing with the error,
     /// ms; longer ones (rate limits) are the host's to schedule.

@@ -139,6 +139,10 @@ struct Operation {
     server_errors: u32,
     /// The host reported on a challenge since the flow last decided.
     host_input: bool,
+    /// While the operation waits for the host to report on its challenges: when that wait
+    /// fails it (`poll_timeout_ms` after it began), so a host that never reports does not
+    /// hold the order for ever.
+    host_deadline: Option<Timestamp>,
     /// Done or Failed is queued.
     finished: bool,
     /// Challenges whose deployment was still running when the operation ended: each is
@@ -271,7 +275,7 @@ impl Operation {
 pub struct Client {
     shared: Shared,
     ops: BTreeMap<OpId, Operation>,
-    next_op: u64,
+    next_op: u32,
     /// Challenges of ended operations still being deployed, and whether the host has
     /// reported on each since (then its cleanup is due). A handful at most: a list.
     deploying: Vec<(OpId, ChallengeTask, bool)>,
@@ -329,7 +333,8 @@ impl Client {
     /// Registers an operation.
     fn register(&mut self, flow: Box<dyn Flow>) -> OpId {
         let id = OpId(self.next_op);
-        self.next_op += 1;
+        // 4 billion operations before an id repeats: decades of a busy daemon.
+        self.next_op = self.next_op.wrapping_add(1);
         self.ops.insert(
             id,
             Operation {
@@ -342,6 +347,7 @@ impl Client {
                 bad_nonces: 0,
                 server_errors: 0,
                 host_input: false,
+                host_deadline: None,
                 finished: false,
                 deploying: Vec::new(),
             },
@@ -490,6 +496,14 @@ impl Client {
         if op.wake_at > now {
             return None;
         }
+        if op.pending.is_none() && op.host_deadline.is_some_and(|at| at <= now) {
+            let waited = shared.policy.poll_timeout_ms / 1000;
+            op.end(Action::Failed(host_never_reported(
+                op.flow.as_ref(),
+                waited,
+            )));
+            return op.outbox.pop_front();
+        }
         let spec = op.pending.as_ref()?;
         if spec.needs_account_url() && shared.account_url.is_none() {
             op.end(Action::Failed(Error::NoAccount));
@@ -585,15 +599,13 @@ impl Client {
             InFlight::Nonce => {
                 let error = match problem {
                     Some(problem) => Some(request::acme_error(&url, &response, problem, now)),
+                    // No header at all is the host loop's bug, not the CA's: said at once.
+                    None if response.headers.is_empty() => Some(Error::invalid_input(
+                        format!("response to {url}"),
+                        "its headers (it has none at all: does the host pass the response's headers on?)",
+                    )),
                     None if response.header("replay-nonce").is_none() => {
-                        Some(Error::invalid_response(
-                            &url,
-                            if response.headers.is_empty() {
-                                "a Replay-Nonce header (the response has no headers at all: does the host pass the response's headers on?)"
-                            } else {
-                                "a Replay-Nonce header"
-                            },
-                        ))
+                        Some(Error::invalid_response(&url, "a Replay-Nonce header"))
                     }
                     None => None,
                 };
@@ -646,7 +658,7 @@ impl Client {
                             return Ok(());
                         }
                         operation.server_errors = 0;
-                        apply(shared, operation, step);
+                        apply(shared, operation, now, step);
                     }
                 }
             }
@@ -781,9 +793,28 @@ fn readiness(shared: &Shared, op: &Operation, account_pending: bool) -> Readines
         }
         return Readiness::At(op.wake_at);
     }
-    match op.pending {
-        Some(_) => Readiness::At(op.wake_at),
-        None => Readiness::Blocked,
+    match (&op.pending, op.host_deadline) {
+        (Some(_), _) => Readiness::At(op.wake_at),
+        (None, Some(deadline)) => Readiness::At(deadline),
+        (None, None) => Readiness::Blocked,
+    }
+}
+
+/// The error for an operation whose host did not report on a challenge it was asked to
+/// deploy within `waited` seconds.
+fn host_never_reported(flow: &dyn Flow, waited: u64) -> Error {
+    let unreported = flow.deployed().into_iter().find(|(_, reported)| !reported);
+    match unreported {
+        Some((task, _)) => Error::ChallengeDeployFailed {
+            reason: format!(
+                "no challenge-ready or challenge-failed for the challenge (token {}) within {waited} s",
+                task.token
+            ),
+            identifier: task.identifier,
+        },
+        None => Error::InvalidState {
+            reason: format!("waited {waited} s for the host without a challenge to report on"),
+        },
     }
 }
 
@@ -805,11 +836,14 @@ fn decide(
         Ok(mut ctx) => choose(op.flow.as_mut(), &mut ctx),
         Err(e) => Err(e),
     };
-    apply(shared, op, step);
+    apply(shared, op, now, step);
 }
 
 /// Carries out a flow's decision on its operation.
-fn apply(shared: &mut Shared, op: &mut Operation, step: Result<Step, Error>) {
+fn apply(shared: &mut Shared, op: &mut Operation, now: Timestamp, step: Result<Step, Error>) {
+    if !matches!(step, Ok(Step::AwaitHost)) {
+        op.host_deadline = None;
+    }
     match step {
         Ok(Step::Send(spec)) => {
             op.pending = Some(spec);
@@ -819,7 +853,11 @@ fn apply(shared: &mut Shared, op: &mut Operation, step: Result<Step, Error>) {
             op.pending = Some(spec);
             op.wake_at = at;
         }
-        Ok(Step::AwaitHost) => op.pending = None,
+        Ok(Step::AwaitHost) => {
+            op.pending = None;
+            op.host_deadline
+                .get_or_insert(now.plus_millis(shared.policy.poll_timeout_ms));
+        }
         Ok(Step::Finish(outcome)) => {
             if let Outcome::Account(info) = &outcome {
                 shared.account_url = Some(info.url.clone());

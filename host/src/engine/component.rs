@@ -269,11 +269,7 @@ fn order_out(r: OrderRequest) -> wit::OrderRequest {
         challenge_types: r
             .challenge_types
             .into_iter()
-            .map(|t| match t {
-                certsmith_core::ChallengeType::Http01 => wit::ChallengeType::Http01,
-                certsmith_core::ChallengeType::Dns01 => wit::ChallengeType::Dns01,
-                certsmith_core::ChallengeType::TlsAlpn01 => wit::ChallengeType::TlsAlpn01,
-            })
+            .map(|t| t.as_str().to_owned())
             .collect(),
         certificate_key: match r.certificate_key {
             certsmith_core::CertificateKey::Generate(kind) => {
