@@ -512,7 +512,6 @@ impl OrderFlow {
         }
         let reply = reply.problem_error(ctx.now)?;
         self.order_url = Some(reply.location()?);
-        self.take_order(ctx, &reply)?;
         let snapshot = Snapshot::new(
             ctx.directory_url,
             ctx.account_url,
@@ -521,7 +520,20 @@ impl OrderFlow {
             &self.key,
         );
         ctx.outbox.push_back(Action::Save(snapshot));
-        self.next_step()
+        match self.take_order(ctx, &reply) {
+            Ok(()) => self.next_step(),
+            Err(Error::InvalidResponse { .. }) => self.read_order_instead(),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// After an unusable answer (cut short, garbled) to a request the CA took (newOrder,
+    /// finalize: a 2xx whose body could not be read), the order's state is read instead of
+    /// the run ending: sending the request again would make a second order or trip over
+    /// the CA's own progress, and reading it is safe to repeat.
+    fn read_order_instead(&mut self) -> Result<Step, Error> {
+        let spec = RequestSpec::post_as_get(self.order_url()?);
+        Ok(self.send(Expect::Order, spec))
     }
 
     /// Handles a fetched authorization.
@@ -542,7 +554,14 @@ impl OrderFlow {
     /// Handles the answer to a challenge.
     fn on_answer(&mut self, ctx: &mut Ctx<'_>, reply: &Reply, i: usize) -> Result<(), Error> {
         let active = &mut self.challenges[i];
-        let challenge: Challenge = reply.json("a challenge object")?;
+        let Ok(challenge) = reply.json::<Challenge>("a challenge object") else {
+            // The CA took the answer (2xx) but its body is unusable: poll the
+            // authorization, which says how validation goes (answering again is refused by
+            // CAs once validation has started).
+            active.answered = true;
+            active.poll.next_at = ctx.now.plus_millis(ctx.policy.poll_initial_ms);
+            return Ok(());
+        };
         if challenge.status == ChallengeStatus::Invalid {
             return Err(Error::AuthorizationFailed {
                 identifier: active.task.identifier.clone(),
@@ -718,7 +737,11 @@ impl OrderFlow {
                         || format!("order {order_url} to become ready"),
                     )?;
                 }
-                None => self.take_order(ctx, &reply)?,
+                None => match self.take_order(ctx, &reply) {
+                    Ok(()) => {}
+                    Err(Error::InvalidResponse { .. }) => return self.read_order_instead(),
+                    Err(e) => return Err(e),
+                },
             },
             Expect::Chain | Expect::Alternate(_) => {
                 self.expect = expect;

@@ -69,6 +69,9 @@ pub struct Harness {
     pub crash_after_save: bool,
     /// Replace the CA's answer to the n-th request (0-based) with this one.
     pub tamper: Option<(usize, certsmith_core::HttpResponse)>,
+    /// Cut the body of the CA's answer to the n-th request (0-based) short, its status and
+    /// headers kept: an answer lost on the way after the CA acted on the request.
+    pub cut_body_of: Option<usize>,
     /// Requests sent so far.
     pub sent: usize,
     /// Every answer the engine was given, in order (the fuzz seeds are written from them).
@@ -93,6 +96,7 @@ impl Harness {
             deploy: DeployMode::Correct,
             crash_after_save: false,
             tamper: None,
+            cut_body_of: None,
             sent: 0,
             answers: Vec::new(),
             held: Vec::new(),
@@ -128,6 +132,11 @@ impl Harness {
                                 && *n == self.sent
                             {
                                 response = replacement.clone();
+                            }
+                            if self.cut_body_of == Some(self.sent) {
+                                let keep = response.body.len().min(11);
+                                response.body.truncate(keep);
+                                response.body.extend_from_slice(b"{\"status\": ");
                             }
                             self.sent += 1;
                             self.answers.push(response.clone());
