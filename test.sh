@@ -9,9 +9,9 @@ section() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 # The component's size gate: the 400 KiB target (README "Sizes").
 COMPONENT_MAX_BYTES=${COMPONENT_MAX_BYTES:-$((400 * 1024))}
-# The JS package's wasm module after wasm-opt: 473,279 bytes measured (README "Sizes"); the
+# The JS package's wasm module after wasm-opt: 480,453 bytes measured (README "Sizes"); the
 # gate catches growth beyond a few KiB.
-JS_MAX_BYTES=${JS_MAX_BYTES:-$((470 * 1024))}
+JS_MAX_BYTES=${JS_MAX_BYTES:-$((480 * 1024))}
 
 section "cargo fmt --check"
 cargo fmt --all -- --check
@@ -24,14 +24,13 @@ cargo clippy --workspace --all-targets -- -D warnings
 section "cargo clippy on the host's native-engine build"
 cargo clippy -q -p certsmith --all-targets --features native -- -D warnings
 
-section "cargo clippy on the WebAssembly bindings (component and js features)"
+section "cargo clippy on the WebAssembly bindings (bindings/component, bindings/js)"
 # The component build's RUSTFLAGS (tools/wasm-build COMPONENT_RUSTFLAGS), so both share a cache.
 RUSTFLAGS='--cfg getrandom_backend="custom" --cfg sha2_backend_soft="compact"' \
-  cargo clippy -q -p certsmith-core --lib \
-  --target wasm32-unknown-unknown --no-default-features --features component \
+  cargo clippy -q -p certsmith-component --lib --target wasm32-unknown-unknown \
   --target-dir target/wasm-component -- -D warnings
-cargo clippy -q -p certsmith-core --lib --target wasm32-unknown-unknown --no-default-features \
-  --features js --target-dir target/wasm-js -- -D warnings
+cargo clippy -q -p certsmith-js --lib --target wasm32-unknown-unknown \
+  --target-dir target/wasm-js -- -D warnings
 
 section "cargo clippy on the Spin plugin (native tests and the wasm32-wasip2 component)"
 cargo clippy -q --manifest-path plugin-spin/Cargo.toml --target-dir target/plugin-spin --all-targets -- -D warnings

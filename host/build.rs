@@ -1,5 +1,5 @@
 //! Builds the WebAssembly the binary embeds, so a plain `cargo build` yields a complete
-//! host: the engine component from the workspace (`core/` + `wit/`; skipped with the
+//! host: the engine component from the workspace (`core/`, `bindings/component/`, `wit/`; skipped with the
 //! `native` feature, which links the engine as a Rust crate instead) and the Spin edge
 //! plugin (`plugin-spin/`), the default component of `certsmith plugin serve`.
 
@@ -48,6 +48,7 @@ fn main() {
     for input in [
         "core/src",
         "core/Cargo.toml",
+        "bindings/component",
         "wit",
         "Cargo.lock",
         "Cargo.toml",

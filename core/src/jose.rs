@@ -3,6 +3,7 @@
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use hmac::{Hmac, KeyInit, Mac};
+#[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -36,7 +37,8 @@ pub fn b64url_decode(text: &str, what: &str) -> Result<Vec<u8>, Error> {
 }
 
 /// An EC public key as a JWK (RFC 7517/7518).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
 pub struct Jwk {
     /// Always `"EC"`.
     pub kty: String,
@@ -101,7 +103,8 @@ pub enum KeyId<'a> {
 }
 
 /// A JWS in flattened JSON serialisation: the body of every ACME POST.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
 pub struct FlattenedJws {
     /// base64url of the protected header JSON.
     pub protected: String,

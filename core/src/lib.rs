@@ -10,16 +10,12 @@ mod asn1;
 pub mod cert;
 pub mod challenge;
 pub mod client;
-#[cfg(feature = "component")]
-pub mod component;
 pub mod csr;
 pub mod directories;
 mod dn;
 pub mod error;
 pub mod http;
 pub mod jose;
-#[cfg(feature = "js")]
-pub mod js;
 mod json;
 pub mod keys;
 pub mod timestamp;

@@ -4,13 +4,15 @@
 //! Deserialisation is lenient about fields the engine does not use and strict about the
 //! ones it does: a missing or malformed required field is an error naming the field.
 
+#[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
 
 use crate::json::{self, FromJson, JsonError, ObjectWriter, Value};
 
 /// The kind of an identifier in an order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum IdentifierType {
     /// A DNS name, possibly a wildcard (`*.example.com`).
     Dns,
@@ -19,10 +21,11 @@ pub enum IdentifierType {
 }
 
 /// An identifier a certificate is for: a DNS name or an IP address.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
 pub struct Identifier {
     /// `dns` or `ip`.
-    #[serde(rename = "type")]
+    #[cfg_attr(feature = "serde", serde(rename = "type"))]
     pub kind: IdentifierType,
     /// The name or the address in its textual form.
     pub value: String,
@@ -58,8 +61,9 @@ impl core::fmt::Display for Identifier {
 }
 
 /// The directory object (RFC 8555 §7.1.1) with ARI's `renewalInfo` (RFC 9773).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct Directory {
     /// URL for new nonces.
     pub new_nonce: String,
@@ -68,44 +72,58 @@ pub struct Directory {
     /// URL for new orders.
     pub new_order: String,
     /// URL for pre-authorization, if offered.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub new_authz: Option<String>,
     /// URL for revocation.
     pub revoke_cert: String,
     /// URL for account key rollover.
     pub key_change: String,
     /// URL prefix for ARI renewal information, if offered.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub renewal_info: Option<String>,
     /// Metadata about the CA.
-    #[serde(default)]
+    #[cfg_attr(feature = "serde", serde(default))]
     pub meta: DirectoryMeta,
 }
 
 /// The directory's `meta` object.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct DirectoryMeta {
     /// The terms of service the account holder must agree to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub terms_of_service: Option<String>,
     /// The CA's website.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub website: Option<String>,
     /// Domain names the CA recognises in CAA records.
-    #[serde(default)]
+    #[cfg_attr(feature = "serde", serde(default))]
     pub caa_identities: Vec<String>,
     /// Whether new accounts need external account binding.
-    #[serde(default)]
+    #[cfg_attr(feature = "serde", serde(default))]
     pub external_account_required: bool,
     /// Certificate profiles the CA offers, name → description.
-    #[serde(default)]
+    #[cfg_attr(feature = "serde", serde(default))]
     pub profiles: std::collections::BTreeMap<String, String>,
 }
 
 /// The status of an account.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum AccountStatus {
     /// Usable.
     Valid,
@@ -116,22 +134,27 @@ pub enum AccountStatus {
 }
 
 /// An account object (RFC 8555 §7.1.2).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct Account {
     /// The account's status.
     pub status: AccountStatus,
     /// Contact URLs (`mailto:`).
-    #[serde(default)]
+    #[cfg_attr(feature = "serde", serde(default))]
     pub contact: Vec<String>,
     /// The URL of the account's orders list, if the CA gives one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub orders: Option<String>,
 }
 
 /// The status of an order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum OrderStatus {
     /// Authorizations outstanding.
     Pending,
@@ -146,52 +169,64 @@ pub enum OrderStatus {
 }
 
 /// An order object (RFC 8555 §7.1.3).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct Order {
     /// The order's status.
     pub status: OrderStatus,
     /// When the order expires.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub expires: Option<String>,
     /// The identifiers of the order.
     pub identifiers: Vec<Identifier>,
     /// Authorization URLs.
-    #[serde(default)]
+    #[cfg_attr(feature = "serde", serde(default))]
     pub authorizations: Vec<String>,
     /// The finalize URL.
     pub finalize: String,
     /// The certificate URL once valid.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub certificate: Option<String>,
     /// Why the order failed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub error: Option<Problem>,
 }
 
 /// The body of a newOrder request.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct NewOrder<'a> {
     /// The identifiers wanted.
     pub identifiers: &'a [Identifier],
     /// Requested notBefore, RFC 3339.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub not_before: Option<String>,
     /// Requested notAfter, RFC 3339.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub not_after: Option<String>,
     /// ARI certificate ID of the certificate this order replaces.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub replaces: Option<&'a str>,
     /// The certificate profile wanted.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub profile: Option<&'a str>,
 }
 
 /// The status of an authorization.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum AuthorizationStatus {
     /// Waiting for a challenge to be answered and validated.
     Pending,
@@ -208,24 +243,26 @@ pub enum AuthorizationStatus {
 }
 
 /// An authorization object (RFC 8555 §7.1.4).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct Authorization {
     /// The identifier being authorized (without the `*.` of a wildcard).
     pub identifier: Identifier,
     /// The authorization's status.
     pub status: AuthorizationStatus,
     /// The challenges offered.
-    #[serde(default)]
+    #[cfg_attr(feature = "serde", serde(default))]
     pub challenges: Vec<Challenge>,
     /// Whether the order's identifier was a wildcard.
-    #[serde(default)]
+    #[cfg_attr(feature = "serde", serde(default))]
     pub wildcard: bool,
 }
 
 /// The status of a challenge.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum ChallengeStatus {
     /// Not yet answered.
     Pending,
@@ -238,51 +275,75 @@ pub enum ChallengeStatus {
 }
 
 /// A challenge object (RFC 8555 §7.1.5, §8).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
 pub struct Challenge {
     /// The challenge type, e.g. `http-01`.
-    #[serde(rename = "type")]
+    #[cfg_attr(feature = "serde", serde(rename = "type"))]
     pub kind: String,
     /// The URL to answer the challenge at.
     pub url: String,
     /// The challenge's status.
     pub status: ChallengeStatus,
     /// The token (for the token-based types).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub token: Option<String>,
     /// Why validation failed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub error: Option<Problem>,
 }
 
 /// A problem document (RFC 7807 with ACME's subproblems, RFC 8555 §6.7).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
 pub struct Problem {
     /// The problem type URN, e.g. `urn:ietf:params:acme:error:badNonce`.
-    #[serde(rename = "type", default)]
+    #[cfg_attr(feature = "serde", serde(rename = "type", default))]
     pub kind: String,
     /// Human-readable detail.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub detail: Option<String>,
     /// The HTTP status the CA gave, if it repeated it in the body.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub status: Option<u16>,
     /// Problems with specific identifiers.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Vec::is_empty")
+    )]
     pub subproblems: Vec<Subproblem>,
 }
 
 /// One identifier's part of a compound problem.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
 pub struct Subproblem {
     /// The problem type URN.
-    #[serde(rename = "type", default)]
+    #[cfg_attr(feature = "serde", serde(rename = "type", default))]
     pub kind: String,
     /// Human-readable detail.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub detail: Option<String>,
     /// The identifier at fault.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub identifier: Option<Identifier>,
 }
 
@@ -425,22 +486,27 @@ impl core::fmt::Display for Problem {
 }
 
 /// The renewal information object (RFC 9773 §4.2).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct RenewalInfo {
     /// The window in which the CA suggests renewing.
     pub suggested_window: SuggestedWindow,
     /// A page explaining why the window moved, if it did.
-    #[serde(
-        rename = "explanationURL",
-        default,
-        skip_serializing_if = "Option::is_none"
+    #[cfg_attr(
+        feature = "serde",
+        serde(
+            rename = "explanationURL",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )
     )]
     pub explanation_url: Option<String>,
 }
 
 /// ARI's suggested window, RFC 3339 times.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
 pub struct SuggestedWindow {
     /// The window's start.
     pub start: String,

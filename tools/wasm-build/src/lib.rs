@@ -37,22 +37,18 @@ fn run(command: &mut Command) -> Result<()> {
     Ok(())
 }
 
-/// A cargo command for the engine crate on wasm32-unknown-unknown, with its own target dir
-/// (the component and JS builds need different cfgs and must never share artifacts).
-fn cargo_engine(root: &Path, target_dir: &Path, feature: &str) -> Command {
+/// A cargo command for one of the engine's binding crates (`bindings/`) on
+/// wasm32-unknown-unknown, with its own target dir (the component and JS builds need
+/// different cfgs and must never share artifacts). The bindings take the engine without its
+/// default features: `rcgen` (a helper for native hosts) has no place in them.
+fn cargo_engine(root: &Path, target_dir: &Path, package: &str) -> Command {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
         .current_dir(root)
-        .args(["build", "-p", "certsmith-core", "--lib"])
+        .args(["build", "-p", package, "--lib"])
         .args(["--profile", "wasm"])
-        // No default features: `rcgen` (a helper for native hosts) has no place in the engine.
-        .args([
-            "--target",
-            "wasm32-unknown-unknown",
-            "--no-default-features",
-        ])
-        .args(["--features", feature])
+        .args(["--target", "wasm32-unknown-unknown"])
         .arg("--target-dir")
         .arg(target_dir);
     without_outer_cargo_env(&mut command);
@@ -98,8 +94,10 @@ pub fn build_component(
     out_dir: &Path,
     wasm_opt: Option<&Path>,
 ) -> Result<BuiltComponent> {
-    run(cargo_engine(root, target_dir, "component").env("RUSTFLAGS", COMPONENT_RUSTFLAGS))?;
-    let module_path = target_dir.join("wasm32-unknown-unknown/wasm/certsmith_core.wasm");
+    run(
+        cargo_engine(root, target_dir, "certsmith-component").env("RUSTFLAGS", COMPONENT_RUSTFLAGS)
+    )?;
+    let module_path = target_dir.join("wasm32-unknown-unknown/wasm/certsmith_component.wasm");
     let mut module = std::fs::read(&module_path)
         .with_context(|| format!("cannot read {}", module_path.display()))?;
     if let Some(wasm_opt) = wasm_opt {
@@ -219,10 +217,18 @@ pub fn build_js(
     wasm_opt: Option<&Path>,
 ) -> Result<PathBuf> {
     // wasm-bindgen needs the target_features section that stripping removes.
-    run(cargo_engine(root, target_dir, "js").env("CARGO_PROFILE_WASM_STRIP", "false"))?;
-    let module = target_dir.join("wasm32-unknown-unknown/wasm/certsmith_core.wasm");
+    run(cargo_engine(root, target_dir, "certsmith-js").env("CARGO_PROFILE_WASM_STRIP", "false"))?;
+    let module = target_dir.join("wasm32-unknown-unknown/wasm/certsmith_js.wasm");
+    // The package keeps the engine's name (`certsmith_core.js`, `certsmith_core_bg.wasm`):
+    // it is what users import.
     run(Command::new("wasm-bindgen")
-        .args(["--target", target.as_str(), "--out-dir"])
+        .args([
+            "--target",
+            target.as_str(),
+            "--out-name",
+            "certsmith_core",
+            "--out-dir",
+        ])
         .arg(out_dir)
         .arg(&module))
     .context("wasm-bindgen (install with: cargo install wasm-bindgen-cli --version 0.2.130)")?;

@@ -1,4 +1,4 @@
-//! wasm-bindgen exports for JS runtimes (Node, Deno, Workers): the engine's [`crate::Client`]
+//! wasm-bindgen exports for JS runtimes (Node, Deno, Workers): the engine's [`certsmith_core::Client`]
 //! as the JS class `Client`, and the stateless helpers.
 //!
 //! Values cross as plain JS objects: the views below are serialised with serde_json and
@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
-use crate::wire::{AccountStatus, Identifier, Problem};
-use crate::{
+use certsmith_core::wire::{AccountStatus, Identifier, Problem};
+use certsmith_core::{
     Action, CertificateKey, ChallengeTask, ChallengeType, ClientConfig, Command, Error,
     HttpResponse, Input, KeyType, OpId, Outcome, Output, PrivateKey, RetryPolicy, Solution,
     Timestamp, cert, challenge, jose,
@@ -165,10 +165,10 @@ impl<'a> ErrorView<'a> {
         Self {
             kind: e.kind(),
             fault: match e.fault() {
-                crate::Fault::Caller => "caller",
-                crate::Fault::Ca => "ca",
-                crate::Fault::Network => "network",
-                crate::Fault::Host => "host",
+                certsmith_core::Fault::Caller => "caller",
+                certsmith_core::Fault::Ca => "ca",
+                certsmith_core::Fault::Network => "network",
+                certsmith_core::Fault::Host => "host",
             },
             message: e.to_string(),
             problem: e.problem(),
@@ -430,9 +430,10 @@ struct OrderIn {
 
 impl OrderIn {
     /// The engine's order request.
-    fn into_request(self) -> Result<crate::OrderRequest, Error> {
-        let mut request =
-            crate::OrderRequest::new(self.identifiers.into_iter().map(Into::into).collect());
+    fn into_request(self) -> Result<certsmith_core::OrderRequest, Error> {
+        let mut request = certsmith_core::OrderRequest::new(
+            self.identifiers.into_iter().map(Into::into).collect(),
+        );
         if let Some(types) = self.challenge_types {
             request.challenge_types = types
                 .iter()
@@ -547,7 +548,7 @@ fn command_in(value: &JsValue) -> Result<Command, Error> {
         Some("new-account") => {
             let options: NewAccountIn = from_js(value, "new-account command")?;
             let external_account = match options.external_account {
-                Some(e) => Some(crate::ExternalAccountKey {
+                Some(e) => Some(certsmith_core::ExternalAccountKey {
                     kid: e.kid,
                     hmac_key: Zeroizing::new(jose::b64url_decode(
                         e.hmac_key.trim_end_matches('='),
@@ -556,7 +557,7 @@ fn command_in(value: &JsValue) -> Result<Command, Error> {
                 }),
                 None => None,
             };
-            Command::NewAccount(crate::NewAccountRequest {
+            Command::NewAccount(certsmith_core::NewAccountRequest {
                 contact: options.contact,
                 terms_of_service_agreed: options.terms_of_service_agreed,
                 only_return_existing: options.only_return_existing,
@@ -596,10 +597,12 @@ fn command_in(value: &JsValue) -> Result<Command, Error> {
         Some("revoke") => {
             let options: RevokeIn = from_js(value, "revoke command")?;
             let signer = match options.certificate_key_pem {
-                Some(pem) => crate::RevocationSigner::CertificateKey(PrivateKey::from_pem(&pem)?),
-                None => crate::RevocationSigner::Account,
+                Some(pem) => {
+                    certsmith_core::RevocationSigner::CertificateKey(PrivateKey::from_pem(&pem)?)
+                }
+                None => certsmith_core::RevocationSigner::Account,
             };
-            Command::Revoke(crate::RevocationRequest {
+            Command::Revoke(certsmith_core::RevocationRequest {
                 certificate_der: cert::leaf_der(&options.certificate_pem)?,
                 reason: options.reason,
                 signer,
@@ -615,7 +618,8 @@ fn command_in(value: &JsValue) -> Result<Command, Error> {
         Some(kind @ ("resume" | "abandon")) => {
             let what = format!("{kind} command");
             only_fields(value, &what, &["snapshot"])?;
-            let snapshot = crate::Snapshot::from_json(&string_field(value, &what, "snapshot")?)?;
+            let snapshot =
+                certsmith_core::Snapshot::from_json(&string_field(value, &what, "snapshot")?)?;
             if kind == "resume" {
                 Command::Resume(snapshot)
             } else {
@@ -664,7 +668,7 @@ fn input_in(value: &JsValue) -> Result<Input, Error> {
 /// `poll(now)` until `undefined` carrying out each action, `handle(now, op, input)` for each
 /// response and published challenge, and wait until `nextWakeup()` or the next response.
 #[wasm_bindgen(js_name = Client)]
-pub struct JsClient(crate::Client);
+pub struct JsClient(certsmith_core::Client);
 
 #[wasm_bindgen(js_class = Client)]
 impl JsClient {
@@ -690,7 +694,7 @@ impl JsClient {
             retry: retry.into(),
             user_agent,
         };
-        Ok(JsClient(crate::Client::new(config, key)))
+        Ok(JsClient(certsmith_core::Client::new(config, key)))
     }
 
     /// Starts an operation (a command object: `{kind: 'order', identifiers, …}` and so on,
@@ -832,5 +836,5 @@ pub fn build_csr(
 ) -> Result<Vec<u8>, JsValue> {
     let key = PrivateKey::from_pem(key_pem).map_err(js_error)?;
     let identifiers: Vec<_> = names.into_iter().map(Identifier::dns).collect();
-    crate::csr::build_csr(&identifiers, &key).map_err(js_error)
+    certsmith_core::csr::build_csr(&identifiers, &key).map_err(js_error)
 }
