@@ -1,7 +1,9 @@
 //! The engine's WebAssembly component exports (`wit/acme.wit`), for `wasm32-unknown-unknown`
 //! made into a component with wit-component. Its only import is `wasi:random`.
 
-#![allow(unsafe_code, missing_docs)] // generated bindings and the getrandom hook below
+// The generated bindings and the getrandom hook below need `unsafe`; generated items have no
+// docs.
+#![allow(unsafe_code, missing_docs)]
 // The exports return the WIT's `engine-error` as generated (large on 64-bit native builds,
 // which only lint this crate; the component is wasm32).
 #![allow(clippy::result_large_err)]
