@@ -1,9 +1,9 @@
 //! Prints the native engine's JWS, thumbprint, key authorization and DNS-01 value for a key
-//! (PEM file given as the only argument) and fixed inputs, as JSON: the reference the JS
-//! build's test compares its own output with.
+//! (PEM file given as the only argument) and fixed inputs, and the keys a seeded random
+//! source makes, as JSON: the reference the JS build's test compares its own output with.
 
 use certsmith_core::jose::{self, KeyId};
-use certsmith_core::{PrivateKey, challenge};
+use certsmith_core::{KeyType, PrivateKey, Random, challenge};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args()
@@ -24,6 +24,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "keyAuthorization": key_authorization,
         "dns01": challenge::dns01_value(&key_authorization),
         "jws": String::from_utf8(jws.to_body())?,
+        // The seed the JS test uses too: 32 bytes of 7.
+        "seededKeys": {
+            "p256": PrivateKey::generate_with(KeyType::P256, &mut Random::seeded([7; 32]))?.to_pem().as_str(),
+            "p384": PrivateKey::generate_with(KeyType::P384, &mut Random::seeded([7; 32]))?.to_pem().as_str(),
+        },
     });
     println!("{report}");
     Ok(())

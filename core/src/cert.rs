@@ -743,6 +743,7 @@ mod inspect_tests {
             &Identifier::dns("x.example"),
             "k",
             Timestamp::from_unix_secs(T0),
+            &mut crate::Random::platform(),
         )
         .expect("cert");
         let err = ari_cert_id(&self_signed.certificate_der).expect_err("no AKI");

@@ -8,6 +8,7 @@ use crate::csr;
 use crate::error::Error;
 use crate::jose::b64url;
 use crate::keys::{KeyType, PrivateKey};
+use crate::random::Random;
 use crate::timestamp::Timestamp;
 use crate::wire::Identifier;
 
@@ -43,10 +44,9 @@ pub struct TlsAlpnCertificate {
 }
 
 /// A random serial number for a certificate the engine makes (16 bytes, positive).
-pub(crate) fn random_serial() -> Result<[u8; 16], Error> {
+fn random_serial(random: &mut Random) -> Result<[u8; 16], Error> {
     let mut serial = [0u8; 16];
-    getrandom::fill(&mut serial)
-        .map_err(|e| Error::crypto(format!("no randomness for a serial number ({e})")))?;
+    random.fill(&mut serial)?;
     serial[0] &= 0x7f;
     serial[0] |= 0x01;
     Ok(serial)
@@ -54,13 +54,14 @@ pub(crate) fn random_serial() -> Result<[u8; 16], Error> {
 
 /// Builds the TLS-ALPN-01 certificate for `identifier`: its only SAN is the identifier and it
 /// carries the critical `id-pe-acmeIdentifier` extension holding SHA-256(key authorization).
-/// Valid from `now` minus a day for a week.
+/// Valid from `now` minus a day for a week; its key and serial come from `random`.
 pub fn tls_alpn01_certificate(
     identifier: &Identifier,
     key_authorization: &str,
     now: Timestamp,
+    random: &mut Random,
 ) -> Result<TlsAlpnCertificate, Error> {
-    let key = PrivateKey::generate(KeyType::P256)?;
+    let key = PrivateKey::generate_with(KeyType::P256, random)?;
     let san = csr::subject_alt_name(core::slice::from_ref(identifier))?;
     // extnValue: Authorization ::= OCTET STRING (SIZE (32)), RFC 8737 §3.
     let digest = asn1::element(
@@ -71,7 +72,7 @@ pub fn tls_alpn01_certificate(
     let now_secs = i64::try_from(now.unix_secs()).unwrap_or(i64::MAX);
     let der = csr::self_signed_certificate(
         &key,
-        &random_serial()?,
+        &random_serial(random)?,
         now_secs.saturating_sub(DAY_SECS),
         now_secs.saturating_add(7 * DAY_SECS),
         &[&san, &acme],
@@ -128,7 +129,8 @@ mod tests {
         ] {
             let ka = "token.thumbprint";
             let now = Timestamp::from_unix_secs(1_800_000_000);
-            let made = tls_alpn01_certificate(&identifier, ka, now).expect("certificate");
+            let made = tls_alpn01_certificate(&identifier, ka, now, &mut Random::platform())
+                .expect("certificate");
             let parsed = x509_cert::Certificate::from_der(&made.certificate_der).expect("DER");
             let extensions = parsed.tbs_certificate().extensions().expect("extensions");
             let acme = extensions

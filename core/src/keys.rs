@@ -4,13 +4,13 @@ use core::fmt;
 use core::str::FromStr;
 
 use p256::ecdsa::signature::{self, Signer};
-use p256::elliptic_curve::Generate;
 use zeroize::Zeroizing;
 
 use crate::asn1::{self, Reader, tag};
 use crate::csr::oid;
 use crate::error::Error;
 use crate::jose::{Jwk, b64url};
+use crate::random::Random;
 
 /// The curve of a key.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -44,6 +44,14 @@ impl KeyType {
         match self {
             KeyType::P256 => "P-256",
             KeyType::P384 => "P-384",
+        }
+    }
+
+    /// The length of a secret scalar (and of a coordinate) in bytes: 32 or 48.
+    pub fn scalar_len(self) -> usize {
+        match self {
+            KeyType::P256 => 32,
+            KeyType::P384 => 48,
         }
     }
 }
@@ -87,12 +95,32 @@ fn bad_pem() -> Error {
 impl PrivateKey {
     /// Generates a new key of `kind` from the platform's random source.
     pub fn generate(kind: KeyType) -> Result<Self, Error> {
-        let failed = |e: getrandom::Error| Error::crypto(format!("no randomness for a key ({e})"));
-        let inner = match kind {
-            KeyType::P256 => Inner::P256(p256::ecdsa::SigningKey::try_generate().map_err(failed)?),
-            KeyType::P384 => Inner::P384(p384::ecdsa::SigningKey::try_generate().map_err(failed)?),
-        };
-        Ok(Self { inner })
+        Self::generate_with(kind, &mut Random::platform())
+    }
+
+    /// Generates a new key of `kind` from `random`: the secret scalar is drawn uniformly
+    /// (bytes that are zero or not below the curve's order are drawn again, which happens
+    /// about once in 2^32 draws).
+    pub fn generate_with(kind: KeyType, random: &mut Random) -> Result<Self, Error> {
+        for _ in 0..8 {
+            let mut bytes = Zeroizing::new([0u8; 48]);
+            let bytes = &mut bytes[..kind.scalar_len()];
+            random.fill(bytes)?;
+            let inner = match kind {
+                KeyType::P256 => p256::SecretKey::from_slice(bytes)
+                    .ok()
+                    .map(|k| Inner::P256(k.into())),
+                KeyType::P384 => p384::SecretKey::from_slice(bytes)
+                    .ok()
+                    .map(|k| Inner::P384(k.into())),
+            };
+            if let Some(inner) = inner {
+                return Ok(Self { inner });
+            }
+        }
+        Err(Error::crypto(
+            "the random source gave no valid secret key in eight draws",
+        ))
     }
 
     /// Reads a PKCS#8 (`PRIVATE KEY`) or SEC1 (`EC PRIVATE KEY`) PEM key on P-256 or P-384.
@@ -379,11 +407,8 @@ pub fn declared_public_key_der(pem: &str) -> Option<Vec<u8>> {
     }
     let (kind, sec1) = pkcs8_parts(&der)?;
     let parts = sec1_parts(sec1)?;
-    let expected = match kind {
-        KeyType::P256 => 32,
-        KeyType::P384 => 48,
-    };
-    if parts.secret.len() != expected || parts.named.is_some_and(|c| c != curve_oid(kind)) {
+    if parts.secret.len() != kind.scalar_len() || parts.named.is_some_and(|c| c != curve_oid(kind))
+    {
         return None;
     }
     let public = parts.public?;

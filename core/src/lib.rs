@@ -18,6 +18,7 @@ pub mod http;
 pub mod jose;
 mod json;
 pub mod keys;
+pub mod random;
 pub mod timestamp;
 pub mod wire;
 
@@ -35,5 +36,6 @@ pub use client::*;
 pub use error::{Error, Fault};
 pub use http::{HttpRequest, HttpResponse, Method};
 pub use keys::{KeyType, PrivateKey};
+pub use random::Random;
 pub use timestamp::Timestamp;
 pub use wire::{Identifier, IdentifierType};

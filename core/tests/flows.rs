@@ -906,6 +906,52 @@ fn csr_orders_return_no_key() {
     assert!(key_matches_certificate(&key, &leaf).expect("match"));
 }
 
+/// With one seed, one account key and the same clock, a run repeats byte for byte: every
+/// request (JWS included), every challenge (TLS-ALPN-01 certificates and keys included) and
+/// the snapshot (with the certificate key) are the same; another seed gives other keys.
+#[test]
+fn a_seeded_client_repeats_a_run_byte_for_byte() {
+    let account_key = PrivateKey::generate(KeyType::P256).expect("key");
+    let run = |seed: [u8; 32]| {
+        let mut h = Harness::new(Knobs::default());
+        let config = ClientConfig {
+            seed: Some(seed),
+            ..ClientConfig::new(DIRECTORY)
+        };
+        h.restart(config, account_key.clone());
+        h.register();
+        issued(
+            h.order(order_with(&["seeded.example"], ChallengeType::TlsAlpn01)),
+            &["seeded.example"],
+        );
+        let requests: Vec<String> = h.requests.iter().map(|r| format!("{r:?}")).collect();
+        let saved = h.events.iter().find_map(|e| match e {
+            Event::Save(_, s) => Some(s.to_json()),
+            _ => None,
+        });
+        let deployed: Vec<String> = h
+            .deploys()
+            .iter()
+            .map(|task| match &task.solution {
+                Solution::TlsAlpn01 {
+                    certificate_pem,
+                    private_key_pem,
+                } => format!("{certificate_pem}{}", private_key_pem.as_str()),
+                other => panic!("a TLS-ALPN-01 challenge, not {other:?}"),
+            })
+            .collect();
+        (requests, saved.expect("a snapshot"), deployed)
+    };
+    let first = run([1; 32]);
+    assert_eq!(first, run([1; 32]), "the same seed, the same run");
+    let other = run([2; 32]);
+    assert_ne!(first.1, other.1, "another seed, another certificate key");
+    assert_ne!(
+        first.2, other.2,
+        "another seed, another TLS-ALPN-01 certificate"
+    );
+}
+
 #[test]
 fn a_host_that_never_reports_on_a_challenge_fails_the_order_at_the_deadline() {
     let mut h = registered(Knobs::default());

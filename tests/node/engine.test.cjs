@@ -73,6 +73,12 @@ test('the JS build and the native crate give byte-identical results', () => {
     const jws = engine.signJws(pem, 'https://ca.example/acct/1', 'nonce-xyz',
       'https://ca.example/new-order', Buffer.from(PAYLOAD));
     assert.strictEqual(jws, native.jws, `${kind} JWS identical`);
+    // A seeded random source draws the same key in both builds (and again the same).
+    const seed = new Uint8Array(32).fill(7);
+    assert.strictEqual(engine.generateKey(kind, seed), native.seededKeys[kind], `${kind} seeded key`);
+    assert.strictEqual(engine.generateKey(kind, seed), native.seededKeys[kind]);
+    assert.notStrictEqual(engine.generateKey(kind, new Uint8Array(32).fill(8)), native.seededKeys[kind]);
+    assert.throws(() => engine.generateKey(kind, new Uint8Array(31)), /seed of 31 bytes/);
   }
 });
 

@@ -120,9 +120,14 @@ fn order_in(r: wit::OrderRequest) -> Result<core_api::OrderRequest, wit::EngineE
     })
 }
 
-fn config_in(c: wit::ClientConfig) -> core_api::ClientConfig {
+fn config_in(c: wit::ClientConfig) -> Result<core_api::ClientConfig, wit::EngineError> {
     let defaults = core_api::RetryPolicy::default();
-    core_api::ClientConfig {
+    let seed = c
+        .seed
+        .map(|bytes| core_api::random::seed_from_bytes(&bytes))
+        .transpose()
+        .map_err(error_out)?;
+    Ok(core_api::ClientConfig {
         directory_url: c.directory_url,
         account_url: c.account_url,
         retry: c.retry.map_or(defaults, |r| core_api::RetryPolicy {
@@ -134,7 +139,8 @@ fn config_in(c: wit::ClientConfig) -> core_api::ClientConfig {
             max_inline_wait_ms: r.max_inline_wait_ms,
         }),
         user_agent: c.user_agent,
-    }
+        seed,
+    })
 }
 
 // ---- conversions: core → WIT ----
@@ -391,6 +397,7 @@ impl HelpersGuest for Component {
             &identifier_in(identifier),
             &key_authorization,
             core_api::Timestamp(now),
+            &mut core_api::Random::platform(),
         )
         .map_err(helper_error_out)?;
         Ok(wit::TlsAlpnCertificate {
@@ -468,7 +475,7 @@ impl GuestClient for EngineClient {
         account_key_pem: String,
     ) -> Result<exports::certsmith::acme::acme::Client, wit::EngineError> {
         let key = key_in(&account_key_pem)?;
-        let client = core_api::Client::new(config_in(config), key);
+        let client = core_api::Client::new(config_in(config)?, key);
         Ok(exports::certsmith::acme::acme::Client::new(EngineClient(
             RefCell::new(client),
         )))

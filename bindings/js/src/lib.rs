@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
+use certsmith_core::random::{self, Random};
 use certsmith_core::wire::{AccountStatus, Identifier, Problem};
 use certsmith_core::{
     Action, CertificateKey, ChallengeTask, ChallengeType, ClientConfig, Command, Error,
@@ -676,7 +677,9 @@ impl JsClient {
     /// `accountUrl` if the account is already known; `retry` overrides retry and polling
     /// bounds (`maxBadNonceRetries`, `maxServerRetries`, `pollInitialMs`, `pollMaxMs`,
     /// `pollTimeoutMs`, `maxInlineWaitMs`); `userAgent` is the host's product token
-    /// (`myapp/1.0`), sent before the engine's own in every request's `User-Agent`.
+    /// (`myapp/1.0`), sent before the engine's own in every request's `User-Agent`; `seed`
+    /// (32 bytes) makes the client's randomness a deterministic stream, so that a run with
+    /// the same clock repeats byte for byte: for tests and recorded transcripts only.
     #[wasm_bindgen(constructor)]
     pub fn new(
         #[wasm_bindgen(js_name = directoryUrl)] directory_url: String,
@@ -684,15 +687,21 @@ impl JsClient {
         #[wasm_bindgen(js_name = accountUrl)] account_url: Option<String>,
         retry: Option<Object>,
         #[wasm_bindgen(js_name = userAgent)] user_agent: Option<String>,
+        seed: Option<Vec<u8>>,
     ) -> Result<JsClient, JsValue> {
         let key = PrivateKey::from_pem(account_key_pem).map_err(js_error)?;
         let retry = retry.map_or(JsValue::UNDEFINED, JsValue::from);
         let retry: RetryIn = from_js(&retry, "retry options").map_err(js_error)?;
+        let seed = seed
+            .map(|bytes| certsmith_core::random::seed_from_bytes(&bytes))
+            .transpose()
+            .map_err(js_error)?;
         let config = ClientConfig {
             directory_url,
             account_url,
             retry: retry.into(),
             user_agent,
+            seed,
         };
         Ok(JsClient(certsmith_core::Client::new(config, key)))
     }
@@ -775,9 +784,13 @@ impl JsClient {
 
 /// A new private key (`"p256"` or `"p384"`), PKCS#8 PEM.
 #[wasm_bindgen(js_name = generateKey)]
-pub fn generate_key(kind: &str) -> Result<String, JsValue> {
+pub fn generate_key(kind: &str, seed: Option<Vec<u8>>) -> Result<String, JsValue> {
     let kind: KeyType = kind.parse().map_err(js_error)?;
-    let key = PrivateKey::generate(kind).map_err(js_error)?;
+    let mut random = match seed {
+        None => Random::platform(),
+        Some(bytes) => Random::seeded(random::seed_from_bytes(&bytes).map_err(js_error)?),
+    };
+    let key = PrivateKey::generate_with(kind, &mut random).map_err(js_error)?;
     Ok(key.to_pem().to_string())
 }
 

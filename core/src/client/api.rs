@@ -435,7 +435,7 @@ impl Default for RetryPolicy {
 }
 
 /// How a [`Client`](crate::Client) is set up.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ClientConfig {
     /// The CA's directory URL.
     pub directory_url: String,
@@ -446,6 +446,11 @@ pub struct ClientConfig {
     /// The host's product token (`certsmith/0.1.0`), sent before the engine's own in every
     /// request's `User-Agent` (RFC 8555 §6.1 requires one).
     pub user_agent: Option<String>,
+    /// A seed for the client's randomness (certificate keys, TLS-ALPN-01 certificates, the
+    /// time picked in an ARI window), making a run with a fixed clock reproducible byte for
+    /// byte: for tests and recorded transcripts only. `None` (the default): the platform's
+    /// random source.
+    pub seed: Option<[u8; 32]>,
 }
 
 impl ClientConfig {
@@ -456,7 +461,21 @@ impl ClientConfig {
             account_url: None,
             retry: RetryPolicy::default(),
             user_agent: None,
+            seed: None,
         }
+    }
+}
+
+impl fmt::Debug for ClientConfig {
+    /// Everything but the seed's bytes.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("directory_url", &self.directory_url)
+            .field("account_url", &self.account_url)
+            .field("retry", &self.retry)
+            .field("user_agent", &self.user_agent)
+            .field("seeded", &self.seed.is_some())
+            .finish()
     }
 }
 

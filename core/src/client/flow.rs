@@ -6,6 +6,7 @@ use crate::client::api::{Action, ChallengeTask, Outcome, RetryPolicy};
 use crate::client::request::{Reply, RequestSpec};
 use crate::error::Error;
 use crate::keys::PrivateKey;
+use crate::random::Random;
 use crate::timestamp::Timestamp;
 use crate::wire::Directory;
 
@@ -21,6 +22,8 @@ pub(crate) struct Ctx<'a> {
     pub account_url: Option<&'a str>,
     /// Retry and polling bounds.
     pub policy: &'a RetryPolicy,
+    /// The client's random source.
+    pub random: &'a mut Random,
     /// The current time.
     pub now: Timestamp,
     /// Actions for the host other than requests (Deploy, Save).

@@ -20,6 +20,7 @@ use crate::cert;
 use crate::error::Error;
 use crate::http::{HttpRequest, HttpResponse, Method};
 use crate::keys::PrivateKey;
+use crate::random::Random;
 use crate::timestamp::Timestamp;
 use crate::wire::{Directory, Problem, ProblemKind};
 use abandon::AbandonFlow;
@@ -73,6 +74,8 @@ struct Shared {
     requests_sent: u64,
     /// The `User-Agent` of every request: the host's token, then the engine's.
     user_agent: String,
+    /// Every random draw of the client's operations.
+    random: Random,
 }
 
 impl Shared {
@@ -100,7 +103,7 @@ impl Shared {
 
     /// The decision context for an operation, once the directory is known.
     fn ctx<'a>(
-        &'a self,
+        &'a mut self,
         outbox: &'a mut VecDeque<Action>,
         now: Timestamp,
     ) -> Result<Ctx<'a>, Error> {
@@ -113,6 +116,7 @@ impl Shared {
             account_key: &self.account_key,
             account_url: self.account_url.as_deref(),
             policy: &self.policy,
+            random: &mut self.random,
             now,
             outbox,
         })
@@ -298,6 +302,7 @@ impl Client {
                     Some(host) => format!("{host} {ENGINE_PRODUCT}"),
                     None => ENGINE_PRODUCT.to_owned(),
                 },
+                random: config.seed.map_or_else(Random::platform, Random::seeded),
             },
             ops: BTreeMap::new(),
             next_op: 1,
@@ -317,7 +322,9 @@ impl Client {
             Command::ChangeKey(new_key) => Box::new(KeyChangeFlow { new_key }),
             Command::Order(request) => self.order_flow(request)?,
             Command::Revoke(request) => Box::new(RevokeFlow { request }),
-            Command::RenewalInfo { certificate_der } => renewal_info_flow(&certificate_der)?,
+            Command::RenewalInfo { certificate_der } => {
+                renewal_info_flow(&certificate_der, &mut self.shared.random)?
+            }
             Command::Resume(snapshot) => {
                 self.adopt(&snapshot)?;
                 Box::new(OrderFlow::resume(snapshot))
@@ -356,7 +363,7 @@ impl Client {
     }
 
     /// The flow of an order: identifiers checked and normalised, the key chosen.
-    fn order_flow(&self, request: OrderRequest) -> Result<Box<dyn Flow>, Error> {
+    fn order_flow(&mut self, request: OrderRequest) -> Result<Box<dyn Flow>, Error> {
         let identifiers = identifiers::normalize(&request.identifiers)?;
         if request.challenge_types.is_empty() {
             return Err(Error::invalid_input(
@@ -373,7 +380,9 @@ impl Client {
             ));
         }
         let key = match request.certificate_key {
-            CertificateKey::Generate(kind) => OrderKey::Generated(PrivateKey::generate(kind)?),
+            CertificateKey::Generate(kind) => {
+                OrderKey::Generated(PrivateKey::generate_with(kind, &mut self.shared.random)?)
+            }
             CertificateKey::Key(key) => {
                 if key.jwk() == self.shared.account_key.jwk() {
                     return Err(Error::invalid_input(
@@ -750,15 +759,9 @@ impl Client {
 
 /// The flow of an ARI request for a certificate (DER), with the randomness that picks the
 /// time in the CA's window.
-fn renewal_info_flow(certificate_der: &[u8]) -> Result<Box<dyn Flow>, Error> {
+fn renewal_info_flow(certificate_der: &[u8], random: &mut Random) -> Result<Box<dyn Flow>, Error> {
     let cert_id = cert::ari_cert_id(certificate_der)?;
-    let mut random = [0u8; 8];
-    getrandom::fill(&mut random)
-        .map_err(|e| Error::crypto(format!("no randomness for the renewal time ({e})")))?;
-    Ok(Box::new(RenewalInfoFlow::new(
-        cert_id,
-        u64::from_le_bytes(random),
-    )))
+    Ok(Box::new(RenewalInfoFlow::new(cert_id, random.next_u64()?)))
 }
 
 /// When an operation can make progress without new input.

@@ -608,7 +608,7 @@ impl OrderFlow {
 
 /// The challenge task for `offered`, answering for `identifier` (as ordered).
 fn challenge_task(
-    ctx: &Ctx<'_>,
+    ctx: &mut Ctx<'_>,
     identifier: Identifier,
     authorized: &Identifier,
     kind: ChallengeType,
@@ -636,7 +636,12 @@ fn challenge_task(
             value: challenge::dns01_value(&key_authorization),
         },
         ChallengeType::TlsAlpn01 => {
-            let cert = challenge::tls_alpn01_certificate(authorized, &key_authorization, ctx.now)?;
+            let cert = challenge::tls_alpn01_certificate(
+                authorized,
+                &key_authorization,
+                ctx.now,
+                ctx.random,
+            )?;
             Solution::TlsAlpn01 {
                 certificate_pem: cert.certificate_pem,
                 private_key_pem: cert.private_key_pem,

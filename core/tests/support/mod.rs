@@ -76,6 +76,8 @@ pub struct Harness {
     pub sent: usize,
     /// Every answer the engine was given, in order (the fuzz seeds are written from them).
     pub answers: Vec<certsmith_core::HttpResponse>,
+    /// Every request the engine described, in order.
+    pub requests: Vec<certsmith_core::HttpRequest>,
     /// Deployments whose report is held (`DeployMode::FailFirstHoldRest`).
     pub held: Vec<(OpId, String)>,
     published: Rc<RefCell<Published>>,
@@ -99,6 +101,7 @@ impl Harness {
             cut_body_of: None,
             sent: 0,
             answers: Vec::new(),
+            requests: Vec::new(),
             held: Vec::new(),
             failed_once: false,
             published,
@@ -128,6 +131,7 @@ impl Harness {
                                 request.headers
                             );
                             let mut response = self.ca.handle(&request, self.now);
+                            self.requests.push(request);
                             if let Some((n, replacement)) = &self.tamper
                                 && *n == self.sent
                             {

@@ -227,6 +227,7 @@ fn config_out(c: ClientConfig) -> wit::ClientConfig {
             max_inline_wait_ms: r.max_inline_wait_ms,
         }),
         user_agent: c.user_agent,
+        seed: c.seed.map(Vec::from),
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use certsmith_core::challenge::tls_alpn01_certificate;
-use certsmith_core::{Identifier, Timestamp};
+use certsmith_core::{Identifier, Random, Timestamp};
 
 use super::lineage::Lineage;
 use super::lock::{Attempt, Holder};
@@ -303,6 +303,7 @@ fn lineage_for(name: &str) -> TestResult<Lineage> {
         &Identifier::dns(name),
         "x",
         Timestamp::from_unix_secs(1_800_000_000),
+        &mut Random::platform(),
     )?;
     Ok(Lineage::from_chain(
         &cert.certificate_pem,
