@@ -42,15 +42,15 @@ pub(crate) mod oid {
 /// A [`PrivateKey`] as rcgen's signing key, so rcgen needs no crypto backend of its own.
 /// Hosts use it to make certificates with rcgen (self-signed fallbacks, test CAs).
 ///
-/// Only with the `rcgen` feature (on by default); the engine itself writes its CSRs and
-/// certificates without rcgen.
-#[cfg(feature = "rcgen")]
+/// Only with the `rcgen` feature (off by default; the tests turn it on); the engine itself
+/// writes its CSRs and certificates without rcgen.
+#[cfg(any(test, feature = "rcgen"))]
 pub struct RcgenKey<'a> {
     key: &'a PrivateKey,
     public: Vec<u8>,
 }
 
-#[cfg(feature = "rcgen")]
+#[cfg(any(test, feature = "rcgen"))]
 impl<'a> RcgenKey<'a> {
     /// Wraps `key`.
     pub fn new(key: &'a PrivateKey) -> Self {
@@ -61,7 +61,7 @@ impl<'a> RcgenKey<'a> {
     }
 }
 
-#[cfg(feature = "rcgen")]
+#[cfg(any(test, feature = "rcgen"))]
 impl rcgen::PublicKeyData for RcgenKey<'_> {
     fn der_bytes(&self) -> &[u8] {
         &self.public
@@ -75,7 +75,7 @@ impl rcgen::PublicKeyData for RcgenKey<'_> {
     }
 }
 
-#[cfg(feature = "rcgen")]
+#[cfg(any(test, feature = "rcgen"))]
 impl rcgen::SigningKey for RcgenKey<'_> {
     fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
         self.key

@@ -39,8 +39,7 @@ fn run(command: &mut Command) -> Result<()> {
 
 /// A cargo command for one of the engine's binding crates (`bindings/`) on
 /// wasm32-unknown-unknown, with its own target dir (the component and JS builds need
-/// different cfgs and must never share artifacts). The bindings take the engine without its
-/// default features: `rcgen` (a helper for native hosts) has no place in them.
+/// different cfgs and must never share artifacts).
 fn cargo_engine(root: &Path, target_dir: &Path, package: &str) -> Command {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
