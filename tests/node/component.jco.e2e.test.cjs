@@ -3,7 +3,7 @@
 // another language would: transpiled by jco (@bytecodealliance/jco, pinned in
 // tests/package.json; its output imports `wasi:random` from @bytecodealliance/preview2-shim),
 // then run through the loop documented at the top of wit/acme.wit with nothing but the WIT:
-// a new account and an HTTP-01 order against a local Pebble (tests/workerd/pebble.cjs), Node's
+// a new account and an HTTP-01 order against a local Pebble (tests/pebble.cjs), Node's
 // fetch, http.createServer on Pebble's validation port, the chain checked against Pebble's
 // root. It also checks how jco maps the WIT's values (README "Driving the component from
 // another language" has the table) and two points of the contract: a misspelled challenge
@@ -213,7 +213,7 @@ if (process.env[CHILD_ENV]) {
 } else {
   const { test, before, after } = require('node:test');
   const assert = require('node:assert');
-  const { Processes, startPebble } = require('../workerd/pebble.cjs');
+  const { Processes, startPebble } = require('../pebble.cjs');
 
   let dir; // temp dir: Pebble's files and logs
   let jcoDir; // jco's output

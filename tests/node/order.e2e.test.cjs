@@ -1,5 +1,5 @@
 // End to end against a real CA: Pebble and pebble-challtestsrv (Debian package `pebble`) on
-// free loopback ports, the engine's JS build driven by acme-driver.cjs with Node's fetch,
+// free loopback ports (tests/pebble.cjs), the engine's JS build driven by acme-driver.cjs with Node's fetch,
 // HTTP-01 served by http.createServer, the certificate checked with crypto.X509Certificate
 // against Pebble's intermediate and root, then revoked. Every process started here is
 // killed in after().
@@ -8,116 +8,30 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
-const { spawn, spawnSync, execFileSync } = require('node:child_process');
+const { spawn } = require('node:child_process');
+const { Processes, startPebble } = require('../pebble.cjs');
 
 const NAME = 'node-e2e.example.test';
-const children = []; // every process started here, killed by PID in after()
+let processes; // every process started here (Pebble's and the clients), killed by PID in after()
 let dir;
-let ca; // {directory, management, httpPort}
-
-/** A free TCP port on 127.0.0.1 (bound to port 0, then closed). */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Waits (at most `ms`) until 127.0.0.1:`port` accepts connections. */
-async function waitForPort(port, ms, what) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const ok = await new Promise((resolve) => {
-      const socket = net.connect({ host: '127.0.0.1', port });
-      socket.setTimeout(200);
-      socket.once('connect', () => { socket.destroy(); resolve(true); });
-      socket.once('error', () => resolve(false));
-      socket.once('timeout', () => { socket.destroy(); resolve(false); });
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`${what} did not listen on ${port} within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** Starts a process whose output goes to `log` in the test dir; remembered for after(). */
-function start(command, args, log, env = {}) {
-  const out = fs.openSync(path.join(dir, log), 'w');
-  const child = spawn(command, args, { stdio: ['ignore', out, out], env: { ...process.env, ...env } });
-  fs.closeSync(out);
-  children.push(child);
-  return child;
-}
-
-/** Whether `command` is on PATH. */
-const installed = (command) => spawnSync('which', [command]).status === 0;
+let ca; // {directory, management, httpPort, tlsRoot}
 
 before(async () => {
-  for (const command of ['pebble', 'pebble-challtestsrv', 'openssl']) {
-    if (!installed(command)) {
-      throw new Error(`${command} is not installed: this test needs Debian's pebble package `
-        + '(apt-get install pebble openssl; .ci/run installs it)');
-    }
-  }
   const started = Date.now();
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'certsmith-node-e2e-'));
-  const openssl = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe', timeout: 20_000 });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-  openssl('req', '-x509', ...ec, '-days', '2', '-subj', '/CN=test TLS root', '-keyout', 'root.key', '-out', 'root.pem');
-  openssl('req', ...ec, '-subj', '/CN=localhost', '-keyout', 'localhost.key', '-out', 'localhost.csr');
-  fs.writeFileSync(path.join(dir, 'san.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
-  openssl('x509', '-req', '-in', 'localhost.csr', '-CA', 'root.pem', '-CAkey', 'root.key', '-CAcreateserial',
-    '-days', '2', '-extfile', 'san.ext', '-out', 'localhost.pem');
-
-  const ports = [];
-  for (let i = 0; i < 6; i++) ports.push(await freePort());
-  const [pListen, pManagement, pHttp, pTls, pDns, pDnsManagement] = ports;
-  fs.writeFileSync(path.join(dir, 'pebble.json'), JSON.stringify({
-    pebble: {
-      listenAddress: `127.0.0.1:${pListen}`,
-      managementListenAddress: `127.0.0.1:${pManagement}`,
-      certificate: path.join(dir, 'localhost.pem'),
-      privateKey: path.join(dir, 'localhost.key'),
-      httpPort: pHttp,
-      tlsPort: pTls,
-      ocspResponderURL: '',
-      externalAccountBindingRequired: false,
-    },
-  }));
-  start('pebble-challtestsrv', ['-defaultIPv4', '127.0.0.1', '-defaultIPv6', '', '-http01', '', '-https01', '',
-    '-tlsalpn01', '', '-dns01', `127.0.0.1:${pDns}`, '-management', `127.0.0.1:${pDnsManagement}`],
-  'challtestsrv.log');
-  start('pebble', ['-config', path.join(dir, 'pebble.json'), '-dnsserver', `127.0.0.1:${pDns}`], 'pebble.log',
-    { PEBBLE_VA_NOSLEEP: '1' });
-  await waitForPort(pListen, 10_000, 'pebble');
-  await waitForPort(pManagement, 10_000, 'pebble (management)');
-  ca = {
-    directory: `https://localhost:${pListen}/dir`,
-    management: `https://localhost:${pManagement}`,
-    httpPort: pHttp,
-  };
+  processes = new Processes(dir);
+  ca = await startPebble(processes, dir);
   console.log(`Pebble up on ${ca.directory} in ${Date.now() - started} ms`);
 });
 
 after(async () => {
   const started = Date.now();
-  for (const child of children) {
-    if (child.exitCode !== null || child.signalCode !== null) continue;
-    try { process.kill(child.pid, 'SIGKILL'); } catch { /* already gone */ }
-    await Promise.race([
-      new Promise((resolve) => child.once('exit', resolve)),
-      new Promise((resolve) => setTimeout(resolve, 5_000).unref()),
-    ]);
-  }
+  const count = processes ? processes.children.length : 0;
+  if (processes) await processes.stopAll();
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
-  console.log(`stopped all ${children.length} processes started here in ${Date.now() - started} ms`);
+  console.log(`stopped all ${count} processes still running in ${Date.now() - started} ms`);
 });
 
 /** Runs the client half (e2e-order-client.cjs) for `scenario` with the `build` package,
@@ -128,11 +42,11 @@ function runClient(scenario, build = 'nodejs', ms = 90_000) {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
         ...process.env,
-        NODE_EXTRA_CA_CERTS: path.join(dir, 'root.pem'),
+        NODE_EXTRA_CA_CERTS: ca.tlsRoot,
         E2E: JSON.stringify({ ...ca, name: NAME, scenario, build }),
       },
     });
-    children.push(child);
+    processes.children.push(child);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });

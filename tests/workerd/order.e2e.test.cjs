@@ -15,7 +15,7 @@ const https = require('node:https');
 const os = require('node:os');
 const path = require('node:path');
 
-const { Processes, freePort, waitForPort, startPebble } = require('./pebble.cjs');
+const { Processes, freePort, waitForPort, startPebble } = require('../pebble.cjs');
 
 const NAMES = ['workerd-e2e.example.test', 'workerd-restart.example.test'];
 const CONTACT = ['mailto:workerd-e2e@example.test'];

@@ -16,7 +16,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
 
-const { Processes, freePort, waitForPort, startPebble } = require('./pebble.cjs');
+const { Processes, freePort, waitForPort, startPebble } = require('../pebble.cjs');
 
 const NAME = 'responder-e2e.example.test';
 const TOKEN = 'evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA';
