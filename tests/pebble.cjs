@@ -134,4 +134,37 @@ async function startPebble(processes, dir) {
   };
 }
 
-module.exports = { Processes, freePort, waitForPort, startPebble };
+/**
+ * Runs the Node script `script` as a child process that trusts Pebble's TLS root (`ca`, from
+ * `startPebble`), with `env` added, for at most `ms`: the client half of a test, which prints
+ * a JSON report. Resolves with the report; rejects with the child's stderr and the tail of
+ * Pebble's log (in `dir`) if it fails. The child is remembered in `processes`.
+ */
+function runClientScript(processes, dir, ca, script, env, ms = 90_000) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: ca.tlsRoot, ...env },
+    });
+    processes.children.push(child); // killed by PID in stopAll() if still running
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => {
+      try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ }
+      reject(new Error(`the client did not finish within ${ms} ms\n${stderr}`));
+    }, ms);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code !== 0) {
+        const pebbleLog = fs.readFileSync(path.join(dir, 'pebble.log'), 'utf8').slice(-4000);
+        reject(new Error(`the client exited with ${code ?? signal}:\n${stderr}\npebble.log:\n${pebbleLog}`));
+        return;
+      }
+      try { resolve(JSON.parse(stdout)); } catch (e) { reject(new Error(`bad report: ${e}\n${stdout}\n${stderr}`)); }
+    });
+  });
+}
+
+module.exports = { Processes, freePort, waitForPort, startPebble, runClientScript };

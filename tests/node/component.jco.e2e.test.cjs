@@ -19,7 +19,6 @@ const fs = require('node:fs');
 const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
-const { spawn } = require('node:child_process');
 const { pathToFileURL } = require('node:url');
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -213,7 +212,7 @@ if (process.env[CHILD_ENV]) {
 } else {
   const { test, before, after } = require('node:test');
   const assert = require('node:assert');
-  const { Processes, startPebble } = require('../pebble.cjs');
+  const { Processes, startPebble, runClientScript } = require('../pebble.cjs');
 
   let dir; // temp dir: Pebble's files and logs
   let jcoDir; // jco's output
@@ -251,30 +250,8 @@ if (process.env[CHILD_ENV]) {
   });
 
   /** Runs the client half in a child process that trusts Pebble's TLS root; at most `ms`. */
-  const runClient = (ms = 90_000) => new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [__filename], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: ca.tlsRoot, [CHILD_ENV]: JSON.stringify({ ...ca, jcoDir }) },
-    });
-    processes.children.push(proc); // killed by PID in after() if still running
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (d) => { stdout += d; });
-    proc.stderr.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => {
-      try { process.kill(proc.pid, 'SIGKILL'); } catch { /* gone */ }
-      reject(new Error(`the client did not finish within ${ms} ms\n${stderr}`));
-    }, ms);
-    proc.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (code !== 0) {
-        const pebbleLog = fs.readFileSync(path.join(dir, 'pebble.log'), 'utf8').slice(-4000);
-        reject(new Error(`the client exited with ${code ?? signal}:\n${stderr}\npebble.log:\n${pebbleLog}`));
-        return;
-      }
-      try { resolve(JSON.parse(stdout)); } catch (e) { reject(new Error(`bad report: ${e}\n${stdout}\n${stderr}`)); }
-    });
-  });
+  const runClient = (ms = 90_000) => runClientScript(processes, dir, ca, __filename,
+    { [CHILD_ENV]: JSON.stringify({ ...ca, jcoDir }) }, ms);
 
   test('the component, transpiled by jco, gets a certificate from Pebble over HTTP-01', { timeout: 120_000 }, async () => {
     const started = Date.now();

@@ -10,8 +10,7 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { spawn } = require('node:child_process');
-const { Processes, startPebble } = require('../pebble.cjs');
+const { Processes, startPebble, runClientScript } = require('../pebble.cjs');
 
 const NAME = 'node-e2e.example.test';
 let processes; // every process started here (Pebble's and the clients), killed by PID in after()
@@ -37,34 +36,8 @@ after(async () => {
 /** Runs the client half (e2e-order-client.cjs) for `scenario` with the `build` package,
  * trusting Pebble's TLS root; at most `ms`. Resolves with its JSON report. */
 function runClient(scenario, build = 'nodejs', ms = 90_000) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(__dirname, 'e2e-order-client.cjs')], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        NODE_EXTRA_CA_CERTS: ca.tlsRoot,
-        E2E: JSON.stringify({ ...ca, name: NAME, scenario, build }),
-      },
-    });
-    processes.children.push(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => {
-      try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ }
-      reject(new Error(`the client did not finish within ${ms} ms\n${stderr}`));
-    }, ms);
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (code !== 0) {
-        const pebbleLog = fs.readFileSync(path.join(dir, 'pebble.log'), 'utf8').slice(-4000);
-        reject(new Error(`the client exited with ${code ?? signal}:\n${stderr}\npebble.log:\n${pebbleLog}`));
-        return;
-      }
-      try { resolve(JSON.parse(stdout)); } catch (e) { reject(new Error(`bad report: ${e}\n${stdout}\n${stderr}`)); }
-    });
-  });
+  const env = { E2E: JSON.stringify({ ...ca, name: NAME, scenario, build }) };
+  return runClientScript(processes, dir, ca, path.join(__dirname, 'e2e-order-client.cjs'), env, ms);
 }
 
 /** The PEM blocks of a bundle. */
