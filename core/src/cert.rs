@@ -8,10 +8,10 @@
 use std::net::IpAddr;
 
 use crate::asn1::{self, DerError, DerResult, Element, Reader, tag};
-use crate::csr::oid;
+use crate::base64url::b64url;
 use crate::error::Error;
-use crate::jose::b64url;
 use crate::keys::PrivateKey;
+use crate::oid;
 use crate::timestamp::{DateTime, Timestamp, days_in_month};
 use crate::wire::Identifier;
 

@@ -4,10 +4,11 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::asn1;
+use crate::base64url::b64url;
 use crate::csr;
 use crate::error::Error;
-use crate::jose::b64url;
 use crate::keys::{KeyType, PrivateKey};
+use crate::oid;
 use crate::random::Random;
 use crate::timestamp::Timestamp;
 use crate::wire::Identifier;
@@ -68,7 +69,7 @@ pub fn tls_alpn01_certificate(
         asn1::tag::OCTET_STRING,
         &Sha256::digest(key_authorization.as_bytes()),
     );
-    let acme = csr::extension(csr::oid::ACME_IDENTIFIER, true, &digest);
+    let acme = csr::extension(oid::ACME_IDENTIFIER, true, &digest);
     let now_secs = i64::try_from(now.unix_secs()).unwrap_or(i64::MAX);
     let der = csr::self_signed_certificate(
         &key,

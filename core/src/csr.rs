@@ -6,38 +6,9 @@ use std::net::IpAddr;
 use crate::asn1::{self, tag};
 use crate::error::Error;
 use crate::keys::{KeyType, PrivateKey};
+use crate::oid;
 use crate::timestamp::{DateTime, MAX_UNIX_SECS};
 use crate::wire::{Identifier, IdentifierType};
-
-/// Object identifiers (DER content octets) the engine writes or looks for.
-pub(crate) mod oid {
-    /// id-ecPublicKey, 1.2.840.10045.2.1.
-    pub const EC_PUBLIC_KEY: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
-    /// secp256r1 (P-256), 1.2.840.10045.3.1.7.
-    pub const SECP256R1: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
-    /// secp384r1 (P-384), 1.3.132.0.34.
-    pub const SECP384R1: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x22];
-    /// ecdsa-with-SHA256, 1.2.840.10045.4.3.2.
-    pub const ECDSA_WITH_SHA256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02];
-    /// ecdsa-with-SHA384, 1.2.840.10045.4.3.3.
-    pub const ECDSA_WITH_SHA384: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03];
-    /// rsaEncryption, 1.2.840.113549.1.1.1.
-    pub const RSA_ENCRYPTION: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
-    /// Ed25519, 1.3.101.112.
-    pub const ED25519: &[u8] = &[0x2b, 0x65, 0x70];
-    /// PKCS #9 extensionRequest, 1.2.840.113549.1.9.14.
-    pub const EXTENSION_REQUEST: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x0e];
-    /// subjectAltName, 2.5.29.17.
-    pub const SUBJECT_ALT_NAME: &[u8] = &[0x55, 0x1d, 0x11];
-    /// basicConstraints, 2.5.29.19.
-    pub const BASIC_CONSTRAINTS: &[u8] = &[0x55, 0x1d, 0x13];
-    /// authorityKeyIdentifier, 2.5.29.35.
-    pub const AUTHORITY_KEY_IDENTIFIER: &[u8] = &[0x55, 0x1d, 0x23];
-    /// id-pe-acmeIdentifier (RFC 8737), 1.3.6.1.5.5.7.1.31.
-    pub const ACME_IDENTIFIER: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x1f];
-    /// commonName, 2.5.4.3.
-    pub const COMMON_NAME: &[u8] = &[0x55, 0x04, 0x03];
-}
 
 /// A [`PrivateKey`] as rcgen's signing key, so rcgen needs no crypto backend of its own.
 /// Hosts use it to make certificates with rcgen (self-signed fallbacks, test CAs).
@@ -84,11 +55,6 @@ impl rcgen::SigningKey for RcgenKey<'_> {
     }
 }
 
-/// An OBJECT IDENTIFIER element.
-pub(crate) fn oid_element(content: &[u8]) -> Vec<u8> {
-    asn1::element(tag::OID, content)
-}
-
 /// The subjectAltName extension for `identifiers` (dNSName / iPAddress entries), or an error
 /// naming the first one that cannot be written. Critical: the subjects we write are empty
 /// (RFC 5280 §4.2.1.6).
@@ -128,7 +94,7 @@ pub(crate) fn subject_alt_name(identifiers: &[Identifier]) -> Result<Vec<u8>, Er
 
 /// An X.509 Extension: `SEQUENCE { extnID, critical (only when true), extnValue }`.
 pub(crate) fn extension(oid: &[u8], critical: bool, value_der: &[u8]) -> Vec<u8> {
-    let mut content = oid_element(oid);
+    let mut content = oid::element(oid);
     if critical {
         asn1::write(&mut content, tag::BOOLEAN, &[0xff]);
     }
@@ -142,7 +108,7 @@ fn signature_algorithm(kind: KeyType) -> Vec<u8> {
         KeyType::P256 => oid::ECDSA_WITH_SHA256,
         KeyType::P384 => oid::ECDSA_WITH_SHA384,
     };
-    asn1::sequence(&[&oid_element(oid)])
+    asn1::sequence(&[&oid::element(oid)])
 }
 
 /// `SEQUENCE { to_be_signed, signatureAlgorithm, BIT STRING signature }`, signed by `key`:
@@ -186,7 +152,7 @@ pub fn build_csr(identifiers: &[Identifier], key: &PrivateKey) -> Result<Vec<u8>
     if !identifiers.is_empty() {
         let extensions = asn1::sequence(&[&subject_alt_name(identifiers)?]);
         attributes = asn1::sequence(&[
-            &oid_element(oid::EXTENSION_REQUEST),
+            &oid::element(oid::EXTENSION_REQUEST),
             &asn1::element(tag::SET, &extensions),
         ]);
     }

@@ -5,7 +5,7 @@
 //! §2.4 allows.
 
 use crate::asn1::{self, Reader, tag};
-use crate::csr::oid;
+use crate::oid;
 
 /// Short names of the attribute types WebPKI certificates use.
 const SHORT_NAMES: [(&str, &str); 12] = [

@@ -1,78 +1,16 @@
 //! JOSE as ACME uses it: JWKs, RFC 7638 thumbprints, flattened JWS (ES256/ES384 with `jwk`
 //! or `kid`), external account binding (HS256) and the nested JWS of key rollover.
 
-use base64ct::{Base64UrlUnpadded, Encoding};
 use hmac::{Hmac, KeyInit, Mac};
 #[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
+pub use crate::base64url::{MAX_TOKEN_LEN, b64url, b64url_decode, is_base64url};
 use crate::error::Error;
 use crate::json::ObjectWriter;
+pub use crate::jwk::Jwk;
 use crate::keys::PrivateKey;
-
-/// The longest challenge token accepted (RFC 8555 asks for at least 128 bits: 22
-/// characters).
-pub const MAX_TOKEN_LEN: usize = 256;
-
-/// Whether `text` is unpadded base64url (`A-Z a-z 0-9 - _`) of 1 to `max_len` characters:
-/// the shape of ACME tokens and nonces, safe in file names, store keys and URL paths.
-pub fn is_base64url(text: &str, max_len: usize) -> bool {
-    (1..=max_len).contains(&text.len())
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-/// Encodes bytes as base64url without padding.
-pub fn b64url(data: &[u8]) -> String {
-    Base64UrlUnpadded::encode_string(data)
-}
-
-/// Decodes base64url without padding (canonical: the unused low bits must be zero); `what`
-/// names the input in the error.
-pub fn b64url_decode(text: &str, what: &str) -> Result<Vec<u8>, Error> {
-    Base64UrlUnpadded::decode_vec(text)
-        .map_err(|_| Error::invalid_input(what, "unpadded base64url (A-Z a-z 0-9 - _)"))
-}
-
-/// An EC public key as a JWK (RFC 7517/7518).
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
-pub struct Jwk {
-    /// Always `"EC"`.
-    pub kty: String,
-    /// `"P-256"` or `"P-384"`.
-    pub crv: String,
-    /// The x coordinate, base64url.
-    pub x: String,
-    /// The y coordinate, base64url.
-    pub y: String,
-}
-
-impl Jwk {
-    /// The RFC 7638 thumbprint: base64url(SHA-256 of `{"crv":…,"kty":…,"x":…,"y":…}`).
-    pub fn thumbprint(&self) -> String {
-        // RFC 7638's canonical form: the required members in lexicographic order.
-        let canonical = ObjectWriter::new()
-            .string("crv", &self.crv)
-            .string("kty", &self.kty)
-            .string("x", &self.x)
-            .string("y", &self.y)
-            .finish();
-        b64url(&Sha256::digest(canonical.as_bytes()))
-    }
-
-    /// The JWK as JSON: `{"kty":…,"crv":…,"x":…,"y":…}`.
-    pub(crate) fn to_json(&self) -> String {
-        ObjectWriter::new()
-            .string("kty", &self.kty)
-            .string("crv", &self.crv)
-            .string("x", &self.x)
-            .string("y", &self.y)
-            .finish()
-    }
-}
 
 /// A JWS protected header: `alg`, then `jwk` or `kid`, `nonce` when given, and `url`.
 fn protected_header(

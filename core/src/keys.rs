@@ -7,9 +7,10 @@ use p256::ecdsa::signature::{self, Signer};
 use zeroize::Zeroizing;
 
 use crate::asn1::{self, Reader, tag};
-use crate::csr::oid;
+use crate::base64url::b64url;
 use crate::error::Error;
-use crate::jose::{Jwk, b64url};
+use crate::jwk::Jwk;
+use crate::oid;
 use crate::random::Random;
 
 /// The curve of a key.
@@ -252,8 +253,8 @@ impl PrivateKey {
 /// The SubjectPublicKeyInfo / PKCS#8 AlgorithmIdentifier of an EC key on `kind`'s curve.
 fn key_algorithm(kind: KeyType) -> Vec<u8> {
     asn1::sequence(&[
-        &crate::csr::oid_element(oid::EC_PUBLIC_KEY),
-        &crate::csr::oid_element(curve_oid(kind)),
+        &oid::element(oid::EC_PUBLIC_KEY),
+        &oid::element(curve_oid(kind)),
     ])
 }
 

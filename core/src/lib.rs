@@ -7,6 +7,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod asn1;
+mod base64url;
 pub mod cert;
 pub mod challenge;
 pub mod client;
@@ -17,7 +18,9 @@ pub mod error;
 pub mod http;
 pub mod jose;
 mod json;
+mod jwk;
 pub mod keys;
+mod oid;
 pub mod random;
 pub mod timestamp;
 pub mod wire;
