@@ -57,8 +57,13 @@ fn from_js<T: serde::de::DeserializeOwned>(value: &JsValue, what: &str) -> Resul
             .ok_or_else(|| Error::invalid_input(what, "a plain object"))?;
         Zeroizing::new(text)
     };
-    serde_json::from_str(&text).map_err(|e| {
-        // serde_json ends its messages with the position in the JSON text we made: noise here.
+    from_json(&text, what)
+}
+
+/// JSON text of an options object as `T`; `what` names it in the error.
+fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, Error> {
+    serde_json::from_str(text).map_err(|e| {
+        // serde_json ends its messages with the position in the JSON text: noise here.
         let message = e.to_string();
         let message = message
             .rsplit_once(" at line ")
@@ -322,33 +327,48 @@ struct RequestView<'a> {
     headers: &'a [(String, String)],
 }
 
+/// An action as the JS object `poll` hands out has it, but `op` and a request's `body`, as
+/// JSON text: for hosts outside JS that compare their outputs with recorded ones
+/// (`tools/transcripts`).
+pub fn action_json(action: &Action) -> Result<String, Error> {
+    serde_json::to_string(&ActionView::of(action)).map_err(|e| Error::InvalidState {
+        reason: format!("cannot serialise an action ({e})"),
+    })
+}
+
+impl<'a> ActionView<'a> {
+    /// The view of `action`.
+    fn of(action: &'a Action) -> Self {
+        match action {
+            Action::Send(r) => ActionView::Send {
+                request: RequestView {
+                    method: r.method.as_str(),
+                    url: &r.url,
+                    headers: &r.headers,
+                },
+            },
+            Action::Deploy(t) => ActionView::Deploy {
+                challenge: TaskView::of(t),
+            },
+            Action::Cleanup(t) => ActionView::Cleanup {
+                challenge: TaskView::of(t),
+            },
+            Action::Save(s) => ActionView::Save {
+                snapshot: s.to_json(),
+            },
+            Action::Done(o) => ActionView::Done {
+                outcome: OutcomeView::of(o),
+            },
+            Action::Failed(e) => ActionView::Failed {
+                error: ErrorView::of(e),
+            },
+        }
+    }
+}
+
 /// An [`Output`] as the JS object `{op, kind, …}`.
 fn output_out(output: &Output) -> Result<JsValue, Error> {
-    let view = match &output.action {
-        Action::Send(r) => ActionView::Send {
-            request: RequestView {
-                method: r.method.as_str(),
-                url: &r.url,
-                headers: &r.headers,
-            },
-        },
-        Action::Deploy(t) => ActionView::Deploy {
-            challenge: TaskView::of(t),
-        },
-        Action::Cleanup(t) => ActionView::Cleanup {
-            challenge: TaskView::of(t),
-        },
-        Action::Save(s) => ActionView::Save {
-            snapshot: s.to_json(),
-        },
-        Action::Done(o) => ActionView::Done {
-            outcome: OutcomeView::of(o),
-        },
-        Action::Failed(e) => ActionView::Failed {
-            error: ErrorView::of(e),
-        },
-    };
-    let object = to_js(&view)?;
+    let object = to_js(&ActionView::of(&output.action))?;
     set(&object, "op", &JsValue::from_f64(output.op.0 as f64));
     if let Action::Send(r) = &output.action {
         set(
@@ -372,6 +392,28 @@ struct NewAccountIn {
     terms_of_service_agreed: bool,
     only_return_existing: bool,
     external_account: Option<ExternalAccountIn>,
+}
+
+impl NewAccountIn {
+    /// The engine's command.
+    fn into_command(self) -> Result<Command, Error> {
+        let external_account = match self.external_account {
+            Some(e) => Some(certsmith_core::ExternalAccountKey {
+                kid: e.kid,
+                hmac_key: Zeroizing::new(jose::b64url_decode(
+                    e.hmac_key.trim_end_matches('='),
+                    "hmacKey",
+                )?),
+            }),
+            None => None,
+        };
+        Ok(Command::NewAccount(certsmith_core::NewAccountRequest {
+            contact: self.contact,
+            terms_of_service_agreed: self.terms_of_service_agreed,
+            only_return_existing: self.only_return_existing,
+            external_account,
+        }))
+    }
 }
 
 /// An external account binding: the key id and the HMAC key as the CA gives it (base64url).
@@ -547,23 +589,7 @@ fn command_in(value: &JsValue) -> Result<Command, Error> {
     let kind = get(value, "kind").as_string();
     Ok(match kind.as_deref() {
         Some("new-account") => {
-            let options: NewAccountIn = from_js(value, "new-account command")?;
-            let external_account = match options.external_account {
-                Some(e) => Some(certsmith_core::ExternalAccountKey {
-                    kid: e.kid,
-                    hmac_key: Zeroizing::new(jose::b64url_decode(
-                        e.hmac_key.trim_end_matches('='),
-                        "hmacKey",
-                    )?),
-                }),
-                None => None,
-            };
-            Command::NewAccount(certsmith_core::NewAccountRequest {
-                contact: options.contact,
-                terms_of_service_agreed: options.terms_of_service_agreed,
-                only_return_existing: options.only_return_existing,
-                external_account,
-            })
+            from_js::<NewAccountIn>(value, "new-account command")?.into_command()?
         }
         Some("fetch-account") => {
             only_fields(value, "fetch-account command", &[])?;
@@ -634,6 +660,27 @@ fn command_in(value: &JsValue) -> Result<Command, Error> {
             ));
         }
     })
+}
+
+/// The JSON text of a `new-account` or `order` command object (the shapes `start` takes) as
+/// the engine's command: for hosts outside JS that replay the same objects, such as the
+/// recorded runs of `tools/transcripts`.
+pub fn command_from_json(text: &str) -> Result<Command, Error> {
+    /// A command object's kind alone.
+    #[derive(Deserialize)]
+    struct KindOnly {
+        kind: String,
+    }
+    match from_json::<KindOnly>(text, "command")?.kind.as_str() {
+        "new-account" => from_json::<NewAccountIn>(text, "new-account command")?.into_command(),
+        "order" => Ok(Command::Order(
+            from_json::<OrderIn>(text, "order command")?.into_request()?,
+        )),
+        other => Err(Error::invalid_input(
+            format!("command kind {other:?}"),
+            "new-account or order",
+        )),
+    }
 }
 
 /// An input: `{kind: 'response', status, headers, body}`, `{kind: 'transport-error',
