@@ -8,41 +8,41 @@
 /// Tag numbers (universal class unless noted).
 pub(crate) mod tag {
     /// BOOLEAN.
-    pub const BOOLEAN: u8 = 0x01;
+    pub(crate) const BOOLEAN: u8 = 0x01;
     /// INTEGER.
-    pub const INTEGER: u8 = 0x02;
+    pub(crate) const INTEGER: u8 = 0x02;
     /// BIT STRING.
-    pub const BIT_STRING: u8 = 0x03;
+    pub(crate) const BIT_STRING: u8 = 0x03;
     /// OCTET STRING.
-    pub const OCTET_STRING: u8 = 0x04;
+    pub(crate) const OCTET_STRING: u8 = 0x04;
     /// OBJECT IDENTIFIER.
-    pub const OID: u8 = 0x06;
+    pub(crate) const OID: u8 = 0x06;
     /// UTF8String.
-    pub const UTF8_STRING: u8 = 0x0c;
+    pub(crate) const UTF8_STRING: u8 = 0x0c;
     /// PrintableString.
-    pub const PRINTABLE_STRING: u8 = 0x13;
+    pub(crate) const PRINTABLE_STRING: u8 = 0x13;
     /// TeletexString (T61String).
-    pub const TELETEX_STRING: u8 = 0x14;
+    pub(crate) const TELETEX_STRING: u8 = 0x14;
     /// IA5String.
-    pub const IA5_STRING: u8 = 0x16;
+    pub(crate) const IA5_STRING: u8 = 0x16;
     /// UTCTime.
-    pub const UTC_TIME: u8 = 0x17;
+    pub(crate) const UTC_TIME: u8 = 0x17;
     /// GeneralizedTime.
-    pub const GENERALIZED_TIME: u8 = 0x18;
+    pub(crate) const GENERALIZED_TIME: u8 = 0x18;
     /// BMPString.
-    pub const BMP_STRING: u8 = 0x1e;
+    pub(crate) const BMP_STRING: u8 = 0x1e;
     /// SEQUENCE (constructed).
-    pub const SEQUENCE: u8 = 0x30;
+    pub(crate) const SEQUENCE: u8 = 0x30;
     /// SET (constructed).
-    pub const SET: u8 = 0x31;
+    pub(crate) const SET: u8 = 0x31;
 
     /// Context-specific `[n]`, primitive (IMPLICIT tagging of a primitive type).
-    pub const fn context(n: u8) -> u8 {
+    pub(crate) const fn context(n: u8) -> u8 {
         0x80 | n
     }
 
     /// Context-specific `[n]`, constructed (EXPLICIT tagging, or IMPLICIT of a SEQUENCE).
-    pub const fn context_constructed(n: u8) -> u8 {
+    pub(crate) const fn context_constructed(n: u8) -> u8 {
         0xa0 | n
     }
 }
@@ -73,7 +73,7 @@ pub(crate) struct Element<'a> {
 
 impl<'a> Element<'a> {
     /// A reader over the content of this (constructed) element.
-    pub fn reader(&self) -> Reader<'a> {
+    pub(crate) fn reader(&self) -> Reader<'a> {
         Reader::new(self.content)
     }
 }
@@ -86,22 +86,22 @@ pub(crate) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     /// A reader over `input`.
-    pub fn new(input: &'a [u8]) -> Self {
+    pub(crate) fn new(input: &'a [u8]) -> Self {
         Self { rest: input }
     }
 
     /// Whether everything has been read.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.rest.is_empty()
     }
 
     /// The tag of the next element, if any.
-    pub fn peek_tag(&self) -> Option<u8> {
+    pub(crate) fn peek_tag(&self) -> Option<u8> {
         self.rest.first().copied()
     }
 
     /// Reads the next element.
-    pub fn element(&mut self) -> DerResult<Element<'a>> {
+    pub(crate) fn element(&mut self) -> DerResult<Element<'a>> {
         let input = self.rest;
         let (&tag, after_tag) = input.split_first().ok_or(DerError("truncated"))?;
         if tag & 0x1f == 0x1f {
@@ -151,7 +151,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads the next element, which must have tag `tag`.
-    pub fn expect(&mut self, tag: u8) -> DerResult<Element<'a>> {
+    pub(crate) fn expect(&mut self, tag: u8) -> DerResult<Element<'a>> {
         let element = self.element()?;
         if element.tag == tag {
             Ok(element)
@@ -161,7 +161,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads the next element if it has tag `tag`.
-    pub fn optional(&mut self, tag: u8) -> DerResult<Option<Element<'a>>> {
+    pub(crate) fn optional(&mut self, tag: u8) -> DerResult<Option<Element<'a>>> {
         if self.peek_tag() == Some(tag) {
             self.element().map(Some)
         } else {
@@ -170,12 +170,12 @@ impl<'a> Reader<'a> {
     }
 
     /// A reader over the content of the next element, which must have tag `tag`.
-    pub fn nested(&mut self, tag: u8) -> DerResult<Reader<'a>> {
+    pub(crate) fn nested(&mut self, tag: u8) -> DerResult<Reader<'a>> {
         self.expect(tag).map(|e| e.reader())
     }
 
     /// Fails unless everything has been read.
-    pub fn finish(&self) -> DerResult<()> {
+    pub(crate) fn finish(&self) -> DerResult<()> {
         if self.rest.is_empty() {
             Ok(())
         } else {
@@ -184,7 +184,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The content octets of an INTEGER (checked minimal; sign byte kept).
-    pub fn integer(&mut self) -> DerResult<&'a [u8]> {
+    pub(crate) fn integer(&mut self) -> DerResult<&'a [u8]> {
         let content = self.expect(tag::INTEGER)?.content;
         match content {
             [] => Err(DerError("empty INTEGER")),
@@ -195,7 +195,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A small non-negative INTEGER.
-    pub fn small_uint(&mut self) -> DerResult<u32> {
+    pub(crate) fn small_uint(&mut self) -> DerResult<u32> {
         let content = self.integer()?;
         if content[0] & 0x80 != 0 || content.len() > 5 {
             return Err(DerError("INTEGER out of range"));
@@ -207,7 +207,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A BOOLEAN (DER: 0x00 or 0xff).
-    pub fn boolean(&mut self) -> DerResult<bool> {
+    pub(crate) fn boolean(&mut self) -> DerResult<bool> {
         match self.expect(tag::BOOLEAN)?.content {
             [0x00] => Ok(false),
             [0xff] => Ok(true),
@@ -216,12 +216,12 @@ impl<'a> Reader<'a> {
     }
 
     /// The bytes of a BIT STRING with no unused bits.
-    pub fn bit_string(&mut self) -> DerResult<&'a [u8]> {
+    pub(crate) fn bit_string(&mut self) -> DerResult<&'a [u8]> {
         bit_string_bytes(self.expect(tag::BIT_STRING)?.content)
     }
 
     /// The content octets of an OBJECT IDENTIFIER (checked well-formed).
-    pub fn oid(&mut self) -> DerResult<&'a [u8]> {
+    pub(crate) fn oid(&mut self) -> DerResult<&'a [u8]> {
         let content = self.expect(tag::OID)?.content;
         check_oid(content)?;
         Ok(content)

@@ -381,7 +381,7 @@ impl<'a> Fields<'a> {
     }
 
     /// A required field.
-    pub fn required<T>(
+    pub(crate) fn required<T>(
         &self,
         key: &str,
         read: impl FnOnce(&Value) -> Result<T, JsonError>,
@@ -393,7 +393,7 @@ impl<'a> Fields<'a> {
     }
 
     /// An optional field: absent or `null` is `None`.
-    pub fn optional<T>(
+    pub(crate) fn optional<T>(
         &self,
         key: &str,
         read: impl FnOnce(&Value) -> Result<T, JsonError>,
@@ -405,7 +405,7 @@ impl<'a> Fields<'a> {
     }
 
     /// A field with a default when absent (an explicit `null` is read like any value).
-    pub fn or_default<T: Default>(
+    pub(crate) fn or_default<T: Default>(
         &self,
         key: &str,
         read: impl FnOnce(&Value) -> Result<T, JsonError>,
@@ -538,7 +538,7 @@ pub(crate) struct ObjectWriter {
 
 impl ObjectWriter {
     /// An empty object.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             out: String::from("{"),
         }
@@ -554,14 +554,14 @@ impl ObjectWriter {
     }
 
     /// A string member.
-    pub fn string(mut self, key: &str, value: &str) -> Self {
+    pub(crate) fn string(mut self, key: &str, value: &str) -> Self {
         self.key(key);
         write_string(&mut self.out, value);
         self
     }
 
     /// A string member, left out when `None`.
-    pub fn opt_string(self, key: &str, value: Option<&str>) -> Self {
+    pub(crate) fn opt_string(self, key: &str, value: Option<&str>) -> Self {
         match value {
             Some(value) => self.string(key, value),
             None => self,
@@ -569,26 +569,26 @@ impl ObjectWriter {
     }
 
     /// A member whose value is already-encoded JSON.
-    pub fn raw(mut self, key: &str, json: &str) -> Self {
+    pub(crate) fn raw(mut self, key: &str, json: &str) -> Self {
         self.key(key);
         self.out.push_str(json);
         self
     }
 
     /// A boolean member.
-    pub fn boolean(self, key: &str, value: bool) -> Self {
+    pub(crate) fn boolean(self, key: &str, value: bool) -> Self {
         self.raw(key, if value { "true" } else { "false" })
     }
 
     /// An unsigned integer member.
-    pub fn unsigned(self, key: &str, value: u64) -> Self {
+    pub(crate) fn unsigned(self, key: &str, value: u64) -> Self {
         let mut text = String::new();
         crate::asn1::push_decimal(&mut text, value);
         self.raw(key, &text)
     }
 
     /// The object's JSON text.
-    pub fn finish(mut self) -> String {
+    pub(crate) fn finish(mut self) -> String {
         self.out.push('}');
         self.out
     }

@@ -5,6 +5,7 @@
 //! and passes time in. See [`Client`] for the poll/handle loop.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![warn(unreachable_pub)]
 
 mod asn1;
 mod base64url;

@@ -218,7 +218,7 @@ pub(crate) struct DateTime {
 
 impl DateTime {
     /// The date-time `secs` seconds after the Unix epoch (negative: before it).
-    pub fn from_unix_secs(secs: i64) -> Self {
+    pub(crate) fn from_unix_secs(secs: i64) -> Self {
         let days = secs.div_euclid(DAY_SECS);
         let of_day = secs.rem_euclid(DAY_SECS) as u32;
         // Howard Hinnant's civil_from_days.
@@ -242,7 +242,7 @@ impl DateTime {
     }
 
     /// Seconds since the Unix epoch (fields assumed in range).
-    pub fn to_unix_secs(self) -> i64 {
+    pub(crate) fn to_unix_secs(self) -> i64 {
         // Howard Hinnant's days_from_civil.
         let y = self.year - i64::from(self.month <= 2);
         let era = y.div_euclid(400);

@@ -38,7 +38,7 @@ pub(crate) struct AbandonFlow {
 
 impl AbandonFlow {
     /// A flow that abandons the order at `order_url`.
-    pub fn new(order_url: String) -> Self {
+    pub(super) fn new(order_url: String) -> Self {
         Self {
             order_url,
             asked: Asked::Order,

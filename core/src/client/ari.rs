@@ -22,7 +22,7 @@ pub(crate) struct RenewalInfoFlow {
 
 impl RenewalInfoFlow {
     /// A flow for the certificate with ARI ID `cert_id`.
-    pub fn new(cert_id: String, random: u64) -> Self {
+    pub(super) fn new(cert_id: String, random: u64) -> Self {
         Self { cert_id, random }
     }
 }

@@ -146,7 +146,7 @@ pub(crate) struct OrderFlow {
 
 impl OrderFlow {
     /// A new order.
-    pub fn new(plan: OrderPlan, key: OrderKey) -> Self {
+    pub(super) fn new(plan: OrderPlan, key: OrderKey) -> Self {
         Self {
             plan,
             key,
@@ -165,7 +165,7 @@ impl OrderFlow {
     }
 
     /// Continues the order of a snapshot.
-    pub fn resume(snapshot: Snapshot) -> Self {
+    pub(super) fn resume(snapshot: Snapshot) -> Self {
         let (plan, key, order_url) = snapshot.into_parts();
         let mut flow = Self::new(plan, key);
         flow.order_url = Some(order_url);

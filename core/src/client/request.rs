@@ -57,18 +57,18 @@ pub(crate) struct Reply {
 
 impl Reply {
     /// The body as `T`, or an error naming the URL and what was expected.
-    pub fn json<T: FromJson>(&self, what: &str) -> Result<T, Error> {
+    pub(super) fn json<T: FromJson>(&self, what: &str) -> Result<T, Error> {
         parse_json(&self.response, &self.url, what)
     }
 
     /// The `Location` header, required on created resources.
-    pub fn location(&self) -> Result<String, Error> {
+    pub(super) fn location(&self) -> Result<String, Error> {
         location(&self.response, &self.url)
     }
 
     /// The tolerated problem as the operation's error, when the operation does not act on
     /// it after all.
-    pub fn problem_error(self, now: Timestamp) -> Result<Self, Error> {
+    pub(super) fn problem_error(self, now: Timestamp) -> Result<Self, Error> {
         match self.problem {
             None => Ok(self),
             Some(problem) => Err(acme_error(&self.url, &self.response, problem, now)),
@@ -78,7 +78,7 @@ impl Reply {
 
 impl RequestSpec {
     /// An unauthenticated GET.
-    pub fn get(url: &str) -> Self {
+    pub(super) fn get(url: &str) -> Self {
         Self {
             method: Method::Get,
             url: url.to_owned(),
@@ -90,7 +90,7 @@ impl RequestSpec {
     }
 
     /// A POST-as-GET signed by the account (`kid`).
-    pub fn post_as_get(url: &str) -> Self {
+    pub(super) fn post_as_get(url: &str) -> Self {
         Self {
             method: Method::Post,
             url: url.to_owned(),
@@ -102,7 +102,7 @@ impl RequestSpec {
     }
 
     /// A POST of `payload` (JSON) signed by the account (`kid`).
-    pub fn post(url: &str, payload: Vec<u8>) -> Self {
+    pub(super) fn post(url: &str, payload: Vec<u8>) -> Self {
         Self {
             payload: Some(payload),
             ..Self::post_as_get(url)
@@ -110,36 +110,36 @@ impl RequestSpec {
     }
 
     /// The same request signed by `signer`.
-    pub fn signed_by(mut self, signer: Signer) -> Self {
+    pub(super) fn signed_by(mut self, signer: Signer) -> Self {
         self.signer = Some(signer);
         self
     }
 
     /// The same request, with these CA problems handed to the operation instead of ending
     /// it.
-    pub fn tolerating(mut self, kinds: &'static [ProblemKind]) -> Self {
+    pub(super) fn tolerating(mut self, kinds: &'static [ProblemKind]) -> Self {
         self.tolerated = kinds;
         self
     }
 
     /// The same request with an `Accept` header.
-    pub fn accepting(mut self, media_type: &'static str) -> Self {
+    pub(super) fn accepting(mut self, media_type: &'static str) -> Self {
         self.accept = Some(media_type);
         self
     }
 
     /// Whether sending needs a nonce.
-    pub fn needs_nonce(&self) -> bool {
+    pub(super) fn needs_nonce(&self) -> bool {
         self.signer.is_some()
     }
 
     /// Whether sending needs the account URL.
-    pub fn needs_account_url(&self) -> bool {
+    pub(super) fn needs_account_url(&self) -> bool {
         matches!(self.signer, Some(Signer::AccountKid))
     }
 
     /// The full HTTP request, signed with `nonce` when it is a POST.
-    pub fn build(
+    pub(super) fn build(
         &self,
         account_key: &PrivateKey,
         account_url: Option<&str>,
