@@ -19,16 +19,11 @@ const fs = require('node:fs');
 const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
-const { pathToFileURL } = require('node:url');
+const { transpileComponent, loadEngine } = require('./jco.cjs');
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const COMPONENT = path.join(ROOT, 'target/wasm/certsmith_engine.wasm');
 const NAME = 'jco-e2e.example.test';
 const USER_AGENT = 'certsmith-jco-e2e/1';
 const CHILD_ENV = 'CERTSMITH_JCO_E2E'; // set: this process is the client half
-
-/** The transpiled component's exports (`acme`, `helpers`) from the jco output in `dir`. */
-const loadEngine = (dir) => import(pathToFileURL(path.join(dir, 'engine.js')).href);
 
 /**
  * The host loop of wit/acme.wit for the jco-transpiled component: drains `poll`, sends each
@@ -222,25 +217,9 @@ if (process.env[CHILD_ENV]) {
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'certsmith-jco-e2e-'));
     processes = new Processes(dir);
-    assert.ok(fs.existsSync(COMPONENT), `no component at ${COMPONENT}: build it with `
-      + '`cargo run -p wasm-build -- component --wasm-opt tools/binaryen/node_modules/binaryen/bin/wasm-opt` '
-      + '(./test.sh does before the Node tests)');
-    let jco;
-    try {
-      jco = await import('@bytecodealliance/jco');
-    } catch (e) {
-      throw new Error(`no @bytecodealliance/jco in tests/node_modules: run (cd tests && npm ci), as .ci/run does (${e.message})`);
-    }
-    const started = Date.now();
-    const { files } = await jco.transpile(fs.readFileSync(COMPONENT), { name: 'engine', quiet: true });
     jcoDir = path.join(dir, 'jco');
-    for (const [name, bytes] of Object.entries(files)) {
-      fs.mkdirSync(path.dirname(path.join(jcoDir, name)), { recursive: true });
-      fs.writeFileSync(path.join(jcoDir, name), bytes);
-    }
-    // jco's engine.js imports '@bytecodealliance/preview2-shim/random': resolve it from tests/.
-    fs.symlinkSync(path.resolve(__dirname, '..', 'node_modules'), path.join(jcoDir, 'node_modules'), 'dir');
-    console.log(`jco transpiled the component into ${Object.keys(files).length} files in ${Date.now() - started} ms`);
+    const { files, ms } = await transpileComponent(jcoDir); // tests/node/jco.cjs
+    console.log(`jco transpiled the component into ${files} files in ${ms} ms`);
     ca = await startPebble(processes, dir);
   });
 
