@@ -4,6 +4,7 @@
 // `start` (Pebble's and any the caller adds) are killed by PID in `stopAll`.
 'use strict';
 const fs = require('node:fs');
+const https = require('node:https');
 const net = require('node:net');
 const path = require('node:path');
 const { spawn, spawnSync, execFileSync } = require('node:child_process');
@@ -167,4 +168,18 @@ function runClientScript(processes, dir, ca, script, env, ms = 90_000) {
   });
 }
 
-module.exports = { Processes, freePort, waitForPort, startPebble, runClientScript };
+/** GET over HTTPS trusting the root at `caFile` (Pebble's management API); the body as text. */
+function httpsText(url, caFile) {
+  return new Promise((resolve, reject) => {
+    const req = https.get(url, { ca: fs.readFileSync(caFile), timeout: 10_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`${url}: ${res.statusCode}`))));
+    });
+    req.on('timeout', () => req.destroy(new Error(`${url}: timed out`)));
+    req.on('error', reject);
+  });
+}
+
+module.exports = { Processes, freePort, waitForPort, startPebble, runClientScript, httpsText };

@@ -11,11 +11,10 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
-const https = require('node:https');
 const os = require('node:os');
 const path = require('node:path');
 
-const { Processes, freePort, waitForPort, startPebble } = require('../pebble.cjs');
+const { Processes, freePort, waitForPort, startPebble, httpsText } = require('../pebble.cjs');
 
 const NAMES = ['workerd-e2e.example.test', 'workerd-restart.example.test'];
 const CONTACT = ['mailto:workerd-e2e@example.test'];
@@ -54,19 +53,6 @@ async function startWorkerd({ importDir = dir, stateDir = path.join(dir, 'state'
   return { child, control: `http://127.0.0.1:${control}` };
 }
 
-/** GET over HTTPS trusting the root at `caFile` (Pebble's management API); the body as text. */
-function httpsText(url, caFile) {
-  return new Promise((resolve, reject) => {
-    const req = https.get(url, { ca: fs.readFileSync(caFile), timeout: 10_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => { body += d; });
-      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`${url}: ${res.statusCode}`))));
-    });
-    req.on('timeout', () => req.destroy(new Error(`${url}: timed out`)));
-    req.on('error', reject);
-  });
-}
 
 /** The CPU time (user + system, ms) the process `pid` has used, from /proc. */
 function cpuMs(pid) {

@@ -16,7 +16,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
 
-const { Processes, freePort, waitForPort, startPebble } = require('../pebble.cjs');
+const { Processes, freePort, waitForPort, startPebble, httpsText } = require('../pebble.cjs');
 
 const NAME = 'responder-e2e.example.test';
 const TOKEN = 'evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA';
@@ -50,19 +50,6 @@ async function startResponder(port, secret, name) {
   return `http://127.0.0.1:${port}`;
 }
 
-/** GET over HTTPS trusting the root at `caFile` (Pebble's management API); the body as text. */
-function httpsText(url, caFile) {
-  return new Promise((resolve, reject) => {
-    const req = require('node:https').get(url, { ca: fs.readFileSync(caFile), timeout: 10_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => { body += d; });
-      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`${url}: ${res.statusCode}`))));
-    });
-    req.on('timeout', () => req.destroy(new Error(`${url}: timed out`)));
-    req.on('error', reject);
-  });
-}
 
 /** Sends a request with the path exactly as given (no normalisation); resolves
  * `{status, headers, body}`. */
