@@ -962,13 +962,13 @@ fn a_host_that_never_reports_on_a_challenge_fails_the_order_at_the_deadline() {
         .expect_err("no report");
     assert!(
         matches!(&err, Error::ChallengeDeployFailed { identifier, reason }
-            if identifier.value == "silent.example" && reason.contains("within 600 s")),
+            if identifier.value == "silent.example" && reason.contains("within 3600 s")),
         "{err}"
     );
     assert_eq!(
         h.now.millis_since(started),
-        RetryPolicy::default().poll_timeout_ms,
-        "it waited poll_timeout_ms, then no longer"
+        3_600_000,
+        "it waited an hour, then no longer"
     );
     assert_eq!(h.ca.count("chall"), 0, "the CA was never asked to validate");
 }

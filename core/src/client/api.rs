@@ -413,8 +413,9 @@ pub struct RetryPolicy {
     pub poll_initial_ms: u64,
     /// Largest delay between polls when the CA gives no `Retry-After`, ms.
     pub poll_max_ms: u64,
-    /// How long one operation may poll an authorization or order, or wait for the host's
-    /// report on a challenge it deployed, before it fails, ms.
+    /// How long one operation may poll an authorization or order before it fails, ms; an
+    /// operation waits for the host's report on a challenge it deployed this long or an
+    /// hour, whichever is longer.
     pub poll_timeout_ms: u64,
     /// Longest `Retry-After` the engine waits out by itself before failing with the error,
     /// ms; longer ones (rate limits) are the host's to schedule.

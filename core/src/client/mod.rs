@@ -144,8 +144,8 @@ struct Operation {
     /// The host reported on a challenge since the flow last decided.
     host_input: bool,
     /// While the operation waits for the host to report on its challenges: when that wait
-    /// fails it (`poll_timeout_ms` after it began), so a host that never reports does not
-    /// hold the order for ever.
+    /// fails it ([`host_report_timeout_ms`] after it began), so a host that never reports
+    /// does not hold the order for ever.
     host_deadline: Option<Timestamp>,
     /// Done or Failed is queued.
     finished: bool,
@@ -506,7 +506,7 @@ impl Client {
             return None;
         }
         if op.pending.is_none() && op.host_deadline.is_some_and(|at| at <= now) {
-            let waited = shared.policy.poll_timeout_ms / 1000;
+            let waited = host_report_timeout_ms(&shared.policy) / 1000;
             op.end(Action::Failed(host_never_reported(
                 op.flow.as_ref(),
                 waited,
@@ -803,6 +803,18 @@ fn readiness(shared: &Shared, op: &Operation, account_pending: bool) -> Readines
     }
 }
 
+/// How long an operation waits for the host's report on the challenges it deployed: an hour,
+/// or `poll_timeout_ms` if that is longer. Long enough for a DNS hook and its propagation
+/// wait (the CLI stops a hook after 5 minutes and waits 2 for propagation by default; both
+/// can be raised); the point is that a host loop that dropped a report does not hold the
+/// order for ever.
+fn host_report_timeout_ms(policy: &RetryPolicy) -> u64 {
+    policy.poll_timeout_ms.max(HOST_REPORT_TIMEOUT_MS)
+}
+
+/// The least time an operation waits for the host's challenge reports: an hour.
+const HOST_REPORT_TIMEOUT_MS: u64 = 60 * 60 * 1000;
+
 /// The error for an operation whose host did not report on a challenge it was asked to
 /// deploy within `waited` seconds.
 fn host_never_reported(flow: &dyn Flow, waited: u64) -> Error {
@@ -859,7 +871,7 @@ fn apply(shared: &mut Shared, op: &mut Operation, now: Timestamp, step: Result<S
         Ok(Step::AwaitHost) => {
             op.pending = None;
             op.host_deadline
-                .get_or_insert(now.plus_millis(shared.policy.poll_timeout_ms));
+                .get_or_insert(now.plus_millis(host_report_timeout_ms(&shared.policy)));
         }
         Ok(Step::Finish(outcome)) => {
             if let Outcome::Account(info) = &outcome {
