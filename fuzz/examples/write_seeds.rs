@@ -34,7 +34,8 @@ fn main() -> std::io::Result<()> {
             answered.map(|(_, answer)| response::encode(answer)),
         )?;
     }
-    write("snapshot", [flow::saved_snapshot().to_json().into_bytes()])?;
+    let snapshot = flow::saved_snapshot().map_err(std::io::Error::other)?;
+    write("snapshot", [snapshot.to_json().into_bytes()])?;
     let chain = answers
         .iter()
         .find(|(endpoint, _)| endpoint == "cert")

@@ -23,11 +23,11 @@ pub fn pem_der(data: &[u8]) {
     }
     let _ = cert::leaf_der(&text);
     if let Ok(key) = PrivateKey::from_pem(&text) {
-        let again = PrivateKey::from_pem(&key.to_pem()).expect("a written key reads back");
+        let again = PrivateKey::from_pem(&key.to_pem()).map(|again| again.public_key_der());
         assert_eq!(
-            again.public_key_der(),
-            key.public_key_der(),
-            "key round trip"
+            again.ok(),
+            Some(key.public_key_der()),
+            "a written key reads back as the same key"
         );
     }
     let _ = jose::b64url_decode(&text, "fuzz input");

@@ -5,10 +5,11 @@
 //! deterministic; the test CA's keys and certificates are new at each recording, so a new
 //! recording changes those answers (and what the engine derives from them) in every file.
 
-#![allow(missing_docs, clippy::expect_used, clippy::unwrap_used)]
+#![allow(missing_docs)]
 
+// The engine's test CA: test code, which reports a broken expectation by panicking.
 #[path = "../../../core/tests/support/fake_ca.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
 mod fake_ca;
 
 use std::cell::RefCell;
@@ -20,6 +21,9 @@ use certsmith_core::{
 use certsmith_transcripts::{Config, FORMAT, Step, Transcript, input_value, output_value};
 use fake_ca::{DIRECTORY, FakeCa, Knobs, Published};
 use serde_json::{Value, json};
+
+/// Why a recording failed.
+type Failure = Box<dyn std::error::Error>;
 
 /// The clock's start: 2027-01-15T08:00:00Z.
 const T0: u64 = 1_800_000_000_000;
@@ -36,11 +40,15 @@ enum Deploy {
 }
 
 /// Runs `commands` against a CA with `knobs` and writes down every step.
-fn record(description: &str, knobs: Knobs, deploy: Deploy, commands: Vec<Value>) -> Transcript {
+fn record(
+    description: &str,
+    knobs: Knobs,
+    deploy: Deploy,
+    commands: Vec<Value>,
+) -> Result<Transcript, Failure> {
     let published = Rc::new(RefCell::new(Published::default()));
     let mut ca = FakeCa::new(knobs, Rc::clone(&published));
-    let key = PrivateKey::generate_with(KeyType::P256, &mut Random::seeded([0xac; 32]))
-        .expect("account key");
+    let key = PrivateKey::generate_with(KeyType::P256, &mut Random::seeded([0xac; 32]))?;
     let config = Config {
         directory_url: DIRECTORY.to_owned(),
         account_key_pem: key.to_pem().to_string(),
@@ -56,8 +64,7 @@ fn record(description: &str, knobs: Knobs, deploy: Deploy, commands: Vec<Value>)
         key,
     );
     for command in &commands {
-        let command = certsmith_js::command_from_json(&command.to_string()).expect("command");
-        client.start(command).expect("starts");
+        client.start(certsmith_js::command_from_json(&command.to_string())?)?;
     }
     let mut now = T0;
     let mut steps = Vec::new();
@@ -77,7 +84,7 @@ fn record(description: &str, knobs: Knobs, deploy: Deploy, commands: Vec<Value>)
                 None => break,
             }
         };
-        let value = output_value(&output).expect("output");
+        let value = output_value(&output)?;
         let input = match &output.action {
             Action::Send(request) => Some(Input::Response(ca.handle(request, at))),
             Action::Deploy(task) => {
@@ -119,21 +126,19 @@ fn record(description: &str, knobs: Knobs, deploy: Deploy, commands: Vec<Value>)
             input: input.as_ref().map(input_value),
         });
         if let Some(input) = input {
-            client
-                .handle(at, output.op, input)
-                .expect("a fitting input");
+            client.handle(at, output.op, input)?;
         }
     }
-    Transcript {
+    Ok(Transcript {
         format: FORMAT.to_owned(),
         description: description.to_owned(),
         config,
         commands,
         steps,
-    }
+    })
 }
 
-fn main() {
+fn main() -> Result<(), Failure> {
     let account = json!({"kind": "new-account", "termsOfServiceAgreed": true,
         "contact": ["mailto:admin@example.test"]});
     let order = |names: &[&str], types: &[&str]| json!({"kind": "order", "identifiers": names, "challengeTypes": types});
@@ -214,12 +219,13 @@ fn main() {
         ),
     ];
     let dir = std::path::Path::new("core/tests/transcripts");
-    std::fs::create_dir_all(dir).expect("transcripts dir");
+    std::fs::create_dir_all(dir)?;
     for (name, description, knobs, deploy, commands) in runs {
-        let transcript = record(description, knobs, deploy, commands);
+        let transcript = record(description, knobs, deploy, commands)?;
         let path = dir.join(format!("{name}.json"));
-        let text = serde_json::to_string_pretty(&transcript).expect("json") + "\n";
-        std::fs::write(&path, text).expect("write");
+        let text = serde_json::to_string_pretty(&transcript)? + "\n";
+        std::fs::write(&path, text)?;
         println!("{}: {} steps", path.display(), transcript.steps.len());
     }
+    Ok(())
 }
