@@ -2,7 +2,6 @@
 //! machine, until SIGINT or SIGTERM.
 
 use std::collections::HashMap;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use certsmith::{confine, layout};
@@ -10,7 +9,7 @@ use certsmith::{confine, layout};
 use super::{Failure, exit};
 use crate::cli::PluginServeArgs;
 use crate::plugin::{self, EMBEDDED_PLUGIN, Plugin};
-use crate::storage::{StorageSpec, Store};
+use crate::storage::{StorageSpec, Store, prepare_part};
 use crate::wasm_cache::WasmBytes;
 
 /// The prefix of the environment variables Spin reads application variables from.
@@ -46,17 +45,8 @@ pub fn confine(
         return Ok(());
     }
     let local = |message: String| Failure::new(exit::LOCAL, message);
-    let (tokens, cache) = (
-        state_dir.join(layout::HTTP01),
-        state_dir.join(layout::CACHE_DIR),
-    );
-    for dir in [&tokens, &cache] {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| local(format!("cannot create {}: {e}", dir.display())))?;
-    }
+    let prepare = |part| prepare_part(state_dir, part).map_err(|e| local(e.to_string()));
+    let (tokens, cache) = (prepare(layout::HTTP01)?, prepare(layout::CACHE_DIR)?);
     let component: Vec<&Path> = args.component.iter().map(PathBuf::as_path).collect();
     match confine::to_paths(&[&tokens, &cache], &component).map_err(local)? {
         confine::Confinement::Full => tracing::info!(

@@ -151,6 +151,12 @@ pub enum Store {
     Redis(redis::RedisStore),
 }
 
+/// Creates the part `part` of the state directory (0700) and checks that it is writable;
+/// its path. What must exist before a process is confined to that part (`plugin serve`).
+pub fn prepare_part(state_dir: &Path, part: &str) -> Result<std::path::PathBuf, StorageError> {
+    fs::FsStore::open_part(state_dir, part).map(|_| state_dir.join(part))
+}
+
 impl Store {
     /// Opens the store `spec` names; files live under `state_dir`.
     pub async fn open(spec: &StorageSpec, state_dir: &Path) -> Result<Self, StorageError> {
