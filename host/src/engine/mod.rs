@@ -8,6 +8,8 @@
 pub mod component;
 #[cfg(feature = "native")]
 pub mod native;
+#[cfg(test)]
+mod transcripts;
 
 use certsmith_core::{ClientConfig, Command, Input, OpId, Output, Timestamp};
 

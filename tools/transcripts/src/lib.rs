@@ -7,12 +7,14 @@
 //! JS package's output object, a request's body in base64; `null` for none) and the input
 //! handed back for that output, if any (a response, `challenge-ready`, …). With the seed,
 //! the clock and the inputs fixed, every build of the engine must give the same outputs
-//! byte for byte: [`replay_native`] checks the Rust crate, `tests/node/transcripts.test.cjs`
-//! the JS package.
+//! byte for byte: [`replay_native`] checks the Rust crate, [`replay`] any other build (the
+//! host's test replays them through the component in wasmtime),
+//! `tests/node/transcripts.test.cjs` the JS package and `component.transcripts.test.cjs` the
+//! component transpiled by jco.
 
 use base64ct::{Base64, Encoding};
 use certsmith_core::{
-    Action, Client, ClientConfig, HttpResponse, Input, Output, PrivateKey, Timestamp,
+    Action, Client, ClientConfig, Command, HttpResponse, Input, OpId, Output, PrivateKey, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -152,30 +154,69 @@ pub fn input_from_value(value: &Value) -> Result<Input, String> {
     }
 }
 
-/// Replays `transcript` through the Rust engine; the first output that differs from the
-/// recorded one is an error naming the step and showing both.
+/// A build of the engine that a transcript can be replayed through: the engine's doors,
+/// with failures as text. The Rust [`Client`] is one; the host's component in wasmtime is
+/// another (`host/src/engine/transcripts.rs`).
+pub trait Engine {
+    /// [`Client::start`].
+    fn start(&mut self, command: Command) -> Result<OpId, String>;
+    /// [`Client::poll`].
+    fn poll(&mut self, now: Timestamp) -> Result<Option<Output>, String>;
+    /// [`Client::handle`].
+    fn handle(&mut self, now: Timestamp, op: OpId, input: Input) -> Result<(), String>;
+}
+
+impl Engine for Client {
+    fn start(&mut self, command: Command) -> Result<OpId, String> {
+        Client::start(self, command).map_err(|e| e.to_string())
+    }
+
+    fn poll(&mut self, now: Timestamp) -> Result<Option<Output>, String> {
+        Ok(Client::poll(self, now))
+    }
+
+    fn handle(&mut self, now: Timestamp, op: OpId, input: Input) -> Result<(), String> {
+        Client::handle(self, now, op, input).map_err(|e| e.to_string())
+    }
+}
+
+/// Replays `transcript` through the Rust engine (see [`replay`]).
 pub fn replay_native(transcript: &Transcript) -> Result<(), String> {
+    replay(transcript, |config, account_key_pem| {
+        let key = PrivateKey::from_pem(account_key_pem).map_err(|e| e.to_string())?;
+        Ok(Client::new(config, key))
+    })
+}
+
+/// Replays `transcript` through the engine `open` makes from the transcript's client
+/// configuration and account key (PEM); the first output that differs from the recorded one
+/// is an error naming the step and showing both.
+pub fn replay<E: Engine>(
+    transcript: &Transcript,
+    open: impl FnOnce(ClientConfig, &str) -> Result<E, String>,
+) -> Result<(), String> {
     if transcript.format != FORMAT {
         return Err(format!("format {:?}: expected {FORMAT}", transcript.format));
     }
     let config = &transcript.config;
-    let key = PrivateKey::from_pem(&config.account_key_pem).map_err(|e| e.to_string())?;
-    let mut client = Client::new(
+    let mut engine = open(
         ClientConfig {
             seed: Some(seed(config)?),
             user_agent: config.user_agent.clone(),
             ..ClientConfig::new(config.directory_url.clone())
         },
-        key,
-    );
+        &config.account_key_pem,
+    )?;
     for command in &transcript.commands {
         let command = certsmith_js::command_from_json(&command.to_string())
             .map_err(|e| format!("command {command}: {e}"))?;
-        client.start(command).map_err(|e| e.to_string())?;
+        engine.start(command)?;
     }
     for (i, step) in transcript.steps.iter().enumerate() {
         let now = Timestamp::from_unix_millis(step.now);
-        let output = client.poll(now);
+        let output = engine
+            .poll(now)
+            .map_err(|e| format!("step {i}: poll: {e}"))?;
         let got = output.as_ref().map(output_value).transpose()?;
         if got != step.output {
             return Err(format!(
@@ -186,12 +227,36 @@ pub fn replay_native(transcript: &Transcript) -> Result<(), String> {
             ));
         }
         if let (Some(input), Some(output)) = (&step.input, output) {
-            client
+            engine
                 .handle(now, output.op, input_from_value(input)?)
                 .map_err(|e| format!("step {i}: handle: {e}"))?;
         }
     }
     Ok(())
+}
+
+/// Every shipped transcript (`core/tests/transcripts/*.json`), by file name, in name order.
+pub fn shipped() -> Result<Vec<(String, Transcript)>, String> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../core/tests/transcripts");
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{dir}: {e}"))?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|e| format!("{dir}: {e}"))?.path();
+        if path.extension().is_some_and(|e| e == "json") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| {
+            let name = path.display().to_string();
+            let text = std::fs::read_to_string(&path).map_err(|e| format!("{name}: {e}"))?;
+            let transcript = serde_json::from_str(&text).map_err(|e| format!("{name}: {e}"))?;
+            let file = path.file_name().map(|f| f.to_string_lossy().into_owned());
+            Ok((file.unwrap_or(name), transcript))
+        })
+        .collect()
 }
 
 /// A step's output for a mismatch message.

@@ -4,32 +4,11 @@
 
 #![allow(clippy::expect_used)]
 
-use std::path::PathBuf;
-
 use certsmith_transcripts::{Transcript, replay_native};
 
 /// The shipped transcripts, by file name.
 fn shipped() -> Vec<(String, Transcript)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../core/tests/transcripts");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("core/tests/transcripts")
-        .map(|entry| entry.expect("entry").path())
-        .filter(|path| path.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .map(|path| {
-            let text = std::fs::read_to_string(&path).expect("read");
-            let name = path
-                .file_name()
-                .expect("name")
-                .to_string_lossy()
-                .into_owned();
-            let transcript = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-            (name, transcript)
-        })
-        .collect()
+    certsmith_transcripts::shipped().expect("the shipped transcripts")
 }
 
 #[test]
