@@ -15,10 +15,9 @@ mod fake_ca;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use certsmith_core::{
-    Action, Client, ClientConfig, Input, KeyType, PrivateKey, Random, Solution, Timestamp,
-};
-use certsmith_transcripts::{Config, FORMAT, Step, Transcript, input_value, output_value};
+use certsmith_core::{Action, Input, KeyType, PrivateKey, Random, Solution};
+use certsmith_transcripts::Transcript;
+use certsmith_transcripts::recorder::{Recorder, SimulatedClock};
 use fake_ca::{DIRECTORY, FakeCa, Knobs, Published};
 use serde_json::{Value, json};
 
@@ -29,6 +28,8 @@ type Failure = Box<dyn std::error::Error>;
 const T0: u64 = 1_800_000_000_000;
 /// The seed of every recorded client's randomness.
 const SEED: [u8; 32] = [0x5e; 32];
+/// The most polls one run may take.
+const MAX_STEPS: usize = 10_000;
 
 /// How the recorder answers a deployment.
 #[derive(Clone, Copy, PartialEq)]
@@ -49,43 +50,12 @@ fn record(
     let published = Rc::new(RefCell::new(Published::default()));
     let mut ca = FakeCa::new(knobs, Rc::clone(&published));
     let key = PrivateKey::generate_with(KeyType::P256, &mut Random::seeded([0xac; 32]))?;
-    let config = Config {
-        directory_url: DIRECTORY.to_owned(),
-        account_key_pem: key.to_pem().to_string(),
-        seed_hex: SEED.iter().map(|b| format!("{b:02x}")).collect(),
-        user_agent: Some("transcript-recorder/1".to_owned()),
-    };
-    let mut client = Client::new(
-        ClientConfig {
-            seed: Some(SEED),
-            user_agent: config.user_agent.clone(),
-            ..ClientConfig::new(DIRECTORY)
-        },
-        key,
-    );
-    for command in &commands {
-        client.start(certsmith_js::command_from_json(&command.to_string())?)?;
+    let mut recorder = Recorder::new(description, DIRECTORY, key, SEED, "transcript-recorder/1")?;
+    for command in commands {
+        recorder.start(command)?;
     }
-    let mut now = T0;
-    let mut steps = Vec::new();
-    for _ in 0..10_000 {
-        let at = Timestamp::from_unix_millis(now);
-        let Some(output) = client.poll(at) else {
-            steps.push(Step {
-                now,
-                output: None,
-                input: None,
-            });
-            match client.next_wakeup() {
-                Some(next) => {
-                    now = next.unix_millis().max(now + 1);
-                    continue;
-                }
-                None => break,
-            }
-        };
-        let value = output_value(&output)?;
-        let input = match &output.action {
+    let transcript = recorder.run(&mut SimulatedClock(T0), MAX_STEPS, |output, at| {
+        Ok(match &output.action {
             Action::Send(request) => Some(Input::Response(ca.handle(request, at))),
             Action::Deploy(task) => {
                 let mut published = published.borrow_mut();
@@ -119,23 +89,9 @@ fn record(
                 })
             }
             _ => None,
-        };
-        steps.push(Step {
-            now,
-            output: Some(value),
-            input: input.as_ref().map(input_value),
-        });
-        if let Some(input) = input {
-            client.handle(at, output.op, input)?;
-        }
-    }
-    Ok(Transcript {
-        format: FORMAT.to_owned(),
-        description: description.to_owned(),
-        config,
-        commands,
-        steps,
-    })
+        })
+    })?;
+    Ok(transcript)
 }
 
 fn main() -> Result<(), Failure> {

@@ -10,7 +10,8 @@
 //! byte for byte: [`replay_native`] checks the Rust crate, [`replay`] any other build (the
 //! host's test replays them through the component in wasmtime),
 //! `tests/node/transcripts.test.cjs` the JS package and `component.transcripts.test.cjs` the
-//! component transpiled by jco.
+//! component transpiled by jco. [`recorder`] records them (`examples/record.rs` against the
+//! engine's test CA, `examples/record_pebble.rs` against Pebble).
 
 use base64ct::{Base64, Encoding};
 use certsmith_core::{
@@ -18,6 +19,8 @@ use certsmith_core::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+pub mod recorder;
 
 /// The format name every transcript carries.
 pub const FORMAT: &str = "certsmith-transcript/1";
@@ -81,6 +84,16 @@ pub fn seed(config: &Config) -> Result<[u8; 32], String> {
             .map_err(|_| format!("seedHex {:?}: expected hex digits", config.seed_hex))?;
     }
     Ok(seed)
+}
+
+/// The engine's configuration for a transcript's client: its directory, its seed as the
+/// randomness, its `User-Agent` token, the rest default.
+pub fn client_config(config: &Config) -> Result<ClientConfig, String> {
+    Ok(ClientConfig {
+        seed: Some(seed(config)?),
+        user_agent: config.user_agent.clone(),
+        ..ClientConfig::new(config.directory_url.clone())
+    })
 }
 
 /// An output as a transcript holds it: the JS package's object (`{op, kind, …}`), a
@@ -199,14 +212,7 @@ pub fn replay<E: Engine>(
         return Err(format!("format {:?}: expected {FORMAT}", transcript.format));
     }
     let config = &transcript.config;
-    let mut engine = open(
-        ClientConfig {
-            seed: Some(seed(config)?),
-            user_agent: config.user_agent.clone(),
-            ..ClientConfig::new(config.directory_url.clone())
-        },
-        &config.account_key_pem,
-    )?;
+    let mut engine = open(client_config(config)?, &config.account_key_pem)?;
     for command in &transcript.commands {
         let command = certsmith_js::command_from_json(&command.to_string())
             .map_err(|e| format!("command {command}: {e}"))?;
