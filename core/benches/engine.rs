@@ -4,8 +4,7 @@
 // Test code: a panic with a message is how it reports a broken expectation.
 #![allow(clippy::expect_used)]
 
-use certsmith_core::jose::{self, KeyId};
-use certsmith_core::{KeyType, PrivateKey};
+use certsmith_core::{KeyId, KeyType, PrivateKey, sign_jws};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 #[path = "../tests/support/mod.rs"]
@@ -18,7 +17,7 @@ fn jws_signing(c: &mut Criterion) {
         let key = PrivateKey::generate(kind).expect("key generation");
         c.bench_function(&format!("jws_sign_{}", kind.jws_alg()), |b| {
             b.iter(|| {
-                jose::sign(
+                sign_jws(
                     &key,
                     KeyId::Kid("https://ca.test/acct/1"),
                     Some("nonce-0123456789"),

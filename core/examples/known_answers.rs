@@ -2,8 +2,7 @@
 //! (PEM file given as the only argument) and fixed inputs, and the keys a seeded random
 //! source makes, as JSON: the reference the JS build's test compares its own output with.
 
-use certsmith_core::jose::{self, KeyId};
-use certsmith_core::{KeyType, PrivateKey, Random, challenge};
+use certsmith_core::{KeyId, KeyType, PrivateKey, Random, dns01_value, sign_jws};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args()
@@ -11,8 +10,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok_or("usage: known_answers KEY.pem")?;
     let key = PrivateKey::from_pem(&std::fs::read_to_string(path)?)?;
     let thumbprint = key.jwk().thumbprint();
-    let key_authorization = challenge::key_authorization("token-123_ABC", &thumbprint);
-    let jws = jose::sign(
+    let key_authorization = certsmith_core::key_authorization("token-123_ABC", &thumbprint);
+    let jws = sign_jws(
         &key,
         KeyId::Kid("https://ca.example/acct/1"),
         Some("nonce-xyz"),
@@ -22,7 +21,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let report = serde_json::json!({
         "thumbprint": thumbprint,
         "keyAuthorization": key_authorization,
-        "dns01": challenge::dns01_value(&key_authorization),
+        "dns01": dns01_value(&key_authorization),
         "jws": String::from_utf8(jws.to_body())?,
         // The seed the JS test uses too: 32 bytes of 7.
         "seededKeys": {

@@ -19,7 +19,7 @@ pub fn is_base64url(text: &str, max_len: usize) -> bool {
 }
 
 /// Encodes bytes as base64url without padding.
-pub fn b64url(data: &[u8]) -> String {
+pub(crate) fn b64url(data: &[u8]) -> String {
     Base64UrlUnpadded::encode_string(data)
 }
 

@@ -511,7 +511,7 @@ pub fn key_pem_matches_certificate(key_pem: &str, der: &[u8]) -> Result<bool, Er
 }
 
 /// A time inside the ARI window `[start, end)` chosen by `random` (uniform over the window).
-pub fn time_in_window(start: Timestamp, end: Timestamp, random: u64) -> Timestamp {
+pub(crate) fn time_in_window(start: Timestamp, end: Timestamp, random: u64) -> Timestamp {
     let width = end.millis_since(start);
     if width == 0 {
         return start;

@@ -6,10 +6,10 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-pub use crate::base64url::{MAX_TOKEN_LEN, b64url, b64url_decode, is_base64url};
+use crate::base64url::b64url;
 use crate::error::Error;
 use crate::json::ObjectWriter;
-pub use crate::jwk::Jwk;
+use crate::jwk::Jwk;
 use crate::keys::PrivateKey;
 
 /// A JWS protected header: `alg`, then `jwk` or `kid`, `nonce` when given, and `url`.
@@ -110,7 +110,7 @@ pub fn sign(
 
 /// The external account binding JWS (RFC 8555 §7.3.4): HS256 over the account's JWK, with
 /// `kid` = the EAB key id and `url` = the newAccount URL. `hmac_key` is the decoded key.
-pub fn external_account_binding(
+pub(crate) fn external_account_binding(
     eab_kid: &str,
     hmac_key: &[u8],
     account_jwk: &Jwk,
@@ -138,7 +138,7 @@ pub fn external_account_binding(
 
 /// The inner JWS of a key rollover (RFC 8555 §7.3.5): signed by `new_key` with its `jwk`, no
 /// nonce, `url` = keyChange URL, payload `{"account": account_url, "oldKey": old_jwk}`.
-pub fn key_change_inner(
+pub(crate) fn key_change_inner(
     new_key: &PrivateKey,
     account_url: &str,
     old_jwk: &Jwk,
@@ -154,6 +154,7 @@ pub fn key_change_inner(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base64url::b64url_decode;
     use crate::keys::KeyType;
     use p256::ecdsa::signature::Verifier;
     use serde_json::json;

@@ -400,7 +400,7 @@ fn from_sec1(der: &[u8], kind: Option<KeyType>) -> Option<Inner> {
 /// read without deriving it from the secret (no scalar multiplication): what a check of
 /// many stored pairs compares against their certificates. `None` when the key declares no
 /// public key or is not a PKCS#8 P-256/P-384 key (then [`PrivateKey::from_pem`] decides).
-pub fn declared_public_key_der(pem: &str) -> Option<Vec<u8>> {
+pub(crate) fn declared_public_key_der(pem: &str) -> Option<Vec<u8>> {
     let (label, der) = pem_rfc7468::decode_vec(pem.trim().as_bytes()).ok()?;
     let der = Zeroizing::new(der);
     if label != "PRIVATE KEY" {

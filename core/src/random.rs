@@ -73,13 +73,14 @@ impl Random {
         self.fill(&mut bytes)?;
         Ok(u64::from_le_bytes(bytes))
     }
-}
 
-/// `bytes` as a seed for [`Random::seeded`] (bindings take seeds as byte lists): exactly 32
-/// bytes, or an error naming the length.
-pub fn seed_from_bytes(bytes: &[u8]) -> Result<[u8; 32], Error> {
-    <[u8; 32]>::try_from(bytes)
-        .map_err(|_| Error::invalid_input(format!("seed of {} bytes", bytes.len()), "32 bytes"))
+    /// `bytes` as a seed for [`Random::seeded`] or
+    /// [`ClientConfig::seed`](crate::ClientConfig::seed) (bindings take seeds as byte lists):
+    /// exactly 32 bytes, or an error naming the length.
+    pub fn seed_from_bytes(bytes: &[u8]) -> Result<[u8; 32], Error> {
+        <[u8; 32]>::try_from(bytes)
+            .map_err(|_| Error::invalid_input(format!("seed of {} bytes", bytes.len()), "32 bytes"))
+    }
 }
 
 impl core::fmt::Debug for Random {
@@ -114,8 +115,11 @@ mod tests {
             format!("{:?}", Random::seeded([9; 32])),
             "Random::seeded(…)"
         );
-        assert_eq!(seed_from_bytes(&[3; 32]).expect("32 bytes"), [3; 32]);
-        let err = seed_from_bytes(&[3; 31]).expect_err("31 bytes");
+        assert_eq!(
+            Random::seed_from_bytes(&[3; 32]).expect("32 bytes"),
+            [3; 32]
+        );
+        let err = Random::seed_from_bytes(&[3; 31]).expect_err("31 bytes");
         assert!(err.to_string().contains("seed of 31 bytes"), "{err}");
     }
 

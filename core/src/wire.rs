@@ -155,7 +155,7 @@ pub struct Account {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
-pub enum OrderStatus {
+pub(crate) enum OrderStatus {
     /// Authorizations outstanding.
     Pending,
     /// Ready to finalize.
@@ -172,7 +172,7 @@ pub enum OrderStatus {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
-pub struct Order {
+pub(crate) struct Order {
     /// The order's status.
     pub status: OrderStatus,
     /// When the order expires.
@@ -206,7 +206,7 @@ pub struct Order {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
-pub struct NewOrder<'a> {
+pub(crate) struct NewOrder<'a> {
     /// The identifiers wanted.
     pub identifiers: &'a [Identifier],
     /// Requested notBefore, RFC 3339.
@@ -227,7 +227,7 @@ pub struct NewOrder<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
-pub enum AuthorizationStatus {
+pub(crate) enum AuthorizationStatus {
     /// Waiting for a challenge to be answered and validated.
     Pending,
     /// Validated.
@@ -246,7 +246,7 @@ pub enum AuthorizationStatus {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
-pub struct Authorization {
+pub(crate) struct Authorization {
     /// The identifier being authorized (without the `*.` of a wildcard).
     pub identifier: Identifier,
     /// The authorization's status.
@@ -263,7 +263,7 @@ pub struct Authorization {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
-pub enum ChallengeStatus {
+pub(crate) enum ChallengeStatus {
     /// Not yet answered.
     Pending,
     /// Being validated.
@@ -277,7 +277,7 @@ pub enum ChallengeStatus {
 /// A challenge object (RFC 8555 §7.1.5, §8).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
-pub struct Challenge {
+pub(crate) struct Challenge {
     /// The challenge type, e.g. `http-01`.
     #[cfg_attr(feature = "serde", serde(rename = "type"))]
     pub kind: String,
@@ -348,7 +348,7 @@ pub struct Subproblem {
 }
 
 /// The prefix of ACME's problem types.
-pub const ACME_ERROR_PREFIX: &str = "urn:ietf:params:acme:error:";
+pub(crate) const ACME_ERROR_PREFIX: &str = "urn:ietf:params:acme:error:";
 
 impl Problem {
     /// The ACME problem name without its URN prefix (`badNonce`), or the whole type.
@@ -489,7 +489,7 @@ impl core::fmt::Display for Problem {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
-pub struct RenewalInfo {
+pub(crate) struct RenewalInfo {
     /// The window in which the CA suggests renewing.
     pub suggested_window: SuggestedWindow,
     /// A page explaining why the window moved, if it did.
@@ -507,14 +507,16 @@ pub struct RenewalInfo {
 /// ARI's suggested window, RFC 3339 times.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
-pub struct SuggestedWindow {
+pub(crate) struct SuggestedWindow {
     /// The window's start.
     pub start: String,
     /// The window's end.
     pub end: String,
 }
 
-// ---- reading with the engine's JSON module (the serde derives above are for hosts) ----
+// ---- reading with the engine's JSON module ----
+// (The serde derives above are for hosts on the exported types; the tests check this reader
+// against them on every type.)
 
 impl FromJson for IdentifierType {
     fn from_json(value: &Value) -> Result<Self, JsonError> {

@@ -7,12 +7,11 @@
 
 mod support;
 
-use certsmith_core::cert::{inspect, key_matches_certificate, split_pem_chain};
-use certsmith_core::wire::{AccountStatus, ProblemKind};
 use certsmith_core::{
-    Action, ChallengeType, Client, ClientConfig, Command, Error, ExternalAccountKey, Identifier,
-    Input, KeyType, NewAccountRequest, OrderRequest, Outcome, PrivateKey, RetryPolicy,
-    RevocationRequest, RevocationSigner, Snapshot, Solution, Timestamp,
+    AccountStatus, Action, ChallengeType, Client, ClientConfig, Command, Error, ExternalAccountKey,
+    Identifier, Input, KeyType, NewAccountRequest, OrderRequest, Outcome, PrivateKey, ProblemKind,
+    RetryPolicy, RevocationRequest, RevocationSigner, Snapshot, Solution, Timestamp,
+    inspect_certificate, key_matches_certificate, split_pem_chain,
 };
 use support::fake_ca::{ALTERNATE_ISSUER, DEFAULT_ISSUER};
 use support::{DIRECTORY, DeployMode, Event, Harness, Knobs, dns};
@@ -35,7 +34,7 @@ fn issued(outcome: Result<Outcome, Error>, names: &[&str]) -> certsmith_core::Is
     let key =
         PrivateKey::from_pem(cert.private_key_pem.as_ref().expect("engine key")).expect("key");
     assert!(key_matches_certificate(&key, &ders[0]).expect("leaf"));
-    let sans: Vec<String> = inspect(&ders[0])
+    let sans: Vec<String> = inspect_certificate(&ders[0])
         .expect("leaf")
         .sans
         .into_iter()
@@ -636,7 +635,7 @@ fn preferred_issuer_selects_the_alternate_chain() {
         };
         let cert = issued(h.order(request), &["chain.example"]);
         let ders = split_pem_chain(&cert.chain_pem).expect("chain");
-        let top = inspect(ders.last().expect("top")).expect("top");
+        let top = inspect_certificate(ders.last().expect("top")).expect("top");
         assert_eq!(
             top.issuer_common_name.as_deref(),
             Some(expected),
@@ -893,7 +892,7 @@ fn a_minimal_order_makes_the_minimal_requests() {
 fn csr_orders_return_no_key() {
     let mut h = registered(Knobs::default());
     let key = PrivateKey::generate(KeyType::P384).expect("key");
-    let csr = certsmith_core::csr::build_csr(&dns(&["csr.example"]), &key).expect("csr");
+    let csr = certsmith_core::build_csr(&dns(&["csr.example"]), &key).expect("csr");
     let request = OrderRequest {
         certificate_key: certsmith_core::CertificateKey::Csr(csr),
         ..OrderRequest::new(dns(&["csr.example"]))

@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::Path;
 
-use certsmith_core::{KeyType, PrivateKey, cert};
+use certsmith_core::{KeyType, PrivateKey, leaf_der};
 use certsmith_fuzz::flow::{self, ENDPOINTS};
 use certsmith_fuzz::response;
 
@@ -41,7 +41,7 @@ fn main() -> std::io::Result<()> {
         .find(|(endpoint, _)| endpoint == "cert")
         .map(|(_, answer)| answer.body.clone())
         .unwrap_or_default();
-    let leaf = cert::leaf_der(&String::from_utf8_lossy(&chain)).unwrap_or_default();
+    let leaf = leaf_der(&String::from_utf8_lossy(&chain)).unwrap_or_default();
     let key = PrivateKey::generate(KeyType::P256).map_err(std::io::Error::other)?;
     write("pem_der", [chain, leaf, key.to_pem().as_bytes().to_vec()])?;
     let json_bodies = answers

@@ -3,7 +3,7 @@
 use std::sync::OnceLock;
 
 use certsmith_core::{
-    Command, HttpResponse, NewAccountRequest, OrderRequest, Outcome, Snapshot, cert,
+    Command, HttpResponse, NewAccountRequest, OrderRequest, Outcome, Snapshot, leaf_der,
 };
 
 use crate::response;
@@ -57,7 +57,7 @@ pub fn run(tamper: Option<(usize, HttpResponse)>) -> Harness {
     }
     if let Ok(op) = order
         && let Ok(Outcome::Certificate(issued)) = h.result(op)
-        && let Ok(der) = cert::leaf_der(&issued.chain_pem)
+        && let Ok(der) = leaf_der(&issued.chain_pem)
         && let Ok(op) = h.client.start(Command::RenewalInfo {
             certificate_der: der,
         })

@@ -388,5 +388,5 @@ fn parse_reason(text: &str) -> Result<u8, String> {
 
 /// The directory URL for a `--server` value: a well-known CA's short name, or a URL.
 pub fn directory_url(server: &str) -> &str {
-    certsmith_core::directories::named(server).unwrap_or(server)
+    certsmith_core::named_directory(server).unwrap_or(server)
 }

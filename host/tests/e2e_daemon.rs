@@ -249,7 +249,7 @@ fn fetch(
         .peer_certificates()
         .and_then(|c| c.first())
         .ok_or("no certificate")?;
-    let serial = certsmith_core::cert::inspect(leaf)
+    let serial = certsmith_core::inspect_certificate(leaf)
         .map_err(|e| e.to_string())?
         .serial_hex;
     let body = response

@@ -124,7 +124,7 @@ fn config_in(c: wit::ClientConfig) -> Result<core_api::ClientConfig, wit::Engine
     let defaults = core_api::RetryPolicy::default();
     let seed = c
         .seed
-        .map(|bytes| core_api::random::seed_from_bytes(&bytes))
+        .map(|bytes| core_api::Random::seed_from_bytes(&bytes))
         .transpose()
         .map_err(error_out)?;
     Ok(core_api::ClientConfig {
@@ -155,7 +155,7 @@ fn identifier_out(id: core_api::Identifier) -> wit::Identifier {
     }
 }
 
-fn problem_out(p: core_api::wire::Problem) -> wit::Problem {
+fn problem_out(p: core_api::Problem) -> wit::Problem {
     wit::Problem {
         kind: p.kind,
         detail: p.detail,
@@ -253,9 +253,9 @@ fn outcome_out(o: core_api::Outcome) -> wit::Outcome {
         core_api::Outcome::Account(info) => wit::Outcome::Account(wit::AccountInfo {
             url: info.url,
             status: match info.account.status {
-                core_api::wire::AccountStatus::Valid => wit::AccountStatus::Valid,
-                core_api::wire::AccountStatus::Deactivated => wit::AccountStatus::Deactivated,
-                core_api::wire::AccountStatus::Revoked => wit::AccountStatus::Revoked,
+                core_api::AccountStatus::Valid => wit::AccountStatus::Valid,
+                core_api::AccountStatus::Deactivated => wit::AccountStatus::Deactivated,
+                core_api::AccountStatus::Revoked => wit::AccountStatus::Revoked,
             },
             contact: info.account.contact,
             created: info.created,
@@ -348,7 +348,7 @@ fn output_out(o: core_api::Output) -> wit::Output {
     wit::Output { op: o.op.0, action }
 }
 
-fn info_out(info: core_api::cert::CertificateInfo) -> wit::CertificateInfo {
+fn info_out(info: core_api::CertificateInfo) -> wit::CertificateInfo {
     wit::CertificateInfo {
         default_renewal_time: info.default_renewal_time().0,
         subject: info.subject,
@@ -377,15 +377,15 @@ impl HelpersGuest for Component {
     }
 
     fn key_authorization(token: String, thumbprint: String) -> String {
-        core_api::challenge::key_authorization(&token, &thumbprint)
+        core_api::key_authorization(&token, &thumbprint)
     }
 
     fn dns01_record_name(domain: String) -> String {
-        core_api::challenge::dns01_record_name(&domain)
+        core_api::dns01_record_name(&domain)
     }
 
     fn dns01_value(key_authorization: String) -> String {
-        core_api::challenge::dns01_value(&key_authorization)
+        core_api::dns01_value(&key_authorization)
     }
 
     fn tls_alpn01_certificate(
@@ -393,7 +393,7 @@ impl HelpersGuest for Component {
         key_authorization: String,
         now: u64,
     ) -> Result<wit::TlsAlpnCertificate, wit::HelperError> {
-        let cert = core_api::challenge::tls_alpn01_certificate(
+        let cert = core_api::tls_alpn01_certificate(
             &identifier_in(identifier),
             &key_authorization,
             core_api::Timestamp(now),
@@ -411,14 +411,14 @@ impl HelpersGuest for Component {
         key_pem: String,
     ) -> Result<Vec<u8>, wit::HelperError> {
         let ids: Vec<_> = identifiers.into_iter().map(identifier_in).collect();
-        core_api::csr::build_csr(&ids, &key(&key_pem)?).map_err(helper_error_out)
+        core_api::build_csr(&ids, &key(&key_pem)?).map_err(helper_error_out)
     }
 
     fn inspect_certificates(pem: String) -> Result<Vec<wit::CertificateInfo>, wit::HelperError> {
-        let ders = core_api::cert::split_pem_chain(&pem).map_err(helper_error_out)?;
+        let ders = core_api::split_pem_chain(&pem).map_err(helper_error_out)?;
         ders.iter()
             .map(|der| {
-                core_api::cert::inspect(der)
+                core_api::inspect_certificate(der)
                     .map(info_out)
                     .map_err(helper_error_out)
             })
@@ -426,14 +426,14 @@ impl HelpersGuest for Component {
     }
 
     fn ari_cert_id(certificate_der: Vec<u8>) -> Result<String, wit::HelperError> {
-        core_api::cert::ari_cert_id(&certificate_der).map_err(helper_error_out)
+        core_api::ari_cert_id(&certificate_der).map_err(helper_error_out)
     }
 
     fn key_matches_certificate(
         key_pem: String,
         certificate_der: Vec<u8>,
     ) -> Result<bool, wit::HelperError> {
-        core_api::cert::key_matches_certificate(&key(&key_pem)?, &certificate_der)
+        core_api::key_matches_certificate(&key(&key_pem)?, &certificate_der)
             .map_err(helper_error_out)
     }
 
@@ -446,10 +446,10 @@ impl HelpersGuest for Component {
     ) -> Result<String, wit::HelperError> {
         let key = key(&key_pem)?;
         let key_id = match &kid {
-            Some(kid) => core_api::jose::KeyId::Kid(kid),
-            None => core_api::jose::KeyId::Jwk,
+            Some(kid) => core_api::KeyId::Kid(kid),
+            None => core_api::KeyId::Jwk,
         };
-        let jws = core_api::jose::sign(&key, key_id, nonce.as_deref(), &url, payload.as_deref())
+        let jws = core_api::sign_jws(&key, key_id, nonce.as_deref(), &url, payload.as_deref())
             .map_err(helper_error_out)?;
         Ok(String::from_utf8(jws.to_body()).unwrap_or_default())
     }

@@ -15,12 +15,10 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
-use certsmith_core::random::{self, Random};
-use certsmith_core::wire::{AccountStatus, Identifier, Problem};
 use certsmith_core::{
-    Action, CertificateKey, ChallengeTask, ChallengeType, ClientConfig, Command, Error,
-    HttpResponse, Input, KeyType, OpId, Outcome, Output, PrivateKey, RetryPolicy, Solution,
-    Timestamp, cert, challenge, jose,
+    AccountStatus, Action, CertificateKey, ChallengeTask, ChallengeType, ClientConfig, Command,
+    Error, HttpResponse, Identifier, Input, KeyId, KeyType, OpId, Outcome, Output, PrivateKey,
+    Problem, Random, RetryPolicy, Solution, Timestamp, b64url_decode, leaf_der,
 };
 
 // ---- JS values in and out ----
@@ -400,7 +398,7 @@ impl NewAccountIn {
         let external_account = match self.external_account {
             Some(e) => Some(certsmith_core::ExternalAccountKey {
                 kid: e.kid,
-                hmac_key: Zeroizing::new(jose::b64url_decode(
+                hmac_key: Zeroizing::new(b64url_decode(
                     e.hmac_key.trim_end_matches('='),
                     "hmacKey",
                 )?),
@@ -630,7 +628,7 @@ fn command_in(value: &JsValue) -> Result<Command, Error> {
                 None => certsmith_core::RevocationSigner::Account,
             };
             Command::Revoke(certsmith_core::RevocationRequest {
-                certificate_der: cert::leaf_der(&options.certificate_pem)?,
+                certificate_der: leaf_der(&options.certificate_pem)?,
                 reason: options.reason,
                 signer,
             })
@@ -639,7 +637,7 @@ fn command_in(value: &JsValue) -> Result<Command, Error> {
             let what = "renewal-info command";
             only_fields(value, what, &["certificatePem"])?;
             Command::RenewalInfo {
-                certificate_der: cert::leaf_der(&string_field(value, what, "certificatePem")?)?,
+                certificate_der: leaf_der(&string_field(value, what, "certificatePem")?)?,
             }
         }
         Some(kind @ ("resume" | "abandon")) => {
@@ -740,7 +738,7 @@ impl JsClient {
         let retry = retry.map_or(JsValue::UNDEFINED, JsValue::from);
         let retry: RetryIn = from_js(&retry, "retry options").map_err(js_error)?;
         let seed = seed
-            .map(|bytes| certsmith_core::random::seed_from_bytes(&bytes))
+            .map(|bytes| Random::seed_from_bytes(&bytes))
             .transpose()
             .map_err(js_error)?;
         let config = ClientConfig {
@@ -835,7 +833,7 @@ pub fn generate_key(kind: &str, seed: Option<Vec<u8>>) -> Result<String, JsValue
     let kind: KeyType = kind.parse().map_err(js_error)?;
     let mut random = match seed {
         None => Random::platform(),
-        Some(bytes) => Random::seeded(random::seed_from_bytes(&bytes).map_err(js_error)?),
+        Some(bytes) => Random::seeded(Random::seed_from_bytes(&bytes).map_err(js_error)?),
     };
     let key = PrivateKey::generate_with(kind, &mut random).map_err(js_error)?;
     Ok(key.to_pem().to_string())
@@ -853,19 +851,19 @@ pub fn jwk_thumbprint(#[wasm_bindgen(js_name = keyPem)] key_pem: &str) -> Result
 /// The key authorization `token.thumbprint`.
 #[wasm_bindgen(js_name = keyAuthorization)]
 pub fn key_authorization(token: &str, thumbprint: &str) -> String {
-    challenge::key_authorization(token, thumbprint)
+    certsmith_core::key_authorization(token, thumbprint)
 }
 
 /// The DNS-01 TXT value for a key authorization.
 #[wasm_bindgen(js_name = dns01Value)]
 pub fn dns01_value(#[wasm_bindgen(js_name = keyAuthorization)] key_authorization: &str) -> String {
-    challenge::dns01_value(key_authorization)
+    certsmith_core::dns01_value(key_authorization)
 }
 
 /// The DNS-01 record name for a domain.
 #[wasm_bindgen(js_name = dns01RecordName)]
 pub fn dns01_record_name(domain: &str) -> String {
-    challenge::dns01_record_name(domain)
+    certsmith_core::dns01_record_name(domain)
 }
 
 /// A flattened JWS (JSON text): `kid` undefined embeds the JWK, `payload` undefined is
@@ -880,11 +878,11 @@ pub fn sign_jws(
 ) -> Result<String, JsValue> {
     let key = PrivateKey::from_pem(key_pem).map_err(js_error)?;
     let key_id = match &kid {
-        Some(kid) => jose::KeyId::Kid(kid),
-        None => jose::KeyId::Jwk,
+        Some(kid) => KeyId::Kid(kid),
+        None => KeyId::Jwk,
     };
-    let jws =
-        jose::sign(&key, key_id, nonce.as_deref(), url, payload.as_deref()).map_err(js_error)?;
+    let jws = certsmith_core::sign_jws(&key, key_id, nonce.as_deref(), url, payload.as_deref())
+        .map_err(js_error)?;
     Ok(String::from_utf8(jws.to_body()).unwrap_or_default())
 }
 
@@ -896,5 +894,5 @@ pub fn build_csr(
 ) -> Result<Vec<u8>, JsValue> {
     let key = PrivateKey::from_pem(key_pem).map_err(js_error)?;
     let identifiers: Vec<_> = names.into_iter().map(Identifier::dns).collect();
-    certsmith_core::csr::build_csr(&identifiers, &key).map_err(js_error)
+    certsmith_core::build_csr(&identifiers, &key).map_err(js_error)
 }

@@ -1,6 +1,7 @@
 //! Account operations: create or find, fetch, update, deactivate, key rollover; and
 //! revocation, which is signed by the account or the certificate key.
 
+use crate::base64url::b64url;
 use crate::client::api::{
     AccountInfo, NewAccountRequest, Outcome, RevocationRequest, RevocationSigner,
 };
@@ -169,7 +170,7 @@ impl Flow for RevokeFlow {
         }
         // The revokeCert payload: the certificate and, when given, the reason code.
         let mut body =
-            ObjectWriter::new().string("certificate", &jose::b64url(&self.request.certificate_der));
+            ObjectWriter::new().string("certificate", &b64url(&self.request.certificate_der));
         if let Some(reason) = self.request.reason {
             body = body.unsigned("reason", u64::from(reason));
         }

@@ -93,7 +93,7 @@ impl Shared {
         let Some(nonce) = response.header("replay-nonce") else {
             return;
         };
-        if crate::jose::is_base64url(nonce, MAX_NONCE_LEN) {
+        if crate::base64url::is_base64url(nonce, MAX_NONCE_LEN) {
             if self.nonces.len() == NONCE_POOL_MAX {
                 self.nonces.pop_front();
             }

@@ -1,6 +1,7 @@
 //! Ordering a certificate: newOrder, authorizations and their challenges, finalize, polling,
 //! download with alternate chains.
 
+use crate::base64url::{self, b64url};
 use crate::cert;
 use crate::challenge;
 use crate::client::api::{
@@ -10,7 +11,6 @@ use crate::client::flow::{Ctx, Flow, Step, backoff_ms};
 use crate::client::request::{PEM_CHAIN, Reply, RequestSpec};
 use crate::client::snapshot::{OrderKey, OrderPlan, Snapshot};
 use crate::error::Error;
-use crate::jose;
 use crate::timestamp::Timestamp;
 use crate::wire::{
     Authorization, AuthorizationStatus, Challenge, ChallengeStatus, Identifier, IdentifierType,
@@ -269,7 +269,7 @@ impl OrderFlow {
                     OrderKey::Generated(key) => crate::csr::build_csr(&self.plan.identifiers, key)?,
                     OrderKey::Csr(der) => der.clone(),
                 };
-                let body = format!("{{\"csr\":\"{}\"}}", jose::b64url(&csr));
+                let body = format!("{{\"csr\":\"{}\"}}", b64url(&csr));
                 let spec = RequestSpec::post(&url, body.into_bytes())
                     .tolerating(&[ProblemKind::OrderNotReady]);
                 Ok(self.send(Expect::Finalize, spec))
@@ -618,7 +618,7 @@ fn challenge_task(
     let token = offered
         .token
         .clone()
-        .filter(|t| jose::is_base64url(t, jose::MAX_TOKEN_LEN))
+        .filter(|t| base64url::is_base64url(t, base64url::MAX_TOKEN_LEN))
         .ok_or_else(|| {
             Error::invalid_response(
                 authz_url,

@@ -5,9 +5,9 @@ use core::fmt;
 
 use zeroize::Zeroizing;
 
+use crate::base64url::{b64url, b64url_decode};
 use crate::client::api::ChallengeType;
 use crate::error::Error;
-use crate::jose;
 use crate::json::{self, JsonError, ObjectWriter};
 use crate::keys::PrivateKey;
 use crate::timestamp::Timestamp;
@@ -137,7 +137,7 @@ impl Snapshot {
             .opt_string("preferredIssuer", self.0.plan.preferred_issuer.as_deref());
         match &self.0.key {
             OrderKey::Generated(key) => json.string("certificateKeyPem", &key.to_pem()),
-            OrderKey::Csr(der) => json.string("csr", &jose::b64url(der)),
+            OrderKey::Csr(der) => json.string("csr", &b64url(der)),
         }
         .finish()
     }
@@ -171,7 +171,7 @@ impl Snapshot {
         }
         let key = match (certificate_key_pem, csr) {
             (Some(pem), None) => OrderKey::Generated(PrivateKey::from_pem(&pem)?),
-            (None, Some(csr)) => OrderKey::Csr(jose::b64url_decode(&csr, "snapshot csr")?),
+            (None, Some(csr)) => OrderKey::Csr(b64url_decode(&csr, "snapshot csr")?),
             _ => {
                 return Err(Error::invalid_input(
                     "order snapshot",
@@ -267,7 +267,7 @@ mod tests {
                 &order_key,
             );
             let pem = key.to_pem();
-            let csr = jose::b64url(&[0x30, 0x00, 0xff]);
+            let csr = b64url(&[0x30, 0x00, 0xff]);
             let (certificate_key_pem, csr) = match order_key {
                 OrderKey::Generated(_) => (Some(pem.as_str()), None),
                 OrderKey::Csr(_) => (None, Some(csr.as_str())),

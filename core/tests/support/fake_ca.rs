@@ -9,10 +9,9 @@ use std::rc::Rc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use certsmith_core::csr::RcgenKey;
-use certsmith_core::jose::{FlattenedJws, Jwk};
 use certsmith_core::{
-    HttpRequest, HttpResponse, Identifier, IdentifierType, KeyType, Method, PrivateKey, Timestamp,
+    FlattenedJws, HttpRequest, HttpResponse, Identifier, IdentifierType, Jwk, KeyType, Method,
+    PrivateKey, RcgenKey, Timestamp,
 };
 use hmac::{Hmac, KeyInit, Mac};
 use p256::ecdsa::signature::Verifier;
@@ -988,13 +987,13 @@ fn csr_names(csr: &x509_cert::request::CertReq) -> Vec<String> {
 
 /// Whether a TLS-ALPN-01 certificate names `name` and carries the right critical digest.
 fn alpn_cert_ok(pem: &str, name: &str, key_auth: &str) -> bool {
-    let Ok(ders) = certsmith_core::cert::split_pem_chain(pem) else {
+    let Ok(ders) = certsmith_core::split_pem_chain(pem) else {
         return false;
     };
     let Ok(cert) = x509_cert::Certificate::from_der(&ders[0]) else {
         return false;
     };
-    let Ok(info) = certsmith_core::cert::inspect(&ders[0]) else {
+    let Ok(info) = certsmith_core::inspect_certificate(&ders[0]) else {
         return false;
     };
     let mut expected = vec![0x04, 0x20];

@@ -5,7 +5,7 @@ mod peer;
 
 use std::path::{Path, PathBuf};
 
-use certsmith_core::cert::{CertificateInfo, inspect, split_pem_chain};
+use certsmith_core::{CertificateInfo, inspect_certificate, split_pem_chain};
 
 use super::{Failure, exit};
 use crate::cli::InspectArgs;
@@ -65,7 +65,7 @@ fn inspect_all<'a>(
     source: &str,
 ) -> Result<Vec<CertificateInfo>, Failure> {
     ders.into_iter()
-        .map(inspect)
+        .map(inspect_certificate)
         .collect::<Result<_, _>>()
         .map_err(|e| Failure::new(exit::LOCAL, format!("{source}: {e}")))
 }

@@ -8,13 +8,10 @@ use std::time::Duration;
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use certsmith_core::cert::CertificateInfo;
-use certsmith_core::wire::ProblemKind;
 use certsmith_core::{
-    CertificateKey, Command, Error, ExternalAccountKey, Identifier, IssuedCertificate, OpId,
-    OrderRequest, Outcome, PrivateKey,
+    CertificateInfo, CertificateKey, ChallengeType, Command, Error, ExternalAccountKey, Identifier,
+    IssuedCertificate, OpId, OrderRequest, Outcome, PrivateKey, ProblemKind, Snapshot, Timestamp,
 };
-use certsmith_core::{ChallengeType, Snapshot, Timestamp};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
@@ -219,7 +216,7 @@ fn external_account(args: &ObtainArgs) -> Result<Option<ExternalAccountKey>, Fai
             ));
         }
     };
-    let key = certsmith_core::jose::b64url_decode(hmac.trim().trim_end_matches('='), "--eab-hmac")
+    let key = certsmith_core::b64url_decode(hmac.trim().trim_end_matches('='), "--eab-hmac")
         .map_err(|e| Failure::new(exit::LOCAL, e.to_string()))?;
     Ok(Some(ExternalAccountKey {
         kid: kid.clone(),
@@ -804,7 +801,7 @@ fn report(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use certsmith_core::wire::Problem;
+    use certsmith_core::Problem;
 
     /// A CA's problem answer to a request of the resumed order.
     fn acme(status: u16, kind: &str) -> Error {

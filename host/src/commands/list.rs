@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use certsmith_core::cert::CertificateInfo;
+use certsmith_core::CertificateInfo;
 
 use super::Failure;
 use crate::clock::now;

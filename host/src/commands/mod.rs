@@ -101,8 +101,7 @@ impl From<crate::storage::StorageError> for Failure {
 
 #[cfg(test)]
 mod tests {
-    use certsmith_core::wire::{Identifier, Problem};
-    use certsmith_core::{Error, Fault};
+    use certsmith_core::{Error, Fault, Identifier, Problem};
 
     use super::{exit, exit_code};
 

@@ -8,8 +8,7 @@
 
 use std::path::Path;
 
-use certsmith_core::Timestamp;
-use certsmith_core::cert::{CertificateInfo, leaf_der};
+use certsmith_core::{CertificateInfo, Timestamp, leaf_der};
 
 use super::recipe::Recipe;
 use super::renewal_time::{RenewalTime, renewal_time};

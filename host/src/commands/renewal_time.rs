@@ -4,7 +4,7 @@
 //! store until it says to ask again (its `Retry-After`, at most a day), so a renew run from
 //! cron asks at most that often and keeps the same random time between runs.
 
-use certsmith_core::cert::CertificateInfo;
+use certsmith_core::CertificateInfo;
 use certsmith_core::{Command, Error, Outcome, RenewalAdvice, Timestamp};
 use serde::{Deserialize, Serialize};
 

@@ -3,8 +3,9 @@
 
 use std::path::Path;
 
-use certsmith_core::cert::{self, inspect};
-use certsmith_core::{Command, Outcome, PrivateKey, RevocationRequest, RevocationSigner};
+use certsmith_core::{
+    Command, Outcome, PrivateKey, RevocationRequest, RevocationSigner, inspect_certificate,
+};
 
 use super::session::{Session, lock};
 use super::{Failure, exit};
@@ -16,7 +17,7 @@ use crate::storage::{StorageSpec, Store};
 /// The first certificate of PEM text, DER; `what` names the source in errors.
 fn leaf_der(pem: &[u8], what: &str) -> Result<Vec<u8>, Failure> {
     let bad = |e: certsmith_core::Error| Failure::new(exit::LOCAL, format!("{what}: {e}"));
-    cert::leaf_der(&String::from_utf8_lossy(pem)).map_err(bad)
+    certsmith_core::leaf_der(&String::from_utf8_lossy(pem)).map_err(bad)
 }
 
 /// Runs `certsmith revoke`.
@@ -102,7 +103,9 @@ async fn revoke(
             ));
         }
     };
-    let serial = inspect(&der).map(|i| i.serial_hex).unwrap_or_default();
+    let serial = inspect_certificate(&der)
+        .map(|i| i.serial_hex)
+        .unwrap_or_default();
     progress.step(format!(
         "revoking certificate {serial} at {}",
         session.directory

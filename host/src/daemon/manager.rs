@@ -12,8 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use certsmith::tls::{CertResolver, feed};
-use certsmith_core::cert::{CertificateInfo, leaf_der};
-use certsmith_core::{ChallengeType, Timestamp};
+use certsmith_core::{CertificateInfo, ChallengeType, Timestamp, leaf_der};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 

@@ -91,7 +91,7 @@ impl HttpSite {
                 .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
             return response;
         }
-        if !certsmith_core::jose::is_base64url(token, certsmith_core::jose::MAX_TOKEN_LEN) {
+        if !certsmith_core::is_base64url(token, certsmith_core::MAX_CHALLENGE_TOKEN_LEN) {
             return text(StatusCode::NOT_FOUND, "no such challenge\n");
         }
         match self.store.get(&layout::http01_token(token)).await {

@@ -4,11 +4,10 @@
 
 use std::path::Path;
 
-use certsmith_core::wire::{Account, AccountStatus, Problem, Subproblem};
 use certsmith_core::{
-    AccountInfo, Action, ChallengeTask, ClientConfig, Command, Error, HttpRequest, Identifier,
-    Input, IssuedCertificate, Method, OpId, OrderRequest, Outcome, Output, RenewalAdvice,
-    RevocationSigner, Snapshot, Solution, Timestamp,
+    Account, AccountInfo, AccountStatus, Action, ChallengeTask, ClientConfig, Command, Error,
+    HttpRequest, Identifier, Input, IssuedCertificate, Method, OpId, OrderRequest, Outcome, Output,
+    Problem, RenewalAdvice, RevocationSigner, Snapshot, Solution, Subproblem, Timestamp,
 };
 use wasmtime::component::{HasSelf, Linker, ResourceAny};
 use wasmtime::{Config, Store};

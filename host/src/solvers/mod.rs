@@ -126,7 +126,7 @@ pub(crate) fn http01_of(task: &ChallengeTask) -> Result<(&str, &str), SolverErro
 
 /// The token, if it is base64url (safe as a file name, a store key and a URL path segment).
 pub(crate) fn checked_token(token: &str) -> Result<&str, SolverError> {
-    if certsmith_core::jose::is_base64url(token, certsmith_core::jose::MAX_TOKEN_LEN) {
+    if certsmith_core::is_base64url(token, certsmith_core::MAX_CHALLENGE_TOKEN_LEN) {
         Ok(token)
     } else {
         Err(SolverError(format!(

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use certsmith_core::challenge::tls_alpn01_certificate;
+use certsmith_core::tls_alpn01_certificate;
 use certsmith_core::{Identifier, Random, Timestamp};
 
 use super::lineage::Lineage;

@@ -4,9 +4,8 @@
 //! Nothing is made current that does not parse, match its key and name what was asked for;
 //! reading a lineage checks the same and says what is wrong.
 
-use certsmith_core::PrivateKey;
-use certsmith_core::cert::{
-    CertificateInfo, inspect, key_pem_matches_certificate, split_pem_chain,
+use certsmith_core::{
+    CertificateInfo, PrivateKey, inspect_certificate, key_pem_matches_certificate, split_pem_chain,
 };
 use zeroize::Zeroizing;
 
@@ -68,7 +67,7 @@ impl Lineage {
         if !matches {
             return Err("key.pem is not the key of cert.pem".into());
         }
-        let info = inspect(&ders[0]).map_err(|e| format!("cert.pem: {e}"))?;
+        let info = inspect_certificate(&ders[0]).map_err(|e| format!("cert.pem: {e}"))?;
         for name in names.unwrap_or_default() {
             let named = info
                 .sans

@@ -677,7 +677,7 @@ fn renewal_info(ari: &AriScript) -> Response<Body> {
 fn jws_payload(body: &[u8]) -> Option<serde_json::Value> {
     let jws: serde_json::Value = serde_json::from_slice(body).ok()?;
     let payload = jws["payload"].as_str().filter(|p| !p.is_empty())?;
-    let bytes = certsmith_core::jose::b64url_decode(payload, "payload").ok()?;
+    let bytes = certsmith_core::b64url_decode(payload, "payload").ok()?;
     serde_json::from_slice(&bytes).ok()
 }
 
