@@ -1,6 +1,7 @@
 //! The Pebble harness shared by the end-to-end test binaries: a throwaway CA and
 //! pebble-challtestsrv on free loopback ports, the certsmith binary, and checks of what it
-//! issued.
+//! issued. The Pebble transcript recorder (`tools/transcripts/examples/record_pebble.rs`)
+//! compiles it in too, for [`Pebble::start`].
 
 // Each test binary uses a part of the harness.
 #![allow(dead_code)]
@@ -352,9 +353,15 @@ impl Drop for Pebble {
     }
 }
 
-/// The certsmith binary with a state dir.
+/// The certsmith binary with a state dir. Cargo names the binary only to the host's own
+/// tests; the harness is also compiled into the Pebble transcript recorder
+/// (`tools/transcripts/examples/record_pebble.rs`), which has no certsmith binary and never
+/// calls this.
 pub fn certsmith(state: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_certsmith"));
+    let Some(binary) = option_env!("CARGO_BIN_EXE_certsmith") else {
+        panic!("no certsmith binary: only the host's tests have one")
+    };
+    let mut command = Command::new(binary);
     command.arg("--state-dir").arg(state).env_remove("RUST_LOG");
     command
 }

@@ -1,20 +1,21 @@
 //! Records transcripts from Pebble, the real ACME test CA (`core/tests/transcripts/pebble-*.json`):
-//! for each run it starts its own Pebble and pebble-challtestsrv on loopback (Debian package
-//! `pebble`; a fresh temporary directory, TLS root and configuration, as
-//! `scripts/pebble-env.sh` does), drives a seeded client (the scheme of `record.rs`) over
-//! real HTTPS to it, answers HTTP-01 with a small responder on Pebble's `httpPort` so that
-//! Pebble really validates, and writes down every `poll` with the wall clock as its time.
-//! Run from the repository root:
+//! for each run it starts a fresh Pebble and pebble-challtestsrv (Debian package `pebble`)
+//! with the host's end-to-end harness (`host/tests/pebble/mod.rs`, compiled in, not
+//! copied: a temporary directory, TLS root and configuration, free loopback ports), drives a
+//! seeded client (the scheme of `record.rs`) over real HTTPS to it, answers HTTP-01 with a
+//! small responder on that Pebble's `httpPort` so that Pebble really validates, and writes
+//! down every `poll` with the wall clock as its time. Run from the repository root:
 //! `cargo run -p certsmith-transcripts --example record_pebble`.
 //!
-//! Pebble's ports are six from `CERTSMITH_RECORD_PEBBLE_PORT_BASE` (default 16400: listener,
-//! management, HTTP-01, TLS-ALPN-01, DNS, DNS management), away from those of
-//! `scripts/pebble-env.sh` (14000, 15000, 5001, 5002, 8053, 8055), of the host's end-to-end
-//! tests (20000 up to the kernel's ephemeral range) and of the Node tests (ephemeral); the
-//! recorder stops if one is taken. Every address it talks to is loopback.
+//! The harness picks each Pebble's six ports itself (listener, management, HTTP-01,
+//! TLS-ALPN-01, DNS, DNS management): free ones from 20000 up to the kernel's ephemeral
+//! range, as for the host's end-to-end tests, so nothing is configured and nothing needs
+//! moving. A Pebble that does not start stops the recorder with the harness's panic, which
+//! names the port or process and the tail of their logs. Every address the recorder talks
+//! to is loopback.
 //!
 //! The engine's side of a run is deterministic, but Pebble's is not: its keys, nonces,
-//! URLs, which nonces it refuses, and the times are new at each recording, so a new
+//! ports, URLs, which nonces it refuses, and the times are new at each recording, so a new
 //! recording differs from the previous one throughout (and may take another number of
 //! steps). A run that does not show what it is for (the order issued or failed as planned,
 //! the storm's `badNonce` answers) is recorded again, at most three times, and each
@@ -23,11 +24,16 @@
 
 #![allow(missing_docs)]
 
+// The host's Pebble harness: test code, which reports a broken expectation by panicking
+// (it allows that, and its unused parts, itself).
+#[path = "../../../host/tests/pebble/mod.rs"]
+mod pebble;
+
 use std::collections::HashMap;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -39,6 +45,7 @@ use certsmith_core::{
 };
 use certsmith_transcripts::recorder::{Recorder, WallClock};
 use certsmith_transcripts::{Transcript, replay_native};
+use pebble::Pebble;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use serde_json::json;
@@ -52,16 +59,10 @@ const SEED: [u8; 32] = [0x5e; 32];
 const ACCOUNT_KEY_SEED: [u8; 32] = [0xac; 32];
 /// The recorder's `User-Agent` token (as in `record.rs`).
 const USER_AGENT: &str = "transcript-recorder/1";
-/// The environment variable that moves Pebble's six ports.
-const PORT_BASE_ENV: &str = "CERTSMITH_RECORD_PEBBLE_PORT_BASE";
-/// The first of Pebble's six ports unless [`PORT_BASE_ENV`] says otherwise.
-const DEFAULT_PORT_BASE: u16 = 16_400;
 /// The longest one run may take, waits included.
 const RUN_LIMIT: Duration = Duration::from_secs(120);
 /// The most polls one run may take.
 const MAX_STEPS: usize = 2_000;
-/// How long Pebble may take to listen.
-const LISTEN_WITHIN: Duration = Duration::from_secs(30);
 /// How long one request to Pebble may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often a run whose transcript does not show what it is for is recorded again.
@@ -70,79 +71,6 @@ const ATTEMPTS: usize = 3;
 const MAX_REQUEST_HEAD: usize = 8 * 1024;
 /// The longest the HTTP-01 responder runs.
 const RESPONDER_LIMIT: Duration = Duration::from_secs(30 * 60);
-
-/// Pebble's ports.
-#[derive(Clone, Copy)]
-struct Ports {
-    listen: u16,
-    management: u16,
-    http: u16,
-    tls: u16,
-    dns: u16,
-    dns_management: u16,
-}
-
-impl Ports {
-    /// Six ports from [`PORT_BASE_ENV`] or [`DEFAULT_PORT_BASE`].
-    fn from_env() -> Result<Self, Failure> {
-        let base = match std::env::var(PORT_BASE_ENV) {
-            Ok(text) => text
-                .parse::<u16>()
-                .ok()
-                .filter(|b| (1024..=65_530).contains(b))
-                .ok_or_else(|| format!("{PORT_BASE_ENV}={text}: expected a port 1024-65530"))?,
-            Err(_) => DEFAULT_PORT_BASE,
-        };
-        Ok(Self {
-            listen: base,
-            management: base + 1,
-            http: base + 2,
-            tls: base + 3,
-            dns: base + 4,
-            dns_management: base + 5,
-        })
-    }
-
-    /// An error if one of the ports is taken on loopback (TCP, and UDP for DNS); the
-    /// HTTP-01 port is left out unless `with_http` (the responder holds it between runs).
-    fn check_free(&self, with_http: bool) -> Result<(), Failure> {
-        let tcp = [
-            self.listen,
-            self.management,
-            self.tls,
-            self.dns,
-            self.dns_management,
-        ];
-        let http = with_http.then_some(self.http);
-        for port in tcp.into_iter().chain(http) {
-            let addr = SocketAddr::from(([127, 0, 0, 1], port));
-            TcpListener::bind(addr).map_err(|e| {
-                format!("port 127.0.0.1:{port} is taken ({e}); set {PORT_BASE_ENV} to move Pebble's ports")
-            })?;
-        }
-        let addr = SocketAddr::from(([127, 0, 0, 1], self.dns));
-        UdpSocket::bind(addr).map_err(|e| {
-            format!(
-                "UDP port 127.0.0.1:{} is taken ({e}); set {PORT_BASE_ENV}",
-                self.dns
-            )
-        })?;
-        Ok(())
-    }
-}
-
-/// Runs a command that must succeed.
-fn run(command: &mut Command) -> Result<(), Failure> {
-    let output = command.output().map_err(|e| format!("{command:?}: {e}"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "{command:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-        .into());
-    }
-    Ok(())
-}
 
 /// Pebble's version, from its Debian package (`pebble` has no version flag).
 fn pebble_version() -> String {
@@ -156,174 +84,9 @@ fn pebble_version() -> String {
         .unwrap_or_else(|| "(version unknown)".to_owned())
 }
 
-/// A running Pebble and challtestsrv; both are stopped and the directory removed on drop.
-struct Pebble {
-    dir: PathBuf,
-    children: Vec<Child>,
-    directory: String,
-}
-
-impl Drop for Pebble {
-    fn drop(&mut self) {
-        for child in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-impl Pebble {
-    /// Starts a fresh Pebble (no state, new roots) refusing `nonce_reject` percent of good
-    /// nonces, and waits until it listens.
-    fn start(ports: Ports, nonce_reject: u8) -> Result<Self, Failure> {
-        ports.check_free(false)?;
-        let dir = std::env::temp_dir().join(format!(
-            "certsmith-record-pebble-{}-{}",
-            std::process::id(),
-            ports.listen
-        ));
-        std::fs::create_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let mut pebble = Self {
-            dir,
-            children: Vec::new(),
-            directory: format!("https://localhost:{}/dir", ports.listen),
-        };
-        pebble.launch(ports, nonce_reject)?;
-        Ok(pebble)
-    }
-
-    /// The root that signs Pebble's own HTTPS listener.
-    fn tls_root(&self) -> PathBuf {
-        self.dir.join("root.pem")
-    }
-
-    /// Makes the listener's TLS root, leaf and configuration, starts challtestsrv and
-    /// Pebble, and waits until both listen.
-    fn launch(&mut self, ports: Ports, nonce_reject: u8) -> Result<(), Failure> {
-        let d = self.dir.clone();
-        let openssl = |args: &[&str]| run(Command::new("openssl").current_dir(&d).args(args));
-        let ec = [
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-        ];
-        let root_subject = "/CN=certsmith transcript recorder TLS root";
-        openssl(
-            &[
-                &["req", "-x509"][..],
-                &ec,
-                &["-days", "2", "-subj", root_subject],
-                &["-keyout", "root.key", "-out", "root.pem"],
-            ]
-            .concat(),
-        )?;
-        openssl(
-            &[
-                &["req"][..],
-                &ec,
-                &["-subj", "/CN=localhost"],
-                &["-keyout", "localhost.key", "-out", "localhost.csr"],
-            ]
-            .concat(),
-        )?;
-        std::fs::write(
-            d.join("san.ext"),
-            "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
-        )?;
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            "localhost.csr",
-            "-CA",
-            "root.pem",
-            "-CAkey",
-            "root.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            "san.ext",
-            "-out",
-            "localhost.pem",
-        ])?;
-        let config = json!({"pebble": {
-            "listenAddress": format!("127.0.0.1:{}", ports.listen),
-            "managementListenAddress": format!("127.0.0.1:{}", ports.management),
-            "certificate": d.join("localhost.pem").display().to_string(),
-            "privateKey": d.join("localhost.key").display().to_string(),
-            "httpPort": ports.http,
-            "tlsPort": ports.tls,
-            "ocspResponderURL": "",
-            "externalAccountBindingRequired": false,
-        }});
-        std::fs::write(d.join("pebble.json"), config.to_string())?;
-        let log = |name: &str| std::fs::File::create(d.join(name));
-        let challtestsrv = Command::new("pebble-challtestsrv")
-            .args(["-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""])
-            .args(["-http01", "", "-https01", "", "-tlsalpn01", ""])
-            .args(["-dns01", &format!("127.0.0.1:{}", ports.dns)])
-            .args([
-                "-management",
-                &format!("127.0.0.1:{}", ports.dns_management),
-            ])
-            .stdin(Stdio::null())
-            .stdout(log("challtestsrv.log")?)
-            .stderr(log("challtestsrv.err")?)
-            .spawn()
-            .map_err(|e| format!("pebble-challtestsrv (Debian package pebble): {e}"))?;
-        self.children.push(challtestsrv);
-        let pebble = Command::new("pebble")
-            .arg("-config")
-            .arg(d.join("pebble.json"))
-            .args(["-dnsserver", &format!("127.0.0.1:{}", ports.dns)])
-            .env("PEBBLE_VA_NOSLEEP", "1")
-            .env("PEBBLE_WFE_NONCEREJECT", nonce_reject.to_string())
-            .stdin(Stdio::null())
-            .stdout(log("pebble.log")?)
-            .stderr(log("pebble.err")?)
-            .spawn()
-            .map_err(|e| format!("pebble (Debian package pebble): {e}"))?;
-        self.children.push(pebble);
-        for port in [ports.dns_management, ports.listen, ports.management] {
-            self.wait_for(port)?;
-        }
-        Ok(())
-    }
-
-    /// Waits (at most [`LISTEN_WITHIN`]) until `port` accepts connections, failing early
-    /// when a process has exited.
-    fn wait_for(&mut self, port: u16) -> Result<(), Failure> {
-        let deadline = Instant::now() + LISTEN_WITHIN;
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            for child in &mut self.children {
-                if let Ok(Some(status)) = child.try_wait() {
-                    let log =
-                        std::fs::read_to_string(self.dir.join("pebble.log")).unwrap_or_default();
-                    return Err(format!(
-                        "a CA process exited ({status}) before port {port} listened; Pebble's log:\n{log}"
-                    )
-                    .into());
-                }
-            }
-            if Instant::now() >= deadline {
-                return Err(
-                    format!("nothing listened on port {port} within {LISTEN_WITHIN:?}").into(),
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Ok(())
-    }
-}
-
 /// The HTTPS client for Pebble: rustls trusting only the root of Pebble's listener,
-/// `localhost` pinned to 127.0.0.1, no proxy, no redirect.
-fn https_client(root: &Path, listen: u16) -> Result<reqwest::Client, Failure> {
+/// `localhost` pinned to 127.0.0.1 (on the port each URL names), no proxy, no redirect.
+fn https_client(root: &Path) -> Result<reqwest::Client, Failure> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_file_iter(root)? {
@@ -336,7 +99,8 @@ fn https_client(root: &Path, listen: u16) -> Result<reqwest::Client, Failure> {
         .use_preconfigured_tls(tls)
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
-        .resolve("localhost", SocketAddr::from(([127, 0, 0, 1], listen)))
+        // Port 0: the port in the URL is used.
+        .resolve("localhost", SocketAddr::from(([127, 0, 0, 1], 0)))
         .timeout(REQUEST_TIMEOUT)
         .build()?)
 }
@@ -389,7 +153,7 @@ fn send(
 /// The HTTP-01 answers being served, by token.
 type Published = Arc<Mutex<HashMap<String, String>>>;
 
-/// A loopback HTTP server for HTTP-01 on Pebble's `httpPort`: it answers
+/// A loopback HTTP server for HTTP-01 on a Pebble's `httpPort`: it answers
 /// `/.well-known/acme-challenge/<token>` with what is published for the token, 404
 /// otherwise. It stops when dropped (or after [`RESPONDER_LIMIT`]).
 struct Responder {
@@ -522,15 +286,12 @@ struct Run {
     expect: Expect,
 }
 
-/// Records `run` against a fresh Pebble.
-fn record(
-    run: &Run,
-    version: &str,
-    ports: Ports,
-    responder: &Responder,
-) -> Result<Transcript, Failure> {
-    let pebble = Pebble::start(ports, run.nonce_reject)?;
-    let client = https_client(&pebble.tls_root(), ports.listen)?;
+/// Records `run` against a fresh Pebble, refusing `run.nonce_reject` percent of good nonces.
+fn record(run: &Run, version: &str) -> Result<Transcript, Failure> {
+    let nonce_reject = run.nonce_reject.to_string();
+    let pebble = Pebble::start(&[("PEBBLE_WFE_NONCEREJECT", &nonce_reject)]);
+    let responder = Responder::start(pebble.http_port)?;
+    let client = https_client(&pebble.tls_root())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -568,6 +329,7 @@ fn record(
             _ => None,
         })
     })?;
+    drop(responder);
     drop(pebble);
     Ok(transcript)
 }
@@ -628,17 +390,14 @@ fn main() -> Result<(), Failure> {
         },
     ];
     let version = pebble_version();
-    let ports = Ports::from_env()?;
-    ports.check_free(true)?;
     let dir = Path::new("core/tests/transcripts");
     if !dir.is_dir() {
         return Err(format!("{}: run from the repository root", dir.display()).into());
     }
-    let responder = Responder::start(ports.http)?;
     for run in &runs {
         let mut kept = None;
         for attempt in 1..=ATTEMPTS {
-            let transcript = record(run, &version, ports, &responder)?;
+            let transcript = record(run, &version)?;
             match shortfall(&transcript, run.expect) {
                 None => {
                     kept = Some(transcript);
