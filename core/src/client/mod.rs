@@ -28,7 +28,7 @@ use account::{AccountFlow, KeyChangeFlow, RevokeFlow};
 use ari::RenewalInfoFlow;
 use flow::{Ctx, Flow, Step, backoff_ms};
 use order::OrderFlow;
-use snapshot::{OrderKey, OrderPlan};
+use snapshot::OrderKey;
 
 /// The engine's product token in every request's `User-Agent`.
 const ENGINE_PRODUCT: &str = concat!("certsmith-core/", env!("CARGO_PKG_VERSION"));
@@ -363,8 +363,8 @@ impl Client {
     }
 
     /// The flow of an order: identifiers checked and normalised, the key chosen.
-    fn order_flow(&mut self, request: OrderRequest) -> Result<Box<dyn Flow>, Error> {
-        let identifiers = identifiers::normalize(&request.identifiers)?;
+    fn order_flow(&mut self, mut request: OrderRequest) -> Result<Box<dyn Flow>, Error> {
+        request.identifiers = identifiers::normalize(&request.identifiers)?;
         if request.challenge_types.is_empty() {
             return Err(Error::invalid_input(
                 "challenge types",
@@ -379,7 +379,7 @@ impl Client {
                 "notBefore earlier than notAfter",
             ));
         }
-        let key = match request.certificate_key {
+        let key = match core::mem::take(&mut request.certificate_key) {
             CertificateKey::Generate(kind) => {
                 OrderKey::Generated(PrivateKey::generate_with(kind, &mut self.shared.random)?)
             }
@@ -394,16 +394,7 @@ impl Client {
             }
             CertificateKey::Csr(der) => OrderKey::Csr(der),
         };
-        let plan = OrderPlan {
-            identifiers,
-            challenge_types: request.challenge_types,
-            not_before: request.not_before,
-            not_after: request.not_after,
-            replaces: request.replaces,
-            profile: request.profile,
-            preferred_issuer: request.preferred_issuer,
-        };
-        Ok(Box::new(OrderFlow::new(plan, key)))
+        Ok(Box::new(OrderFlow::new(request, key)))
     }
 
     /// Checks that a snapshot's order belongs to this client's CA and account (learning

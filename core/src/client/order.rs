@@ -5,11 +5,12 @@ use crate::base64url::{self, b64url};
 use crate::cert;
 use crate::challenge;
 use crate::client::api::{
-    Action, ChallengeTask, ChallengeType, IssuedCertificate, Outcome, RetryPolicy, Solution,
+    Action, ChallengeTask, ChallengeType, IssuedCertificate, OrderRequest, Outcome, RetryPolicy,
+    Solution,
 };
 use crate::client::flow::{Ctx, Flow, Step, backoff_ms};
 use crate::client::request::{PEM_CHAIN, Reply, RequestSpec};
-use crate::client::snapshot::{OrderKey, OrderPlan, Snapshot};
+use crate::client::snapshot::{OrderKey, Snapshot};
 use crate::error::Error;
 use crate::timestamp::Timestamp;
 use crate::wire::{
@@ -116,8 +117,9 @@ struct Chain {
 /// One certificate order, from newOrder (or a snapshot) to the downloaded chain.
 #[derive(Debug)]
 pub(crate) struct OrderFlow {
-    /// What was asked for.
-    plan: OrderPlan,
+    /// What was asked for, its identifiers normalised (its `certificate_key` was taken out:
+    /// the key is `key`). A resumed order has only what its snapshot keeps.
+    plan: OrderRequest,
     /// The certificate key or CSR.
     key: OrderKey,
     /// Set when resuming: the order exists already.
@@ -146,7 +148,7 @@ pub(crate) struct OrderFlow {
 
 impl OrderFlow {
     /// A new order.
-    pub(super) fn new(plan: OrderPlan, key: OrderKey) -> Self {
+    pub(super) fn new(plan: OrderRequest, key: OrderKey) -> Self {
         Self {
             plan,
             key,

@@ -6,34 +6,14 @@ use core::fmt;
 use zeroize::Zeroizing;
 
 use crate::base64url::{b64url, b64url_decode};
-use crate::client::api::ChallengeType;
+use crate::client::api::{ChallengeType, OrderRequest};
 use crate::error::Error;
 use crate::json::{self, JsonError, ObjectWriter};
 use crate::keys::PrivateKey;
-use crate::timestamp::Timestamp;
 use crate::wire::{Identifier, identifiers_to_json};
 
 /// The snapshot format this engine writes and reads.
 const SNAPSHOT_VERSION: u32 = 1;
-
-/// What an order asks for, once validated.
-#[derive(Clone, Debug)]
-pub(crate) struct OrderPlan {
-    /// The identifiers, normalised.
-    pub identifiers: Vec<Identifier>,
-    /// Challenge types in order of preference.
-    pub challenge_types: Vec<ChallengeType>,
-    /// Requested notBefore.
-    pub not_before: Option<Timestamp>,
-    /// Requested notAfter.
-    pub not_after: Option<Timestamp>,
-    /// ARI ID of the certificate replaced.
-    pub replaces: Option<String>,
-    /// Certificate profile.
-    pub profile: Option<String>,
-    /// Preferred top issuer CN.
-    pub preferred_issuer: Option<String>,
-}
 
 /// The certificate key of an order, or the caller's CSR.
 #[derive(Clone, Debug)]
@@ -49,13 +29,21 @@ pub(crate) enum OrderKey {
 #[derive(Clone)]
 pub struct Snapshot(Box<Checkpoint>);
 
-/// What a snapshot holds.
+/// What a snapshot holds: what the order still reads once it exists. The rest of its
+/// [`OrderRequest`] went only into newOrder, which a resumed order never sends again: a
+/// resumed order has `OrderRequest::new`'s defaults there.
 #[derive(Clone)]
 struct Checkpoint {
     directory_url: String,
     account_url: Option<String>,
     order_url: String,
-    plan: OrderPlan,
+    /// The identifiers, normalised: an authorization for another one is refused, and the
+    /// chain must name them all.
+    identifiers: Vec<Identifier>,
+    /// The challenge types to choose from for pending authorizations.
+    challenge_types: Vec<ChallengeType>,
+    /// The top issuer to pick the chain by.
+    preferred_issuer: Option<String>,
     key: OrderKey,
 }
 
@@ -65,14 +53,16 @@ impl Snapshot {
         directory_url: &str,
         account_url: Option<&str>,
         order_url: &str,
-        plan: &OrderPlan,
+        order: &OrderRequest,
         key: &OrderKey,
     ) -> Self {
         Self(Box::new(Checkpoint {
             directory_url: directory_url.to_owned(),
             account_url: account_url.map(str::to_owned),
             order_url: order_url.to_owned(),
-            plan: plan.clone(),
+            identifiers: order.identifiers.clone(),
+            challenge_types: order.challenge_types.clone(),
+            preferred_issuer: order.preferred_issuer.clone(),
             key: key.clone(),
         }))
     }
@@ -94,12 +84,12 @@ impl Snapshot {
 
     /// The identifiers ordered.
     pub fn identifiers(&self) -> &[Identifier] {
-        &self.0.plan.identifiers
+        &self.0.identifiers
     }
 
     /// The challenge types the order may answer.
     pub fn challenge_types(&self) -> &[ChallengeType] {
-        &self.0.plan.challenge_types
+        &self.0.challenge_types
     }
 
     /// The type of the certificate key the order holds; `None` when it was given a CSR.
@@ -113,12 +103,13 @@ impl Snapshot {
     /// The snapshot as JSON (contains the certificate key).
     ///
     /// `{"version":1,"directoryUrl":…,"accountUrl":…,"orderUrl":…,"identifiers":[…],
-    /// "challengeTypes":[…],"profile":…,"preferredIssuer":…,"certificateKeyPem":…}` (or
-    /// `"csr"`: base64url DER instead of the key); absent optional members are left out.
+    /// "challengeTypes":[…],"preferredIssuer":…,"certificateKeyPem":…}` (or `"csr"`:
+    /// base64url DER instead of the key); absent optional members are left out. (Earlier
+    /// versions also wrote the order's `"profile"`, which only newOrder needed; reading
+    /// ignores it.)
     pub fn to_json(&self) -> String {
         let challenge_types: Vec<String> = self
             .0
-            .plan
             .challenge_types
             .iter()
             .map(|t| t.as_str().to_owned())
@@ -128,13 +119,9 @@ impl Snapshot {
             .string("directoryUrl", &self.0.directory_url)
             .opt_string("accountUrl", self.0.account_url.as_deref())
             .string("orderUrl", &self.0.order_url)
-            .raw(
-                "identifiers",
-                &identifiers_to_json(&self.0.plan.identifiers),
-            )
+            .raw("identifiers", &identifiers_to_json(&self.0.identifiers))
             .raw("challengeTypes", &json::write_strings(&challenge_types))
-            .opt_string("profile", self.0.plan.profile.as_deref())
-            .opt_string("preferredIssuer", self.0.plan.preferred_issuer.as_deref());
+            .opt_string("preferredIssuer", self.0.preferred_issuer.as_deref());
         match &self.0.key {
             OrderKey::Generated(key) => json.string("certificateKeyPem", &key.to_pem()),
             OrderKey::Csr(der) => json.string("csr", &b64url(der)),
@@ -156,7 +143,6 @@ impl Snapshot {
             .required("identifiers", |v| json::array(v, json::read))
             .map_err(bad)?;
         let challenge_names = f.required("challengeTypes", json::strings).map_err(bad)?;
-        let profile = f.optional("profile", json::string).map_err(bad)?;
         let preferred_issuer = f.optional("preferredIssuer", json::string).map_err(bad)?;
         let certificate_key_pem = f
             .optional("certificateKeyPem", json::string)
@@ -187,23 +173,22 @@ impl Snapshot {
             directory_url,
             account_url,
             order_url,
-            plan: OrderPlan {
-                identifiers,
-                challenge_types,
-                not_before: None,
-                not_after: None,
-                replaces: None,
-                profile,
-                preferred_issuer,
-            },
+            identifiers,
+            challenge_types,
+            preferred_issuer,
             key,
         })))
     }
 
-    /// The plan, key and order URL, to continue the order.
-    pub(crate) fn into_parts(self) -> (OrderPlan, OrderKey, String) {
+    /// The order as far as it is still read, its key and its URL, to continue the order.
+    pub(crate) fn into_parts(self) -> (OrderRequest, OrderKey, String) {
         let checkpoint = *self.0;
-        (checkpoint.plan, checkpoint.key, checkpoint.order_url)
+        let order = OrderRequest {
+            challenge_types: checkpoint.challenge_types,
+            preferred_issuer: checkpoint.preferred_issuer,
+            ..OrderRequest::new(checkpoint.identifiers)
+        };
+        (order, checkpoint.key, checkpoint.order_url)
     }
 }
 
@@ -212,7 +197,7 @@ impl fmt::Debug for Snapshot {
         f.debug_struct("Snapshot")
             .field("directory_url", &self.0.directory_url)
             .field("order_url", &self.0.order_url)
-            .field("identifiers", &self.0.plan.identifiers)
+            .field("identifiers", &self.0.identifiers)
             .finish_non_exhaustive()
     }
 }
@@ -245,14 +230,11 @@ mod tests {
 
     #[test]
     fn json_is_what_serde_wrote_and_round_trips() {
-        let plan = OrderPlan {
-            identifiers: vec![Identifier::dns("a.example"), Identifier::ip("::1")],
+        let order = OrderRequest {
             challenge_types: vec![ChallengeType::Dns01, ChallengeType::Http01],
-            not_before: None,
-            not_after: None,
-            replaces: None,
             profile: Some("shortlived".to_owned()),
-            preferred_issuer: None,
+            preferred_issuer: Some("Root X2".to_owned()),
+            ..OrderRequest::new(vec![Identifier::dns("a.example"), Identifier::ip("::1")])
         };
         let key = PrivateKey::generate(crate::KeyType::P256).expect("key");
         for (account, order_key) in [
@@ -263,7 +245,7 @@ mod tests {
                 "https://ca/dir",
                 account,
                 "https://ca/o/1",
-                &plan,
+                &order,
                 &order_key,
             );
             let pem = key.to_pem();
@@ -272,23 +254,40 @@ mod tests {
                 OrderKey::Generated(_) => (Some(pem.as_str()), None),
                 OrderKey::Csr(_) => (None, Some(csr.as_str())),
             };
-            let serde = serde_json::to_string(&SerdeSnapshot {
-                version: 1,
-                directory_url: "https://ca/dir",
-                account_url: account,
-                order_url: "https://ca/o/1",
-                identifiers: &plan.identifiers,
-                challenge_types: vec!["dns-01", "http-01"],
-                profile: Some("shortlived"),
-                preferred_issuer: None,
-                certificate_key_pem,
-                csr,
-            })
-            .expect("serde");
-            assert_eq!(snapshot.to_json(), serde);
-            let back = Snapshot::from_json(&serde).expect("reads");
-            assert_eq!(back.to_json(), serde);
-            assert_eq!(back.identifiers(), plan.identifiers.as_slice());
+            let serde = |profile| {
+                serde_json::to_string(&SerdeSnapshot {
+                    version: 1,
+                    directory_url: "https://ca/dir",
+                    account_url: account,
+                    order_url: "https://ca/o/1",
+                    identifiers: &order.identifiers,
+                    challenge_types: vec!["dns-01", "http-01"],
+                    profile,
+                    preferred_issuer: Some("Root X2"),
+                    certificate_key_pem,
+                    csr,
+                })
+                .expect("serde")
+            };
+            // The profile only went into newOrder: it is no longer written.
+            let written = serde(None);
+            assert_eq!(snapshot.to_json(), written);
+            // A snapshot an earlier version wrote with the profile still loads, and is
+            // continued with what a resumed order reads.
+            for text in [written.clone(), serde(Some("shortlived"))] {
+                let back = Snapshot::from_json(&text).expect("reads");
+                assert_eq!(back.to_json(), written);
+                let (resumed, resumed_key, url) = back.into_parts();
+                assert_eq!(resumed.identifiers, order.identifiers);
+                assert_eq!(resumed.challenge_types, order.challenge_types);
+                assert_eq!(resumed.preferred_issuer, order.preferred_issuer);
+                assert_eq!(resumed.profile, None);
+                assert_eq!(url, "https://ca/o/1");
+                assert_eq!(
+                    matches!(resumed_key, OrderKey::Csr(_)),
+                    matches!(order_key, OrderKey::Csr(_))
+                );
+            }
         }
         for bad in [
             "",
