@@ -10,9 +10,29 @@ use time::OffsetDateTime;
 
 /// A point in time, in milliseconds since the Unix epoch (UTC).
 ///
-/// The engine never reads a clock: every call that needs "now" takes a `Timestamp`.
+/// The engine never reads a clock: every call that needs "now" takes a `Timestamp`. With the
+/// `serde` feature it is the bare number of milliseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(transparent)
+)]
 pub struct Timestamp(pub u64);
+
+impl From<u64> for Timestamp {
+    /// The time `ms` milliseconds after the Unix epoch (the WIT's `timestamp`).
+    fn from(ms: u64) -> Self {
+        Self(ms)
+    }
+}
+
+impl From<Timestamp> for u64 {
+    /// Milliseconds since the Unix epoch (the WIT's `timestamp`).
+    fn from(t: Timestamp) -> Self {
+        t.0
+    }
+}
 
 /// The last second of year 9999, the end of what RFC 3339 and X.509 times can write.
 pub(crate) const MAX_UNIX_SECS: i64 = 253_402_300_799;

@@ -10,7 +10,11 @@
 // - commands in: `new-account` -> `new-account(new-account-request)`, `order` ->
 //   `order(order-request)`; an identifier string is `{kind: 'ip'}` if it is an IP address
 //   (as the JS package reads it), else `{kind: 'dns'}`; `keyType` (default p256) is
-//   `certificate-key.generate`. A command field this file does not convert throws.
+//   `certificate-key.generate`; an order's other fields are the engine's plain options
+//   (`notBefore`, `profile`, …), which the JS package names as jco names the WIT record's
+//   fields: copied by name, times as BigInts. A new-account field this file does not convert
+//   throws; an order field that is no option is refused by the JS package's replay of the
+//   same transcript (tests/node/transcripts.test.cjs).
 // - outputs out: `{op, action: {tag, val}}` -> `{op, kind: tag, …}`: a request's method
 //   upper-cased (the WIT enum is lower case), its headers as they are, its body in base64;
 //   a challenge-task's `solution` flattened beside `type` (`http01(path)` -> `type:
@@ -76,23 +80,19 @@ function commandIn(command) {
         },
       };
     case 'order': {
-      onlyKeys(command, ['kind', 'identifiers', 'challengeTypes', 'keyType', 'notBefore', 'notAfter',
-        'replaces', 'profile', 'preferredIssuer'], 'order');
-      if (!Array.isArray(command.challengeTypes)) throw new Error('order: no challengeTypes (the WIT has no default)');
-      const optionalTime = (t) => (t === undefined || t === null ? undefined : BigInt(t));
-      return {
-        tag: 'order',
-        val: {
-          identifiers: command.identifiers.map(identifierIn),
-          challengeTypes: command.challengeTypes,
-          certificateKey: { tag: 'generate', val: (command.keyType ?? 'p256').toLowerCase() },
-          notBefore: optionalTime(command.notBefore),
-          notAfter: optionalTime(command.notAfter),
-          replaces: command.replaces ?? undefined,
-          profile: command.profile ?? undefined,
-          preferredIssuer: command.preferredIssuer ?? undefined,
-        },
+      const { kind, identifiers, challengeTypes, keyType, ...options } = command;
+      if (!Array.isArray(challengeTypes)) throw new Error('order: no challengeTypes (the WIT has no default)');
+      const val = {
+        identifiers: identifiers.map(identifierIn),
+        challengeTypes,
+        certificateKey: { tag: 'generate', val: (keyType ?? 'p256').toLowerCase() },
       };
+      // The rest are the engine's plain options (core's `order_request_options!`), each named
+      // as jco names the WIT record's field; a time (a number of ms) goes in as the u64's BigInt.
+      for (const [key, value] of Object.entries(options)) {
+        val[key] = typeof value === 'number' ? BigInt(value) : value ?? undefined;
+      }
+      return { tag: 'order', val };
     }
     default:
       throw new Error(`command kind ${JSON.stringify(command.kind)} is not converted to the WIT here`);

@@ -96,28 +96,30 @@ fn response_in(r: wit::HttpResponse) -> core_api::HttpResponse {
 }
 
 fn order_in(r: wit::OrderRequest) -> Result<core_api::OrderRequest, wit::EngineError> {
-    Ok(core_api::OrderRequest {
-        identifiers: r.identifiers.into_iter().map(identifier_in).collect(),
-        // ACME's names: a misspelt one is an error the host sees, not a trap.
-        challenge_types: r
-            .challenge_types
-            .iter()
-            .map(|name| name.parse())
-            .collect::<Result<_, _>>()
-            .map_err(error_out)?,
-        certificate_key: match r.certificate_key {
-            wit::CertificateKey::Generate(kind) => {
-                core_api::CertificateKey::Generate(key_type_in(kind))
-            }
-            wit::CertificateKey::Key(pem) => core_api::CertificateKey::Key(key_in(&pem)?),
-            wit::CertificateKey::Csr(der) => core_api::CertificateKey::Csr(der),
-        },
-        not_before: r.not_before.map(core_api::Timestamp),
-        not_after: r.not_after.map(core_api::Timestamp),
-        replaces: r.replaces,
-        profile: r.profile,
-        preferred_issuer: r.preferred_issuer,
-    })
+    let mut order =
+        core_api::OrderRequest::new(r.identifiers.into_iter().map(identifier_in).collect());
+    // ACME's names: a misspelt one is an error the host sees, not a trap.
+    order.challenge_types = r
+        .challenge_types
+        .iter()
+        .map(|name| name.parse())
+        .collect::<Result<_, _>>()
+        .map_err(error_out)?;
+    order.certificate_key = match r.certificate_key {
+        wit::CertificateKey::Generate(kind) => {
+            core_api::CertificateKey::Generate(key_type_in(kind))
+        }
+        wit::CertificateKey::Key(pem) => core_api::CertificateKey::Key(key_in(&pem)?),
+        wit::CertificateKey::Csr(der) => core_api::CertificateKey::Csr(der),
+    };
+    // The plain options, field for field (core's list, `order_request_options!`).
+    macro_rules! copy_options {
+        ($($field:ident: $ty:ty,)*) => {
+            $(order.$field = r.$field.map(Into::into);)*
+        };
+    }
+    core_api::order_request_options!(copy_options);
+    Ok(order)
 }
 
 fn config_in(c: wit::ClientConfig) -> Result<core_api::ClientConfig, wit::EngineError> {

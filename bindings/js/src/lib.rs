@@ -442,32 +442,34 @@ impl From<IdentifierIn> for Identifier {
     }
 }
 
-/// `order` options.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct OrderIn {
-    #[serde(rename = "kind")]
-    _kind: Kind,
-    identifiers: Vec<IdentifierIn>,
-    #[serde(default)]
-    challenge_types: Option<Vec<String>>,
-    #[serde(default)]
-    key_type: Option<String>,
-    #[serde(default)]
-    certificate_key_pem: Option<Zeroizing<String>>,
-    #[serde(default)]
-    csr_pem: Option<String>,
-    #[serde(default)]
-    not_before: Option<u64>,
-    #[serde(default)]
-    not_after: Option<u64>,
-    #[serde(default)]
-    replaces: Option<String>,
-    #[serde(default)]
-    profile: Option<String>,
-    #[serde(default)]
-    preferred_issuer: Option<String>,
+/// Declares `OrderIn` with the engine's plain order options (core's list,
+/// `order_request_options!`) after its own fields.
+macro_rules! order_in {
+    ($($field:ident: $ty:ty,)*) => {
+        /// `order` options: the engine's plain options in camelCase (`notBefore`,
+        /// `preferredIssuer`; times in ms), beside the ones converted here.
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        struct OrderIn {
+            #[serde(rename = "kind")]
+            _kind: Kind,
+            identifiers: Vec<IdentifierIn>,
+            #[serde(default)]
+            challenge_types: Option<Vec<String>>,
+            #[serde(default)]
+            key_type: Option<String>,
+            #[serde(default)]
+            certificate_key_pem: Option<Zeroizing<String>>,
+            #[serde(default)]
+            csr_pem: Option<String>,
+            $(
+                #[serde(default)]
+                $field: $ty,
+            )*
+        }
+    };
 }
+certsmith_core::order_request_options!(order_in);
 
 impl OrderIn {
     /// The engine's order request.
@@ -494,11 +496,12 @@ impl OrderIn {
                 ));
             }
         };
-        request.not_before = self.not_before.map(Timestamp);
-        request.not_after = self.not_after.map(Timestamp);
-        request.replaces = self.replaces;
-        request.profile = self.profile;
-        request.preferred_issuer = self.preferred_issuer;
+        macro_rules! copy_options {
+            ($($field:ident: $ty:ty,)*) => {
+                $(request.$field = self.$field;)*
+            };
+        }
+        certsmith_core::order_request_options!(copy_options);
         Ok(request)
     }
 }
@@ -895,4 +898,35 @@ pub fn build_csr(
     let key = PrivateKey::from_pem(key_pem).map_err(js_error)?;
     let identifiers: Vec<_> = names.into_iter().map(Identifier::dns).collect();
     certsmith_core::build_csr(&identifiers, &key).map_err(js_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plain order options reach the engine's request under their camelCase names,
+    /// times as ms; a misspelt one is refused, named.
+    #[test]
+    fn order_options_by_their_camel_case_names() {
+        let command = command_from_json(
+            r#"{"kind":"order","identifiers":["a.example"],"notBefore":1800000000000,
+            "notAfter":1800086400000,"replaces":"aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE",
+            "profile":"shortlived","preferredIssuer":"Root X2"}"#,
+        )
+        .expect("an order");
+        let Command::Order(order) = command else {
+            panic!("an order, not {command:?}");
+        };
+        assert_eq!(order.not_before, Some(Timestamp(1_800_000_000_000)));
+        assert_eq!(order.not_after, Some(Timestamp(1_800_086_400_000)));
+        assert_eq!(
+            order.replaces.as_deref(),
+            Some("aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE")
+        );
+        assert_eq!(order.profile.as_deref(), Some("shortlived"));
+        assert_eq!(order.preferred_issuer.as_deref(), Some("Root X2"));
+        let error = command_from_json(r#"{"kind":"order","identifiers":["a"],"profil":"x"}"#)
+            .expect_err("a misspelt option");
+        assert!(error.to_string().contains("`profil`"), "{error}");
+    }
 }

@@ -340,6 +340,10 @@ impl Default for CertificateKey {
 }
 
 /// What to order.
+///
+/// Its optional plain fields (an `Option` of a value every binding passes on as is) are
+/// listed once, in the macro `order_request_options!` beside it (hidden from these docs), and
+/// the bindings copy them from that list.
 #[derive(Clone, Debug)]
 pub struct OrderRequest {
     /// The names and addresses to certify.
@@ -379,6 +383,29 @@ impl OrderRequest {
             preferred_issuer: None,
         }
     }
+}
+
+/// Hands `$callback!` the plain options of [`OrderRequest`], as `field: Type,` each, so that
+/// the bindings copy them without naming them: the component guest (`bindings/component`),
+/// the host's conversion to the WIT (`host/src/engine/component.rs`) and the JS package's
+/// `order` object (`bindings/js`, in camelCase). A plain option is an `Option` of a value
+/// that crosses every seam as is (a string, a flag, a [`Timestamp`] as its `u64` of ms); the
+/// WIT's `order-request` has a field of the same name. `identifiers`, `challenge_types` and
+/// `certificate_key` are not plain: each binding converts them by hand. The test
+/// `every_order_request_field_is_listed_or_converted_by_hand` fails to compile when a field
+/// is in neither.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! order_request_options {
+    ($callback:ident) => {
+        $callback! {
+            not_before: Option<$crate::Timestamp>,
+            not_after: Option<$crate::Timestamp>,
+            replaces: Option<String>,
+            profile: Option<String>,
+            preferred_issuer: Option<String>,
+        }
+    };
 }
 
 /// Who signs a revocation.
@@ -482,3 +509,29 @@ impl fmt::Debug for ClientConfig {
 
 /// Re-exported for hosts: the checkpoint of an in-flight order.
 pub use super::snapshot::Snapshot;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A field of `OrderRequest` missing from `order_request_options!` (and not one of the
+    /// three the bindings convert by hand) is a compile error here, as is a listed one whose
+    /// type differs from the field's.
+    #[test]
+    fn every_order_request_field_is_listed_or_converted_by_hand() {
+        macro_rules! check {
+            ($($field:ident: $ty:ty,)*) => {
+                let request = OrderRequest::new(Vec::new());
+                let OrderRequest {
+                    identifiers: _,
+                    challenge_types: _,
+                    certificate_key: _,
+                    $($field: _,)*
+                } = &request;
+                $(let _: &$ty = &request.$field;)*
+                $(assert!(request.$field.is_none(), stringify!($field));)*
+            };
+        }
+        crate::order_request_options!(check);
+    }
+}

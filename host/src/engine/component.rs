@@ -264,31 +264,36 @@ fn command_out(command: Command) -> acme::Command {
 }
 
 fn order_out(r: OrderRequest) -> wit::OrderRequest {
-    wit::OrderRequest {
-        identifiers: r.identifiers.into_iter().map(identifier_out).collect(),
-        challenge_types: r
-            .challenge_types
-            .into_iter()
-            .map(|t| t.as_str().to_owned())
-            .collect(),
-        certificate_key: match r.certificate_key {
-            certsmith_core::CertificateKey::Generate(kind) => {
-                wit::CertificateKey::Generate(match kind {
-                    certsmith_core::KeyType::P256 => wit::KeyType::P256,
-                    certsmith_core::KeyType::P384 => wit::KeyType::P384,
-                })
+    let identifiers = r.identifiers.into_iter().map(identifier_out).collect();
+    let challenge_types = r
+        .challenge_types
+        .into_iter()
+        .map(|t| t.as_str().to_owned())
+        .collect();
+    let certificate_key = match r.certificate_key {
+        certsmith_core::CertificateKey::Generate(kind) => {
+            wit::CertificateKey::Generate(match kind {
+                certsmith_core::KeyType::P256 => wit::KeyType::P256,
+                certsmith_core::KeyType::P384 => wit::KeyType::P384,
+            })
+        }
+        certsmith_core::CertificateKey::Key(key) => {
+            wit::CertificateKey::Key(key.to_pem().to_string())
+        }
+        certsmith_core::CertificateKey::Csr(der) => wit::CertificateKey::Csr(der),
+    };
+    // The plain options, field for field (core's list, `order_request_options!`).
+    macro_rules! with_options {
+        ($($field:ident: $ty:ty,)*) => {
+            wit::OrderRequest {
+                identifiers,
+                challenge_types,
+                certificate_key,
+                $($field: r.$field.map(Into::into),)*
             }
-            certsmith_core::CertificateKey::Key(key) => {
-                wit::CertificateKey::Key(key.to_pem().to_string())
-            }
-            certsmith_core::CertificateKey::Csr(der) => wit::CertificateKey::Csr(der),
-        },
-        not_before: r.not_before.map(|t| t.0),
-        not_after: r.not_after.map(|t| t.0),
-        replaces: r.replaces,
-        profile: r.profile,
-        preferred_issuer: r.preferred_issuer,
+        };
     }
+    certsmith_core::order_request_options!(with_options)
 }
 
 // ---- component → host ----
@@ -455,4 +460,100 @@ fn output_in(o: wit::Output) -> Result<Output, EngineError> {
         op: OpId(o.op),
         action,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use certsmith_core::{HttpResponse, KeyType, PrivateKey, b64url_decode};
+
+    use super::*;
+
+    /// A response with `headers` and `body`.
+    fn response(status: u16, headers: &[(&str, &str)], body: &str) -> Input {
+        Input::Response(HttpResponse {
+            status,
+            headers: headers
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect(),
+            body: body.as_bytes().to_vec(),
+        })
+    }
+
+    /// The plain order options cross the seam both ways (`order_out` here, `order_in` in the
+    /// component): newOrder carries notBefore, notAfter, replaces and the profile, and the
+    /// snapshot the preferred issuer.
+    #[test]
+    fn plain_order_options_cross_into_the_component() {
+        let key = PrivateKey::generate(KeyType::P256).expect("key").to_pem();
+        let mut config = ClientConfig::new("https://ca.test/dir");
+        config.account_url = Some("https://ca.test/acct/1".to_owned());
+        let mut engine = ComponentEngine::new(config, &key, None, None).expect("engine");
+        let now = Timestamp(1_800_000_000_000);
+        let order = OrderRequest {
+            not_before: Some(now),
+            not_after: Some(now.plus_millis(86_400_000)),
+            replaces: Some("aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE".to_owned()),
+            profile: Some("shortlived".to_owned()),
+            preferred_issuer: Some("Root X2".to_owned()),
+            ..OrderRequest::new(vec![Identifier::dns("a.example")])
+        };
+        let op = engine.start(Command::Order(order)).expect("started");
+        let nonce = [("Replay-Nonce", "nonce-1")];
+        let mut answers = vec![
+            response(
+                200,
+                &[("Content-Type", "application/json")],
+                r#"{"newNonce":"https://ca.test/nonce","newAccount":"https://ca.test/new-acct",
+                "newOrder":"https://ca.test/new-order","revokeCert":"https://ca.test/revoke",
+                "keyChange":"https://ca.test/key-change","meta":{"profiles":{"shortlived":"6 days"}}}"#,
+            ),
+            response(200, &nonce, ""),
+            response(
+                201,
+                &[
+                    ("Replay-Nonce", "nonce-2"),
+                    ("Location", "https://ca.test/order/1"),
+                    ("Content-Type", "application/json"),
+                ],
+                r#"{"status":"pending","expires":"2027-01-16T08:00:00Z",
+                "identifiers":[{"type":"dns","value":"a.example"}],
+                "authorizations":["https://ca.test/authz/1"],"finalize":"https://ca.test/finalize/1"}"#,
+            ),
+        ]
+        .into_iter();
+        let (mut new_order, mut snapshot) = (None, None);
+        while snapshot.is_none() {
+            let output = engine.poll(now).expect("poll").expect("an action");
+            match output.action {
+                Action::Send(request) => {
+                    if request.url.ends_with("/new-order") {
+                        let jws: serde_json::Value =
+                            serde_json::from_slice(&request.body).expect("JWS");
+                        let payload = jws["payload"].as_str().expect("payload");
+                        new_order = Some(
+                            serde_json::from_slice::<serde_json::Value>(
+                                &b64url_decode(payload, "payload").expect("base64url"),
+                            )
+                            .expect("JSON"),
+                        );
+                    }
+                    let answer = answers.next().expect("an answer");
+                    engine.handle(now, op, answer).expect("handled");
+                }
+                Action::Save(s) => snapshot = Some(s),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        let new_order = new_order.expect("newOrder sent");
+        assert_eq!(new_order["notBefore"], "2027-01-15T08:00:00Z");
+        assert_eq!(new_order["notAfter"], "2027-01-16T08:00:00Z");
+        assert_eq!(new_order["replaces"], "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE");
+        assert_eq!(new_order["profile"], "shortlived");
+        let snapshot = snapshot.expect("snapshot").to_json();
+        assert!(
+            snapshot.contains(r#""preferredIssuer":"Root X2""#),
+            "{snapshot}"
+        );
+    }
 }
