@@ -48,17 +48,32 @@ impl WasmBytes {
     }
 }
 
-/// Compiles `wasm`, or loads the machine code cached for exactly these bytes and this
-/// wasmtime configuration. A missing or unusable cache is only slower, never an error.
+/// Rewrites a component's bytes before they are compiled (see `engine::prepare`).
+pub type Transform<'a> = &'a dyn Fn(&[u8]) -> Result<Vec<u8>, String>;
+
+/// Compiles `wasm`, or loads the machine code cached for exactly these bytes, this `name`
+/// and this wasmtime configuration. What is cached is compiled from the bytes `transform`
+/// makes, if given: it is paid once per cache, so without a cache directory the bytes are
+/// compiled as they are. A missing or unusable cache is only slower, never an error; so is
+/// a transform that fails (the bytes are then compiled as they are).
 pub fn load_component(
     engine: &wasmtime::Engine,
     wasm: &WasmBytes,
     cache_dir: Option<&Path>,
     name: &str,
+    transform: Option<Transform<'_>>,
 ) -> Result<Component, String> {
-    let compile = || Component::new(engine, &wasm.bytes).map_err(|e| format!("{e:#}"));
+    let compile_as_is = || Component::new(engine, &wasm.bytes).map_err(|e| format!("{e:#}"));
     let Some(path) = cache_dir.map(|dir| cache_path(engine, &wasm.sha256, dir, name)) else {
-        return compile();
+        return compile_as_is();
+    };
+    let compile = || match transform.map(|transform| transform(&wasm.bytes)) {
+        Some(Ok(bytes)) => Component::new(engine, &bytes).map_err(|e| format!("{e:#}")),
+        Some(Err(why)) => {
+            tracing::debug!("compiling the {name} as it is: {why}");
+            compile_as_is()
+        }
+        None => compile_as_is(),
     };
     if path.exists() {
         if let Some(why) = untrusted(&path) {
@@ -66,7 +81,7 @@ pub fn load_component(
                 "not using the compiled {name} cache {}: {why}",
                 path.display()
             );
-            return compile();
+            return compile_as_is();
         }
         // SAFETY: the file is one this function wrote with `Component::serialize` into the
         // user's own cache directory (checked just above: it and its directory belong to

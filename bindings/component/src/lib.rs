@@ -44,6 +44,21 @@ struct Component;
 
 export!(Component);
 
+impl Guest for Component {
+    /// Builds the tables of base-point multiples (p256's and p384's, built lazily at the
+    /// first use) by generating a key of each curve from a fixed seed and signing with it:
+    /// no randomness is drawn, nothing is kept.
+    fn prepare() {
+        for kind in [core_api::KeyType::P256, core_api::KeyType::P384] {
+            let mut seeded = core_api::Random::seeded([0x70; 32]);
+            if let Ok(key) = core_api::PrivateKey::generate_with(kind, &mut seeded) {
+                // A failed signature only leaves the tables to the first real one.
+                let _ = key.sign_jws(b"prepare");
+            }
+        }
+    }
+}
+
 // ---- conversions: WIT → core ----
 
 fn identifier_in(id: wit::Identifier) -> core_api::Identifier {

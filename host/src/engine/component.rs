@@ -1,6 +1,7 @@
 //! The engine's WebAssembly component in wasmtime. The component is embedded in the binary
-//! (built by `build.rs`) unless `--engine FILE` names another; compiled machine code is
-//! cached on disk, keyed by the component's hash and wasmtime's compatibility hash.
+//! (built by `build.rs`) unless `--engine FILE` names another; it is pre-initialised
+//! ([`super::prepare`]) and compiled once, and the machine code cached on disk, keyed by
+//! the component's hash and wasmtime's compatibility hash.
 
 use std::path::Path;
 
@@ -43,8 +44,29 @@ const ENGINE_MEMORY_LIMIT: usize = 64 << 20;
 
 /// The store's data: the component's only import is randomness from the OS, and the limits
 /// it runs under.
-struct HostState {
+pub(super) struct HostState {
     limits: wasmtime::StoreLimits,
+}
+
+impl HostState {
+    /// The state of a new store: the engine's memory limit.
+    pub(super) fn new() -> Self {
+        let limits = wasmtime::StoreLimitsBuilder::new()
+            .memory_size(ENGINE_MEMORY_LIMIT)
+            .trap_on_grow_failure(true)
+            .build();
+        Self { limits }
+    }
+
+    /// The limits a store of this state runs under.
+    pub(super) fn limiter(&mut self) -> &mut dyn wasmtime::ResourceLimiter {
+        &mut self.limits
+    }
+}
+
+/// Adds the engine's one import, `wasi:random`, to `linker`.
+pub(super) fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    wasi::random::random::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)
 }
 
 impl wasi::random::random::Host for HostState {
@@ -64,6 +86,19 @@ impl wasi::random::random::Host for HostState {
         }
         u64::from_le_bytes(bytes)
     }
+}
+
+/// How wasmtime runs the engine.
+pub(super) fn wasm_config() -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    // The engine's calls are plain synchronous ones: no bookkeeping for concurrent guests.
+    config.concurrency_support(false);
+    // Unwind tables for the compiled code serve only native debuggers and profilers, and
+    // registering them with the system unwinder cost about 3 ms of CPU at every start.
+    config.native_unwind_info(false);
+    config.epoch_interruption(true);
+    config
 }
 
 /// A wasmtime failure as an engine error: one line with the reason (a trap's own message,
@@ -96,27 +131,25 @@ impl ComponentEngine {
     ) -> Result<Self, EngineError> {
         let bytes =
             WasmBytes::file_or(engine_file, &EMBEDDED, "engine file").map_err(EngineError::Wasm)?;
-        let mut wasm_config = Config::new();
-        wasm_config.wasm_component_model(true);
-        // The engine's calls are plain synchronous ones: no bookkeeping for concurrent guests.
-        wasm_config.concurrency_support(false);
-        // Unwind tables for the compiled code serve only native debuggers and profilers, and
-        // registering them with the system unwinder cost about 3 ms of CPU at every start.
-        wasm_config.native_unwind_info(false);
-        wasm_config.epoch_interruption(true);
+        let wasm_config = wasm_config();
         let engine = wasmtime::Engine::new(&wasm_config).map_err(wasm)?;
         crate::epoch::start_clock(&engine, EPOCH_TICK);
-        let component = crate::wasm_cache::load_component(&engine, &bytes, cache_dir, "engine")
-            .map_err(EngineError::Wasm)?;
+        let preinitialize = |bytes: &[u8]| {
+            let state = HostState::new();
+            super::prepare::preinitialize(&wasm_config, bytes, state, HostState::limiter, link)
+        };
+        let component = crate::wasm_cache::load_component(
+            &engine,
+            &bytes,
+            cache_dir,
+            "engine-prepared",
+            Some(&preinitialize),
+        )
+        .map_err(EngineError::Wasm)?;
         let mut linker = Linker::<HostState>::new(&engine);
-        wasi::random::random::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
-            .map_err(wasm)?;
-        let limits = wasmtime::StoreLimitsBuilder::new()
-            .memory_size(ENGINE_MEMORY_LIMIT)
-            .trap_on_grow_failure(true)
-            .build();
-        let mut store = Store::new(&engine, HostState { limits });
-        store.limiter(|state| &mut state.limits);
+        link(&mut linker).map_err(wasm)?;
+        let mut store = Store::new(&engine, HostState::new());
+        store.limiter(HostState::limiter);
         store.set_epoch_deadline(ENGINE_DEADLINE_TICKS);
         let bindings = Engine::instantiate(&mut store, &component, &linker).map_err(|e| {
             EngineError::Wasm(format!(

@@ -6,6 +6,8 @@
 
 #[cfg(not(feature = "native"))]
 pub mod component;
+#[cfg(not(feature = "native"))]
+mod prepare;
 #[cfg(feature = "native")]
 pub mod native;
 #[cfg(test)]

@@ -171,7 +171,7 @@ impl Plugin {
         let engine = Engine::new(&config).map_err(|e| failed("cannot start wasmtime", e))?;
         crate::epoch::start_clock(&engine, EPOCH_TICK);
         let component: Component =
-            wasm_cache::load_component(&engine, wasm, cache_dir, "plugin")
+            wasm_cache::load_component(&engine, wasm, cache_dir, "plugin", None)
                 .map_err(|e| PluginError(format!("cannot compile the plugin: {e}")))?;
         let mut linker = Linker::<RequestState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
