@@ -6,10 +6,10 @@
 
 #[cfg(not(feature = "native"))]
 pub mod component;
-#[cfg(not(feature = "native"))]
-mod prepare;
 #[cfg(feature = "native")]
 pub mod native;
+#[cfg(not(feature = "native"))]
+mod prepare;
 #[cfg(test)]
 mod transcripts;
 
