@@ -9,7 +9,7 @@ section() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 # The component's size gate: the 400 KiB target (README "Sizes").
 COMPONENT_MAX_BYTES=${COMPONENT_MAX_BYTES:-$((400 * 1024))}
-# The JS package's wasm module after wasm-opt: 481,575 bytes measured (README "Sizes"); the
+# The JS package's wasm module after wasm-opt: 481,675 bytes measured (README "Sizes"); the
 # gate catches growth beyond a few KiB.
 JS_MAX_BYTES=${JS_MAX_BYTES:-$((480 * 1024))}
 
