@@ -1,14 +1,13 @@
 //! The directory URLs of well-known public CAs, and the short names hosts accept for them.
 
 /// Let's Encrypt's production directory.
-pub(crate) const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
+pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
 
 /// Let's Encrypt's staging directory (untrusted certificates, generous rate limits).
-pub(crate) const LETS_ENCRYPT_STAGING: &str =
-    "https://acme-staging-v02.api.letsencrypt.org/directory";
+pub const LETS_ENCRYPT_STAGING: &str = "https://acme-staging-v02.api.letsencrypt.org/directory";
 
 /// ZeroSSL's directory (requires external account binding).
-pub(crate) const ZEROSSL: &str = "https://acme.zerossl.com/v2/DV90";
+pub const ZEROSSL: &str = "https://acme.zerossl.com/v2/DV90";
 
 /// The directory a short name stands for: `letsencrypt`, `letsencrypt-staging`, `zerossl`.
 pub fn named(name: &str) -> Option<&'static str> {

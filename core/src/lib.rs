@@ -85,5 +85,5 @@ pub use cert::{
 #[cfg(feature = "rcgen")]
 pub use csr::RcgenKey;
 pub use csr::build_csr;
-// Well-known CAs.
-pub use directories::named as named_directory;
+// Well-known CAs: their directory URLs, and the short names hosts accept for them.
+pub use directories::{LETS_ENCRYPT, LETS_ENCRYPT_STAGING, ZEROSSL, named as named_directory};
