@@ -46,6 +46,8 @@ const ENGINE_MEMORY_LIMIT: usize = 64 << 20;
 /// it runs under.
 pub(super) struct HostState {
     limits: wasmtime::StoreLimits,
+    /// How many times the component drew randomness (a pre-initialisation must not).
+    draws: u64,
 }
 
 impl HostState {
@@ -55,7 +57,12 @@ impl HostState {
             .memory_size(ENGINE_MEMORY_LIMIT)
             .trap_on_grow_failure(true)
             .build();
-        Self { limits }
+        Self { limits, draws: 0 }
+    }
+
+    /// How many times the component has drawn randomness in this store.
+    pub(super) fn draws(&self) -> u64 {
+        self.draws
     }
 
     /// The limits a store of this state runs under.
@@ -71,6 +78,7 @@ pub(super) fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
 
 impl wasi::random::random::Host for HostState {
     fn get_random_bytes(&mut self, len: u64) -> Vec<u8> {
+        self.draws += 1;
         let mut bytes = vec![0u8; usize::try_from(len).unwrap_or(0)];
         // The OS RNG failing is not recoverable; zero bytes would be worse than a trap.
         if getrandom::fill(&mut bytes).is_err() {
@@ -80,6 +88,7 @@ impl wasi::random::random::Host for HostState {
     }
 
     fn get_random_u64(&mut self) -> u64 {
+        self.draws += 1;
         let mut bytes = [0u8; 8];
         if getrandom::fill(&mut bytes).is_err() {
             std::process::abort();
@@ -134,10 +143,7 @@ impl ComponentEngine {
         let wasm_config = wasm_config();
         let engine = wasmtime::Engine::new(&wasm_config).map_err(wasm)?;
         crate::epoch::start_clock(&engine, EPOCH_TICK);
-        let preinitialize = |bytes: &[u8]| {
-            let state = HostState::new();
-            super::prepare::preinitialize(&wasm_config, bytes, state, HostState::limiter, link)
-        };
+        let preinitialize = |bytes: &[u8]| super::prepare::preinitialize(&wasm_config, bytes);
         let component = crate::wasm_cache::load_component(
             &engine,
             &bytes,

@@ -12,6 +12,8 @@ use wasmtime::component::{Component, Instance, Lift, Linker, WasmList};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wizer::{ComponentInstanceState, Wizer};
 
+use super::component::{HostState, link};
+
 /// The export the component runs to build its tables.
 const PREPARE: &str = "prepare";
 
@@ -22,15 +24,8 @@ const TICK: std::time::Duration = std::time::Duration::from_millis(100);
 const DEADLINE_TICKS: u64 = 100;
 
 /// `wasm` with `prepare` run and its memory snapshotted, or why not. `config` is the
-/// engine's; the throwaway instance gets `state` (whose limits `limits` returns) and the
-/// imports `link` adds.
-pub(super) fn preinitialize<S: Send + 'static>(
-    config: &Config,
-    wasm: &[u8],
-    state: S,
-    limits: impl (FnMut(&mut S) -> &mut dyn wasmtime::ResourceLimiter) + Send + Sync + 'static,
-    link: impl FnOnce(&mut Linker<S>) -> wasmtime::Result<()>,
-) -> Result<Vec<u8>, String> {
+/// engine's; the throwaway instance runs under the engine's limits and imports.
+pub(super) fn preinitialize(config: &Config, wasm: &[u8]) -> Result<Vec<u8>, String> {
     let fail = |e: wasmtime::Error| format!("{e:#}");
     let mut wizer = Wizer::new();
     // Kept: the host's bindings expect every export of the world, and a second call only
@@ -48,14 +43,20 @@ pub(super) fn preinitialize<S: Send + 'static>(
     let component = Component::new(&engine, &instrumented).map_err(fail)?;
     let mut linker = Linker::new(&engine);
     link(&mut linker).map_err(fail)?;
-    let mut store = Store::new(&engine, state);
-    store.limiter(limits);
+    let mut store = Store::new(&engine, HostState::new());
+    store.limiter(HostState::limiter);
     store.set_epoch_deadline(DEADLINE_TICKS);
     let instance = linker.instantiate(&mut store, &component).map_err(fail)?;
     let prepare = instance
         .get_typed_func::<(), ()>(&mut store, PREPARE)
         .map_err(fail)?;
     prepare.call(&mut store, ()).map_err(fail)?;
+    // Randomness drawn now would be in every instance's memory: the same for all of them.
+    if store.data().draws() > 0 {
+        return Err(format!(
+            "{PREPARE} drew randomness, which a snapshot would give every instance alike"
+        ));
+    }
     let mut source = Snapshotted {
         store,
         instance,
@@ -80,20 +81,20 @@ pub(super) fn preinitialize<S: Send + 'static>(
 }
 
 /// The instance whose state Wizer reads through the accessors it added to the component.
-struct Snapshotted<S: 'static> {
-    store: Store<S>,
+struct Snapshotted {
+    store: Store<HostState>,
     instance: Instance,
     /// The first accessor that failed (the snapshot is then not used).
     failure: Option<String>,
 }
 
-impl<S: Send> Snapshotted<S> {
+impl Snapshotted {
     /// Calls `func` of the exported `instance`, or records why it could not.
     fn read<R: Lift + 'static, T: Default>(
         &mut self,
         instance: &str,
         func: &str,
-        take: impl FnOnce(&Store<S>, R) -> T,
+        take: impl FnOnce(&Store<HostState>, R) -> T,
     ) -> T {
         match self.try_read(instance, func) {
             Ok(value) => take(&self.store, value),
@@ -122,7 +123,7 @@ impl<S: Send> Snapshotted<S> {
     }
 }
 
-impl<S: Send> ComponentInstanceState for Snapshotted<S> {
+impl ComponentInstanceState for Snapshotted {
     async fn call_func_ret_list_u8(
         &mut self,
         instance: &str,
@@ -188,14 +189,8 @@ mod tests {
 
     #[test]
     fn a_prepared_engine_starts_with_its_signing_tables_built() {
-        let prepared = preinitialize(
-            &wasm_config(),
-            ENGINE,
-            HostState::new(),
-            HostState::limiter,
-            link,
-        )
-        .expect("the engine component is pre-initialised");
+        let prepared =
+            preinitialize(&wasm_config(), ENGINE).expect("the engine component is pre-initialised");
         let cold = fuel_burnt_in_prepare(ENGINE);
         let warm = fuel_burnt_in_prepare(&prepared);
         assert!(
@@ -207,14 +202,7 @@ mod tests {
     #[test]
     fn what_is_not_an_engine_component_is_refused_with_the_reason() {
         let not_wasm = b"\0asm but not really";
-        let err = preinitialize(
-            &wasm_config(),
-            not_wasm,
-            HostState::new(),
-            HostState::limiter,
-            link,
-        )
-        .expect_err("not a component");
+        let err = preinitialize(&wasm_config(), not_wasm).expect_err("not a component");
         assert!(!err.is_empty());
     }
 }
