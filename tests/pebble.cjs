@@ -4,6 +4,7 @@
 // `start` (Pebble's and any the caller adds) are killed by PID in `stopAll`.
 'use strict';
 const fs = require('node:fs');
+const http = require('node:http');
 const https = require('node:https');
 const net = require('node:net');
 const path = require('node:path');
@@ -182,4 +183,31 @@ function httpsText(url, caFile) {
   });
 }
 
-module.exports = { Processes, freePort, waitForPort, startPebble, runClientScript, httpsText };
+/**
+ * An HTTP-01 responder on 127.0.0.1:`port` for a test's client half: `served` maps a request
+ * path (`/.well-known/acme-challenge/TOKEN`) to the key authorization a GET gets; `hits` lists
+ * every path asked for; `close` stops it.
+ */
+async function serveHttp01(port) {
+  const served = new Map();
+  const hits = [];
+  const server = http.createServer((req, res) => {
+    hits.push(req.url);
+    if (req.method === 'GET' && served.has(req.url)) {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end(served.get(req.url));
+    } else {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  return { served, hits, close: () => server.close() };
+}
+
+module.exports = {
+  Processes, freePort, waitForPort, startPebble, runClientScript, httpsText, serveHttp01,
+};

@@ -4,7 +4,7 @@
 // tests/package.json; its output imports `wasi:random` from @bytecodealliance/preview2-shim),
 // then run through the loop documented at the top of wit/acme.wit with nothing but the WIT:
 // a new account and an HTTP-01 order against a local Pebble (tests/pebble.cjs), Node's
-// fetch, http.createServer on Pebble's validation port, the chain checked against Pebble's
+// fetch, tests/pebble.cjs's HTTP-01 responder on Pebble's validation port, the chain checked against Pebble's
 // root. It also checks how jco maps the WIT's values (README "Driving the component from
 // another language" has the table) and two points of the contract: a misspelled challenge
 // type is an error value naming it, after which the instance still works; op ids are plain
@@ -16,10 +16,10 @@
 'use strict';
 const crypto = require('node:crypto');
 const fs = require('node:fs');
-const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
 const { transpileComponent, loadEngine } = require('./jco.cjs');
+const { serveHttp01 } = require('../pebble.cjs');
 
 const NAME = 'jco-e2e.example.test';
 const USER_AGENT = 'certsmith-jco-e2e/1';
@@ -118,22 +118,8 @@ async function drive(client, ops, { deploy, cleanup, save, onSend, signal }) {
 async function child() {
   const config = JSON.parse(process.env[CHILD_ENV]);
   const { acme, helpers } = await loadEngine(config.jcoDir);
-  const served = new Map(); // path -> key authorization
-  const hits = [];
-  const server = http.createServer((req, res) => {
-    hits.push(req.url);
-    if (req.method === 'GET' && served.has(req.url)) {
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end(served.get(req.url));
-    } else {
-      res.writeHead(404);
-      res.end();
-    }
-  });
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.httpPort, '127.0.0.1', resolve);
-  });
+  const responder = await serveHttp01(config.httpPort);
+  const { served, hits } = responder;
 
   const report = { deployed: [], cleaned: [], saved: [], hits, userAgents: new Set() };
   try {
@@ -192,7 +178,7 @@ async function child() {
       report[what] = await res.text();
     }
   } finally {
-    server.close();
+    responder.close();
   }
   report.userAgents = [...report.userAgents];
   process.stdout.write(JSON.stringify(report, (key, value) => (typeof value === 'bigint' ? `${value}n` : value)));

@@ -1,6 +1,6 @@
 // The client half of order.e2e.test.cjs, in its own process so that Node's global fetch
 // trusts Pebble's TLS root (NODE_EXTRA_CA_CERTS is read only when a process starts).
-// Serves HTTP-01 with http.createServer, drives the engine's JS build with acme-driver.cjs,
+// Serves HTTP-01 (tests/pebble.cjs serveHttp01), drives the engine's JS build with acme-driver.cjs,
 // and prints what happened as one JSON object on stdout.
 //
 // Input (env E2E): {directory, management, httpPort, name, scenario, build}; scenario 'issue'
@@ -10,11 +10,11 @@
 'use strict';
 const crypto = require('node:crypto');
 const fs = require('node:fs');
-const http = require('node:http');
 const path = require('node:path');
 const { pathToFileURL } = require('node:url');
 
 const { drive } = require('./acme-driver.cjs');
+const { serveHttp01 } = require('../pebble.cjs');
 
 const wasmDir = path.resolve(__dirname, '..', '..', 'target/wasm');
 
@@ -31,23 +31,8 @@ async function loadEngine(build) {
 async function main() {
   const config = JSON.parse(process.env.E2E);
   const engine = await loadEngine(config.build);
-  const served = new Map(); // token -> key authorization
-  const hits = [];
-  const server = http.createServer((req, res) => {
-    const token = req.url.replace('/.well-known/acme-challenge/', '');
-    hits.push(req.url);
-    if (req.method === 'GET' && served.has(token)) {
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end(served.get(token));
-    } else {
-      res.writeHead(404);
-      res.end();
-    }
-  });
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.httpPort, '127.0.0.1', resolve);
-  });
+  const responder = await serveHttp01(config.httpPort);
+  const { served, hits } = responder;
 
   const report = { deployed: [], cleaned: [], saved: [], hits };
   try {
@@ -67,11 +52,11 @@ async function main() {
       deploy: async (challenge) => {
         report.deployed.push(challenge);
         if (config.scenario === 'deploy-fails') throw new Error('port 80 is not ours');
-        served.set(challenge.token, challenge.keyAuthorization);
+        served.set(challenge.path, challenge.keyAuthorization);
       },
       cleanup: async (challenge) => {
         report.cleaned.push(challenge.token);
-        served.delete(challenge.token);
+        served.delete(challenge.path);
       },
       save: async (op, snapshot) => report.saved.push({ op, snapshot: JSON.parse(snapshot) }),
       signal: AbortSignal.timeout(60_000),
@@ -95,7 +80,7 @@ async function main() {
       report[what] = await res.text();
     }
   } finally {
-    server.close();
+    responder.close();
   }
   process.stdout.write(JSON.stringify(report));
 }
