@@ -106,6 +106,7 @@ impl Snapshotted {
         }
     }
 
+    /// Calls `func` of the exported `instance`.
     fn try_read<R: Lift + 'static>(&mut self, instance: &str, func: &str) -> wasmtime::Result<R> {
         let missing = || wasmtime::format_err!("no such export");
         let (_, outer) = self
@@ -130,10 +131,10 @@ impl ComponentInstanceState for Snapshotted {
         func: &str,
         contents: impl FnOnce(&[u8]) + Send,
     ) {
-        let bytes = self.read(instance, func, |store, list: WasmList<u8>| {
-            list.as_le_slice(store).to_vec()
+        // Read in place: the list is the instance's whole memory.
+        self.read(instance, func, |store, list: WasmList<u8>| {
+            contents(list.as_le_slice(store));
         });
-        contents(&bytes);
     }
 
     async fn call_func_ret_s32(&mut self, instance: &str, func: &str) -> i32 {
